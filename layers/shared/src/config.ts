@@ -1,0 +1,79 @@
+/**
+ * Configuration is read once, when a module loads, and fails fast: a Lambda that starts with a missing
+ * or malformed variable should die at init with a message naming every bad variable, not at the first
+ * request with an `undefined` deep inside a driver.
+ */
+import { z } from 'zod';
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Parses `env` with `schema`, listing every problem at once.
+ *
+ * @example
+ * const config = readConfig(z.object({ REDIS_URL: z.url() }));
+ */
+export function readConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
+  const parsed = schema.safeParse(env);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(env)'}: ${issue.message}`);
+  throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+}
+
+const commaList = z
+  .string()
+  .transform((value) => value.split(',').map((item) => item.trim()).filter((item) => item.length > 0));
+
+const milliseconds = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+/** Kafka connection: a static broker list (local, self-managed) or an MSK cluster ARN resolved at cold start. */
+export const kafkaEnv = z
+  .object({
+    KAFKA_BROKERS: commaList.optional(),
+    MSK_CLUSTER_ARN: z.string().startsWith('arn:').optional(),
+    KAFKA_AUTH: z.enum(['none', 'aws-msk-iam']).default('none'),
+    KAFKA_CLIENT_ID: z.string().min(1).default('log-enrichment'),
+    KAFKA_PRODUCE_RETRIES: z.coerce.number().int().min(2).default(3),
+    KAFKA_RETRY_DELAY_MS: milliseconds(100),
+    KAFKA_TIMEOUT_MS: milliseconds(5000),
+    AWS_REGION: z.string().optional(),
+  })
+  .refine((env) => (env.KAFKA_BROKERS?.length ?? 0) > 0 || env.MSK_CLUSTER_ARN !== undefined, {
+    message: 'set KAFKA_BROKERS (host:port list) or MSK_CLUSTER_ARN',
+    path: ['KAFKA_BROKERS'],
+  });
+export type KafkaEnv = z.infer<typeof kafkaEnv>;
+
+export const topicsEnv = z.object({
+  RAW_TOPIC: z.string().min(1).default('raw-logs'),
+  COMPLETE_TOPIC: z.string().min(1).default('enriched-logs-complete'),
+  PARTIAL_TOPIC: z.string().min(1).default('enriched-logs-partial'),
+  DLQ_TOPIC: z.string().min(1).default('raw-logs-dlq'),
+});
+export type TopicsEnv = z.infer<typeof topicsEnv>;
+
+export const redisEnv = z.object({
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL'),
+  REDIS_TIMEOUT_MS: milliseconds(50),
+});
+export type RedisEnv = z.infer<typeof redisEnv>;
+
+export const postgresEnv = z.object({
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
+  DATABASE_POOL_MAX: z.coerce.number().int().positive().default(5),
+  DATABASE_TIMEOUT_MS: milliseconds(2000),
+  DATABASE_SSL: z.enum(['off', 'require']).default('off'),
+});
+export type PostgresEnv = z.infer<typeof postgresEnv>;
+
+/** Comma-separated API keys; absent means the check is off (local runs). In AWS, API Gateway checks keys. */
+export const apiKeysEnv = z.object({
+  API_KEYS: commaList.optional(),
+  ADMIN_API_KEYS: commaList.optional(),
+});
+export type ApiKeysEnv = z.infer<typeof apiKeysEnv>;

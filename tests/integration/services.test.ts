@@ -1,0 +1,70 @@
+import { randomUUID } from 'node:crypto';
+import { Admin } from '@platformatic/kafka';
+import {
+  createTopics,
+  PIPELINE_TOPIC_LIST,
+  PIPELINE_TOPICS,
+  servicesConfig,
+  servicesStatus,
+} from '../../scripts/services.ts';
+
+const admin = new Admin({
+  clientId: 'services-test',
+  bootstrapBrokers: [...servicesConfig.kafka.brokers],
+  retries: 2,
+  retryDelay: 200,
+  timeout: 5000,
+});
+
+afterAll(async () => {
+  await admin.close();
+});
+
+describe('local services (npm run services -- up)', () => {
+  it('reports Kafka, Redis and PostgreSQL up at their configured addresses', async () => {
+    // Act
+    const states = await servicesStatus();
+
+    // Assess
+    expect(states.map(({ service, up, address }) => ({ service, up, address }))).toEqual([
+      { service: 'kafka', up: true, address: `${servicesConfig.kafka.host}:${servicesConfig.kafka.port}` },
+      { service: 'redis', up: true, address: `${servicesConfig.redis.host}:${servicesConfig.redis.port}` },
+      { service: 'postgres', up: true, address: `${servicesConfig.postgres.host}:${servicesConfig.postgres.port}` },
+    ]);
+  });
+
+  it('has created the four pipeline topics with their partition counts', async () => {
+    // Prepare
+    const names = PIPELINE_TOPIC_LIST.map((topic) => topic.name);
+
+    // Act
+    const metadata = await admin.metadata({ topics: names, forceUpdate: true });
+
+    // Assess
+    const counts = Object.fromEntries(names.map((name) => [name, metadata.topics.get(name)?.partitionsCount]));
+    // Defaults raw-logs 6, enriched-logs-complete 3, enriched-logs-partial 3, raw-logs-dlq 1 (env may override).
+    expect(counts).toEqual({
+      [PIPELINE_TOPICS.raw.name]: PIPELINE_TOPICS.raw.partitions,
+      [PIPELINE_TOPICS.complete.name]: PIPELINE_TOPICS.complete.partitions,
+      [PIPELINE_TOPICS.partial.name]: PIPELINE_TOPICS.partial.partitions,
+      [PIPELINE_TOPICS.dlq.name]: PIPELINE_TOPICS.dlq.partitions,
+    });
+  });
+
+  it('createTopics creates a missing topic, then reports it as existing', async () => {
+    // Prepare
+    const topic = { name: `services-test-${randomUUID()}`, partitions: 2 };
+
+    try {
+      // Act
+      const first = await createTopics(servicesConfig.kafka.brokers, [topic]);
+      const second = await createTopics(servicesConfig.kafka.brokers, [topic]);
+
+      // Assess
+      expect(first).toEqual([{ ...topic, status: 'created', actualPartitions: 2 }]);
+      expect(second).toEqual([{ ...topic, status: 'exists', actualPartitions: 2 }]);
+    } finally {
+      await admin.deleteTopics({ topics: [topic.name] });
+    }
+  });
+});

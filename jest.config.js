@@ -17,6 +17,8 @@ const common = {
 };
 
 export default {
+  // Integration tests wait on a real broker; unit tests finish far inside this.
+  testTimeout: 60_000,
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/tests/unit/**/*.test.ts'] },
     {
@@ -26,7 +28,6 @@ export default {
       setupFiles: ['<rootDir>/tests/integration/env.ts'],
       globalSetup: '<rootDir>/tests/integration/global-setup.ts',
       globalTeardown: '<rootDir>/tests/integration/global-teardown.ts',
-      testTimeout: 60_000,
     },
   ],
 };

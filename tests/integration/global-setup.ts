@@ -1,9 +1,13 @@
 /**
  * Jest global setup of the integration project: makes the real Kafka, Redis and PostgreSQL answer (reusing
- * whatever already does) and creates the pipeline topics, once per run, before any test file loads.
- * What this run started is kept on globalThis, which Jest shares between global setup and teardown.
+ * whatever already does), creates the pipeline topics, and gives the tests a migrated database of their own,
+ * once per run, before any test file loads. What this run started is kept on globalThis, which Jest shares
+ * between global setup and teardown.
  */
+import { ensureDatabase } from '#shared/db/database.ts';
+import { migrate } from '#shared/db/migrate.ts';
 import { type ServicesHandle, servicesUp } from '../../scripts/services.ts';
+import { TEST_ENV } from './test-env.ts';
 
 declare global {
   /** Processes started by this Jest run's global setup (empty when everything was already running). */
@@ -12,4 +16,7 @@ declare global {
 
 export default async function globalSetup(): Promise<void> {
   globalThis.__servicesStartedByJest = await servicesUp({ log: (line) => console.log(`[services] ${line}`) });
+  await ensureDatabase(TEST_ENV.DATABASE_URL);
+  const applied = await migrate(TEST_ENV.DATABASE_URL);
+  if (applied.length > 0) console.log(`[services] test database: applied ${applied.join(', ')}`);
 }

@@ -59,7 +59,8 @@ export function zodProblems(
 ): { field: string; reason: string; index?: number }[] {
   return error.issues.map((issue) => ({
     field: issue.path.length > 0 ? issue.path.join('.') : '(record)',
-    reason: issue.code === 'invalid_type' && valueAt(input, issue.path) === undefined ? 'is required' : issue.message,
+    // A missing field fails whichever check comes first (type, union, enum): say what the client must fix.
+    reason: issue.path.length > 0 && valueAt(input, issue.path) === undefined ? 'is required' : issue.message,
     ...(index === undefined ? {} : { index }),
   }));
 }

@@ -1,0 +1,70 @@
+/**
+ * The ingest HTTP adapter: routes, middleware and the two route functions, built from injected
+ * dependencies so unit tests can pass fakes and integration tests a publisher aimed at a dead broker.
+ * `handler.ts` builds the deployed instance from `dependencies.ts`.
+ */
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
+import httpRouterHandler from '@middy/http-router';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { MethodNotAllowedError, NotFoundError } from '#shared/errors.ts';
+import { bodyText, mediaType, requireApiKey } from '#shared/http/request.ts';
+import { httpErrors, json } from '#shared/http/responses.ts';
+import { logger, metrics } from '#shared/observability.ts';
+import type { AcceptLogs } from './accept-logs.ts';
+import { bodyFormat, parseLogBody } from './parse-body.ts';
+
+/** What this function serves; the local runtime matches requests against it as API Gateway would. */
+export const ROUTES = [
+  { method: 'POST', path: '/api/logs' },
+  { method: 'GET', path: '/api/health' },
+] as const;
+
+export interface IngestHttpDependencies {
+  acceptLogs: Pick<AcceptLogs, 'execute'>;
+  /** Accepted `x-api-key` values; undefined turns the check off (in AWS, API Gateway checks keys). */
+  apiKeys: readonly string[] | undefined;
+  maxBodyBytes: number;
+  maxBatch: number;
+}
+
+type HttpFunction = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
+
+/**
+ * @example
+ * const { handler } = createIngestHandler({ acceptLogs, apiKeys: undefined, maxBodyBytes: 1_048_576, maxBatch: 1000 });
+ * const response = await handler(event, context);
+ */
+export function createIngestHandler(deps: IngestHttpDependencies) {
+  /** POST /api/logs: one log, a JSON array or NDJSON; 202 once Kafka acknowledged the valid ones. */
+  const postLogs: HttpFunction = async (event) => {
+    requireApiKey(event, deps.apiKeys);
+    const format = bodyFormat(mediaType(event));
+    const candidates = parseLogBody(format, bodyText(event, deps.maxBodyBytes), deps.maxBatch);
+    return json(202, await deps.acceptLogs.execute(candidates));
+  };
+
+  /** GET /api/health: the function answers; deliberately no Kafka call (a load balancer may poll it often). */
+  const health: HttpFunction = async () => json(200, { status: 'ok' });
+
+  const router = httpRouterHandler<APIGatewayProxyEvent, APIGatewayProxyResult>({
+    routes: [
+      // Metrics are flushed around the logs route only: health emits none and would log "no metrics" per call.
+      { method: 'POST', path: '/api/logs', handler: middy(postLogs).use(logMetrics(metrics)) },
+      { method: 'GET', path: '/api/health', handler: health },
+    ],
+    notFoundResponse: ({ method, path }) => {
+      if (ROUTES.some((route) => route.path === path)) {
+        throw new MethodNotAllowedError(`${method} is not allowed on ${path}`);
+      }
+      throw new NotFoundError(`no route for ${method} ${path}`);
+    },
+  });
+
+  const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult>(router)
+    .use(injectLambdaContext(logger))
+    .use(httpErrors());
+
+  return { postLogs, health, handler };
+}

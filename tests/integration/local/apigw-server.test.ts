@@ -1,0 +1,192 @@
+import { jest } from '@jest/globals';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { logger } from '#shared/observability.ts';
+import { MAX_REQUEST_BYTES, type ProxyHandler, type ServedHandler, serveHandler } from '../../../scripts/local/apigw-server.ts';
+
+const ROUTES = [
+  { method: 'GET', path: '/api/metadata/hosts/{hostname}' },
+  { method: 'POST', path: '/upload' },
+];
+
+/** A handler that records what it was called with and answers what the test tells it to. */
+function recordingHandler(answer: (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>) {
+  const calls: { event: APIGatewayProxyEvent; context: Context }[] = [];
+  const handler: ProxyHandler = async (event, context) => {
+    calls.push({ event, context });
+    return answer(event);
+  };
+  return { calls, handler };
+}
+
+const ok = async (): Promise<APIGatewayProxyResult> => ({ statusCode: 200, body: '{}' });
+
+let served: ServedHandler | undefined;
+
+async function serve(handler: ProxyHandler, extra: { timeoutMs?: number } = {}): Promise<ServedHandler> {
+  served = await serveHandler({ name: 'test-fn', port: 0, host: '127.0.0.1', handler, routes: ROUTES, ...extra });
+  return served;
+}
+
+beforeEach(() => {
+  // The server logs handler failures on purpose; keep them out of the test output.
+  jest.spyOn(logger, 'error').mockImplementation(() => undefined);
+});
+afterEach(async () => {
+  jest.restoreAllMocks();
+  await served?.close();
+  served = undefined;
+});
+
+describe('serveHandler', () => {
+  it('listens on the loopback address only', async () => {
+    // Act
+    const { url } = await serve(ok);
+
+    // Assess
+    expect(new URL(url).hostname).toBe('127.0.0.1');
+  });
+
+  it('refuses to listen on a non-loopback address', async () => {
+    // Act
+    const act = serveHandler({ name: 'x', port: 0, host: '0.0.0.0' as '127.0.0.1', handler: ok });
+
+    // Assess
+    await expect(act).rejects.toThrow(/loopback only/);
+  });
+
+  it('invokes the handler with a REST proxy event: route, path parameters, query, headers, source IP', async () => {
+    // Prepare
+    const { calls, handler } = recordingHandler(ok);
+    const { url } = await serve(handler);
+
+    // Act
+    await fetch(`${url}/api/metadata/hosts/web%2D1?env=dev&env=prod`, { headers: { 'X-Trace': 'abc' } });
+
+    // Assess
+    expect(calls).toHaveLength(1);
+    expect(calls[0]?.event).toMatchObject({
+      httpMethod: 'GET',
+      resource: '/api/metadata/hosts/{hostname}',
+      path: '/api/metadata/hosts/web%2D1',
+      pathParameters: { hostname: 'web-1' },
+      queryStringParameters: { env: 'prod' },
+      multiValueQueryStringParameters: { env: ['dev', 'prod'] },
+      body: null,
+      isBase64Encoded: false,
+      requestContext: { stage: 'local', identity: { sourceIp: '127.0.0.1' } },
+    });
+    expect(calls[0]?.event.headers).toMatchObject({ 'X-Trace': 'abc', host: expect.stringMatching(/^127\.0\.0\.1:/) });
+  });
+
+  it('passes a Lambda context carrying the function name and a request id', async () => {
+    // Prepare
+    const { calls, handler } = recordingHandler(ok);
+    const { url } = await serve(handler);
+
+    // Act
+    await fetch(`${url}/upload`, { method: 'POST' });
+
+    // Assess
+    const context = calls[0]?.context;
+    expect(context?.functionName).toBe('test-fn');
+    expect(context?.awsRequestId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(context?.getRemainingTimeInMillis()).toBeGreaterThan(0);
+  });
+
+  it('sends a binary body base64-encoded and a JSON body as text', async () => {
+    // Prepare
+    const { calls, handler } = recordingHandler(ok);
+    const { url } = await serve(handler);
+    const bytes = Buffer.from([0, 159, 146, 150, 255]);
+
+    // Act
+    await fetch(`${url}/upload`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: bytes });
+    await fetch(`${url}/upload`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":1}' });
+
+    // Assess
+    expect(calls[0]?.event.isBase64Encoded).toBe(true);
+    expect(Buffer.from(calls[0]?.event.body ?? '', 'base64')).toEqual(bytes);
+    expect([calls[1]?.event.isBase64Encoded, calls[1]?.event.body]).toEqual([false, '{"a":1}']);
+  });
+
+  it('writes the status, single- and multi-value headers, and decodes a base64 result body', async () => {
+    // Prepare
+    const png = Buffer.from([137, 80, 78, 71]);
+    const { url } = await serve(async () => ({
+      statusCode: 201,
+      headers: { 'content-type': 'image/png', 'x-one': 1 },
+      multiValueHeaders: { 'set-cookie': ['a=1', 'b=2'] },
+      body: png.toString('base64'),
+      isBase64Encoded: true,
+    }));
+
+    // Act
+    const response = await fetch(`${url}/upload`, { method: 'POST' });
+
+    // Assess
+    expect(response.status).toBe(201);
+    expect(response.headers.get('x-one')).toBe('1');
+    expect(response.headers.getSetCookie()).toEqual(['a=1', 'b=2']);
+    expect(response.headers.get('x-amzn-requestid')).toMatch(/^[0-9a-f-]{36}$/);
+    expect(Buffer.from(await response.arrayBuffer())).toEqual(png);
+  });
+
+  it('turns a handler that throws into a 500 and keeps serving', async () => {
+    // Prepare
+    let calls = 0;
+    const { url } = await serve(async () => {
+      calls += 1;
+      if (calls === 1) throw new TypeError('bug in handler');
+      return { statusCode: 200, body: 'fine' };
+    });
+
+    // Act
+    const failed = await fetch(`${url}/upload`, { method: 'POST' });
+    const next = await fetch(`${url}/upload`, { method: 'POST' });
+
+    // Assess
+    expect([failed.status, await failed.json()]).toEqual([500, { message: 'Internal server error' }]);
+    expect([next.status, await next.text()]).toEqual([200, 'fine']);
+    expect(logger.error).toHaveBeenCalledWith('local API: handler threw', expect.objectContaining({ function: 'test-fn' }));
+  });
+
+  it('answers 502 for a malformed proxy result, as API Gateway does', async () => {
+    // Prepare
+    const { url } = await serve(async () => ({ body: 'no status' }) as unknown as APIGatewayProxyResult);
+
+    // Act
+    const response = await fetch(`${url}/upload`, { method: 'POST' });
+
+    // Assess
+    expect(response.status).toBe(502);
+  });
+
+  it('answers 504 when the handler outlives the integration timeout', async () => {
+    // Prepare
+    const { url } = await serve(() => new Promise<APIGatewayProxyResult>(() => undefined), { timeoutMs: 50 });
+
+    // Act
+    const response = await fetch(`${url}/upload`, { method: 'POST' });
+
+    // Assess
+    expect([response.status, await response.json()]).toEqual([504, { message: 'Endpoint request timed out' }]);
+  });
+
+  it('refuses a body over API Gateway 10 MB limit with 413 and the limit, without invoking the handler', async () => {
+    // Prepare
+    const { calls, handler } = recordingHandler(ok);
+    const { url } = await serve(handler);
+
+    // Act
+    const response = await fetch(`${url}/upload`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: Buffer.alloc(MAX_REQUEST_BYTES + 1, 0x20),
+    });
+
+    // Assess
+    expect(response.status).toBe(413);
+    expect(((await response.json()) as { limit: number }).limit).toBe(MAX_REQUEST_BYTES);
+    expect(calls).toHaveLength(0);
+  });
+});

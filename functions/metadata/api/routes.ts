@@ -1,0 +1,247 @@
+/**
+ * The metadata HTTP API: one route table (method + path with `{param}`) for @middy/http-router. Each
+ * route checks the API key, parses its input, calls one use case and shapes the response; every thrown
+ * error becomes a response in `httpErrors()`.
+ */
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import httpRouterHandler, { type Method } from '@middy/http-router';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import type { z } from 'zod';
+import type { ApiKeysEnv } from '#shared/config.ts';
+import { MethodNotAllowedError, NotFoundError } from '#shared/errors.ts';
+import { errorResponse, httpErrors, json } from '#shared/http/responses.ts';
+import { jsonBody, requireApiKey } from '#shared/http/request.ts';
+import type { Host, Network, Service } from '#shared/metadata/model.ts';
+import { logger } from '#shared/observability.ts';
+import type { MetadataCatalog, Page, RecordCatalog } from '../domain/catalog.ts';
+import type { Stored } from '../domain/ports.ts';
+import { decodeCursor, encodeCursor, parseInput, parseValue, pathParameter } from './input.ts';
+import {
+  cidr,
+  HostCreate,
+  HostListQuery,
+  HostReplace,
+  hostname,
+  LIMITS,
+  type ListQuery,
+  NetworkCreate,
+  NetworkListQuery,
+  NetworkReplace,
+  ServiceCreate,
+  ServiceListQuery,
+  ServiceReplace,
+  serviceName,
+  toHost,
+  toNetwork,
+  toService,
+  withPathKey,
+} from './schemas.ts';
+
+export const BASE_PATH = '/api/metadata';
+
+export interface MetadataApiDependencies {
+  catalog: MetadataCatalog;
+  /** Checked here when set (local runtime, LocalStack); on AWS, API Gateway checks the keys and these are unset. */
+  apiKeys: ApiKeysEnv;
+}
+
+type RouteHandler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
+
+export interface MetadataRoute {
+  method: Method;
+  path: string;
+  handler: RouteHandler;
+}
+
+/** How the generic CRUD routes read one kind of record. */
+interface Resource<T> {
+  segment: string;
+  /** Path templates of one record (networks have a second for clients that decode `%2F`). */
+  itemPaths: string[];
+  /** The record's key from the matched path parameters, validated and normalised. */
+  keyFromPath(event: APIGatewayProxyEvent): string;
+  keyOf(record: T): string;
+  /** Validates a key found in a cursor. */
+  keySchema: z.ZodType<string>;
+  listQuery: z.ZodType<ListQuery>;
+  fromCreateBody(body: unknown): T;
+  fromReplaceBody(body: unknown, key: string): T;
+  catalog: RecordCatalog<T>;
+  findByIp?: (ip: string) => Promise<Page<Stored<T>>>;
+}
+
+/**
+ * The route table.
+ *
+ * @example
+ * const routes = metadataRoutes({ catalog, apiKeys: {} });
+ */
+export function metadataRoutes({ catalog, apiKeys }: MetadataApiDependencies): MetadataRoute[] {
+  // Reads take either kind of key; writes only an admin key. An unset list means that check is off.
+  const readKeys = [...(apiKeys.API_KEYS ?? []), ...(apiKeys.ADMIN_API_KEYS ?? [])];
+  const access: Access = {
+    read: (event) => requireApiKey(event, readKeys),
+    write: (event) => requireApiKey(event, apiKeys.ADMIN_API_KEYS),
+  };
+
+  const hosts: Resource<Host> = {
+    segment: 'hosts',
+    itemPaths: ['/hosts/{hostname}'],
+    keyFromPath: (event) => parseValue(hostname, pathParameter(event, 'hostname'), 'hostname'),
+    keyOf: (host) => host.hostname,
+    keySchema: hostname,
+    listQuery: HostListQuery,
+    fromCreateBody: (body) => toHost(parseInput(HostCreate, body, 'body')),
+    fromReplaceBody: (body, key) => {
+      const input = parseInput(HostReplace, body, 'body');
+      return toHost({ ...input, hostname: withPathKey('hostname', input.hostname, key) });
+    },
+    catalog: catalog.hosts,
+    findByIp: (ip) => catalog.hosts.findByIp(ip),
+  };
+
+  const services: Resource<Service> = {
+    segment: 'services',
+    itemPaths: ['/services/{name}'],
+    keyFromPath: (event) => parseValue(serviceName, pathParameter(event, 'name'), 'name'),
+    keyOf: (service) => service.name,
+    keySchema: serviceName,
+    listQuery: ServiceListQuery,
+    fromCreateBody: (body) => toService(parseInput(ServiceCreate, body, 'body')),
+    fromReplaceBody: (body, key) => {
+      const input = parseInput(ServiceReplace, body, 'body');
+      return toService({ ...input, name: withPathKey('name', input.name, key) });
+    },
+    catalog: catalog.services,
+  };
+
+  const networks: Resource<Network> = {
+    segment: 'networks',
+    // The CIDR's slash travels URL-encoded (`10.20.0.0%2F16`); a proxy or client that decodes it before
+    // the function sees it produces two segments, which the second template accepts.
+    itemPaths: ['/networks/{cidr}', '/networks/{address}/{prefix}'],
+    keyFromPath: (event) => {
+      const text =
+        event.pathParameters?.prefix === undefined
+          ? pathParameter(event, 'cidr')
+          : `${pathParameter(event, 'address')}/${pathParameter(event, 'prefix')}`;
+      return parseValue(cidr, text, 'cidr');
+    },
+    keyOf: (network) => network.cidr,
+    keySchema: cidr,
+    listQuery: NetworkListQuery,
+    fromCreateBody: (body) => toNetwork(parseInput(NetworkCreate, body, 'body')),
+    fromReplaceBody: (body, key) => {
+      const input = parseInput(NetworkReplace, body, 'body');
+      return toNetwork({ ...input, cidr: withPathKey('cidr', input.cidr, key) });
+    },
+    catalog: catalog.networks,
+    findByIp: (ip) => catalog.networks.findForIp(ip),
+  };
+
+  return [...crudRoutes(hosts, access), ...crudRoutes(services, access), ...crudRoutes(networks, access)];
+}
+
+/**
+ * The raw router (route table + 404/405) and the handler wrapped with the shared error mapping.
+ *
+ * @example
+ * const { handler } = createMetadataApi({ catalog, apiKeys });
+ * const response = await handler(event, context);
+ */
+export function createMetadataApi(dependencies: MetadataApiDependencies) {
+  const routes = metadataRoutes(dependencies);
+  const router = httpRouterHandler<APIGatewayProxyEvent, APIGatewayProxyResult>({
+    routes,
+    notFoundResponse: unmatched(routes),
+  });
+  const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult>(router)
+    .use(injectLambdaContext(logger))
+    .use(httpErrors());
+  return { routes, router, handler };
+}
+
+interface Access {
+  read(event: APIGatewayProxyEvent): void;
+  write(event: APIGatewayProxyEvent): void;
+}
+
+function crudRoutes<T>(resource: Resource<T>, access: Access): MetadataRoute[] {
+  const collection = `${BASE_PATH}/${resource.segment}`;
+  const location = (record: T) => `${collection}/${encodeURIComponent(resource.keyOf(record))}`;
+
+  const create: RouteHandler = async (event) => {
+    access.write(event);
+    const record = resource.fromCreateBody(jsonBody(event, LIMITS.bodyBytes));
+    const stored = await resource.catalog.create(record);
+    return json(201, stored, { location: location(stored) });
+  };
+
+  const list: RouteHandler = async (event) => {
+    access.read(event);
+    const query = parseInput(resource.listQuery, event.queryStringParameters ?? {}, 'query');
+    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, resource.keySchema);
+    const page =
+      query.ip !== undefined && resource.findByIp !== undefined
+        ? await resource.findByIp(query.ip)
+        : await resource.catalog.list({ limit: query.limit, after });
+    return json(200, { items: page.items, nextCursor: page.nextAfter === null ? null : encodeCursor(page.nextAfter) });
+  };
+
+  const read: RouteHandler = async (event) => {
+    access.read(event);
+    return json(200, await resource.catalog.get(resource.keyFromPath(event)));
+  };
+
+  const replace: RouteHandler = async (event) => {
+    access.write(event);
+    const key = resource.keyFromPath(event);
+    const record = resource.fromReplaceBody(jsonBody(event, LIMITS.bodyBytes), key);
+    return json(200, await resource.catalog.replace(record));
+  };
+
+  const remove: RouteHandler = async (event) => {
+    access.write(event);
+    await resource.catalog.remove(resource.keyFromPath(event));
+    return { statusCode: 204, headers: {}, body: '' };
+  };
+
+  return [
+    { method: 'POST', path: collection, handler: create },
+    { method: 'GET', path: collection, handler: list },
+    ...resource.itemPaths.flatMap((template): MetadataRoute[] => {
+      const item = `${BASE_PATH}${template}`;
+      return [
+        { method: 'GET', path: item, handler: read },
+        { method: 'PUT', path: item, handler: replace },
+        { method: 'DELETE', path: item, handler: remove },
+      ];
+    }),
+  ];
+}
+
+/**
+ * The router calls this when no route has both the method and the path: 405 (with `allow`) when the path
+ * is known under another method, 404 otherwise.
+ */
+function unmatched(routes: readonly MetadataRoute[]) {
+  const templates = routes.map((route) => ({ method: route.method, pattern: templatePattern(route.path) }));
+  return ({ method, path }: { method: string; path: string }): APIGatewayProxyResult => {
+    const allowed = [...new Set(templates.filter((t) => t.pattern.test(path)).map((t) => t.method))];
+    if (allowed.length === 0) throw new NotFoundError(`no route for ${method} ${path}`);
+    const response = errorResponse(
+      new MethodNotAllowedError(`${method} is not allowed on ${path}; allowed: ${allowed.join(', ')}`),
+    );
+    return { ...response, headers: { ...response.headers, allow: allowed.join(', ') } };
+  };
+}
+
+/** The same matching as @middy/http-router: `{param}` is one segment, one trailing slash is optional. */
+function templatePattern(template: string): RegExp {
+  const source = template
+    .split(/(\{[^/]+\})/)
+    .map((part) => (part.startsWith('{') ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+    .join('');
+  return new RegExp(`^${source}/?$`);
+}

@@ -1,0 +1,201 @@
+/**
+ * The metadata use cases: create, read, list, replace, delete and upsert hosts, services and networks.
+ * Every write goes to the repository first (PostgreSQL is the source of truth) and then removes what it
+ * changed from the cache enrich reads, and bumps the metadata version.
+ */
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { NotFoundError } from '#shared/errors.ts';
+import { cacheKeys } from '#shared/metadata/cache-keys.ts';
+import type { Host, Network, Service } from '#shared/metadata/model.ts';
+import { METRIC } from '#shared/metric-names.ts';
+import { logger, metrics } from '#shared/observability.ts';
+import type {
+  CacheInvalidation,
+  KeyRange,
+  MetadataCacheInvalidator,
+  MetadataRepository,
+  RecordCollection,
+  Stored,
+  StoredHost,
+  StoredNetwork,
+} from './ports.ts';
+
+/** One page of a keyset listing; `nextAfter` is the key to continue after, null on the last page. */
+export interface Page<T> {
+  items: T[];
+  nextAfter: string | null;
+}
+
+export type UpsertOutcome = 'created' | 'updated' | 'unchanged';
+
+/** What differs between hosts, services and networks as far as the use cases care. */
+interface RecordKind<T> {
+  /** For messages: "host", "service", "network". */
+  noun: string;
+  keyField: string;
+  keyOf(record: T): string;
+  /** The cache entries that may hold any of `records`. */
+  cacheEntries(records: readonly T[]): CacheInvalidation;
+}
+
+const HOST: RecordKind<Host> = {
+  noun: 'host',
+  keyField: 'hostname',
+  keyOf: (host) => host.hostname,
+  cacheEntries: (hosts) => ({
+    keys: unique(hosts.flatMap((host) => [cacheKeys.hostByIp(host.ipAddress), cacheKeys.hostByName(host.hostname)])),
+    patterns: [],
+  }),
+};
+
+const SERVICE: RecordKind<Service> = {
+  noun: 'service',
+  keyField: 'name',
+  keyOf: (service) => service.name,
+  cacheEntries: (services) => ({ keys: unique(services.map((service) => cacheKeys.service(service.name))), patterns: [] }),
+};
+
+const NETWORK: RecordKind<Network> = {
+  noun: 'network',
+  keyField: 'cidr',
+  keyOf: (network) => network.cidr,
+  // Enrich caches "most specific network for this IP", and any network write can change the answer for
+  // any IP, so every such entry goes. Network writes are rare admin actions; the sweep is cheap enough.
+  cacheEntries: () => ({ keys: [], patterns: [cacheKeys.networkPattern] }),
+};
+
+/**
+ * The use cases for one kind of record.
+ *
+ * @example
+ * const catalog = new MetadataCatalog(repository, invalidator);
+ * const host = await catalog.hosts.create({ hostname: 'web-1', ipAddress: '10.0.0.5', ... });
+ */
+export class RecordCatalog<T> {
+  readonly #collection: RecordCollection<T>;
+  readonly #kind: RecordKind<T>;
+  readonly #invalidator: MetadataCacheInvalidator;
+
+  constructor(collection: RecordCollection<T>, kind: RecordKind<T>, invalidator: MetadataCacheInvalidator) {
+    this.#collection = collection;
+    this.#kind = kind;
+    this.#invalidator = invalidator;
+  }
+
+  /** Rejects with `DuplicateKeyError` (409) when the key or another unique field is taken. */
+  async create(record: T): Promise<Stored<T>> {
+    const stored = await this.#collection.insert(record);
+    await this.#invalidate([stored]);
+    return stored;
+  }
+
+  /** Rejects with `NotFoundError` (404) when there is no such record. */
+  async get(key: string): Promise<Stored<T>> {
+    const found = await this.#collection.get(key);
+    if (found === undefined) throw this.#notFound(key);
+    return found;
+  }
+
+  async list(range: KeyRange): Promise<Page<Stored<T>>> {
+    // One row more than asked tells whether another page exists, so the last page says so itself
+    // instead of sending the client for an empty one.
+    const rows = await this.#collection.list({ ...range, limit: range.limit + 1 });
+    const items = rows.slice(0, range.limit);
+    const last = items.at(-1);
+    return { items, nextAfter: rows.length > range.limit && last !== undefined ? this.#kind.keyOf(last) : null };
+  }
+
+  /** Overwrites every field but the key. Rejects with `NotFoundError` (404) when there is no such record. */
+  async replace(record: T): Promise<Stored<T>> {
+    const replaced = await this.#collection.replace(record);
+    if (replaced === undefined) throw this.#notFound(this.#kind.keyOf(record));
+    // Both: a host that moved from one IP to another is cached under the old IP too.
+    await this.#invalidate([replaced.previous, replaced.current]);
+    return replaced.current;
+  }
+
+  /** Rejects with `NotFoundError` (404) when there is no such record. */
+  async remove(key: string): Promise<Stored<T>> {
+    const removed = await this.#collection.remove(key);
+    if (removed === undefined) throw this.#notFound(key);
+    await this.#invalidate([removed]);
+    return removed;
+  }
+
+  /** Inserts or overwrites (seeding); a record that is already exactly so is not written again. */
+  async upsert(record: T): Promise<UpsertOutcome> {
+    const change = await this.#collection.upsert(record);
+    if (change === undefined) return 'unchanged';
+    await this.#invalidate(change.previous === undefined ? [change.current] : [change.previous, change.current]);
+    return change.previous === undefined ? 'created' : 'updated';
+  }
+
+  #notFound(key: string): NotFoundError {
+    return new NotFoundError(`no ${this.#kind.noun} with ${this.#kind.keyField} ${JSON.stringify(key)}`);
+  }
+
+  async #invalidate(records: readonly T[]): Promise<void> {
+    const change = this.#kind.cacheEntries(records);
+    try {
+      await this.#invalidator.invalidate(change);
+    } catch (error) {
+      // The write is committed and PostgreSQL is the source of truth, so the request still succeeds.
+      // Enrich may then serve the old value, but not indefinitely: every Redis entry enrich writes
+      // carries a TTL, which bounds the staleness. Stale for up to a TTL is still wrong, so the failure
+      // must be loud: an error log naming the keys, and a metric the dashboard alarms on.
+      logger.error('metadata cache invalidation failed; enrich may serve stale metadata until the entries expire', {
+        keys: change.keys,
+        patterns: change.patterns,
+        error,
+      });
+      metrics.singleMetric().addMetric(METRIC.cacheInvalidationFailures, MetricUnit.Count, 1);
+    }
+  }
+}
+
+export class HostCatalog extends RecordCatalog<Host> {
+  readonly #hosts: MetadataRepository['hosts'];
+
+  constructor(hosts: MetadataRepository['hosts'], invalidator: MetadataCacheInvalidator) {
+    super(hosts, HOST, invalidator);
+    this.#hosts = hosts;
+  }
+
+  /** The `?ip=` filter of the host list: the host with exactly this address, if any. */
+  async findByIp(ip: string): Promise<Page<StoredHost>> {
+    const host = await this.#hosts.findByIp(ip);
+    return { items: host === undefined ? [] : [host], nextAfter: null };
+  }
+}
+
+export class NetworkCatalog extends RecordCatalog<Network> {
+  readonly #networks: MetadataRepository['networks'];
+
+  constructor(networks: MetadataRepository['networks'], invalidator: MetadataCacheInvalidator) {
+    super(networks, NETWORK, invalidator);
+    this.#networks = networks;
+  }
+
+  /** The `?ip=` filter of the network list: the most specific network containing `ip`, if any. */
+  async findForIp(ip: string): Promise<Page<StoredNetwork>> {
+    const network = await this.#networks.findMostSpecific(ip);
+    return { items: network === undefined ? [] : [network], nextAfter: null };
+  }
+}
+
+/** Hosts, services and networks over one repository and one cache. */
+export class MetadataCatalog {
+  readonly hosts: HostCatalog;
+  readonly services: RecordCatalog<Service>;
+  readonly networks: NetworkCatalog;
+
+  constructor(repository: MetadataRepository, invalidator: MetadataCacheInvalidator) {
+    this.hosts = new HostCatalog(repository.hosts, invalidator);
+    this.services = new RecordCatalog(repository.services, SERVICE, invalidator);
+    this.networks = new NetworkCatalog(repository.networks, invalidator);
+  }
+}
+
+function unique(values: readonly string[]): string[] {
+  return [...new Set(values)];
+}

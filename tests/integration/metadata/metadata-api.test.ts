@@ -28,7 +28,7 @@ import type { MetadataCacheInvalidator } from '../../../functions/metadata/domai
 import { handler } from '../../../functions/metadata/handler.ts';
 import { lambdaContext, restEvent } from '../../support/apigw.ts';
 import { TEST_ENV } from '../env.ts';
-import { type ApiRequest, apiEvent, bodyOf, messageOf, problemsOf } from '../../unit/metadata/api-events.ts';
+import { type ApiRequest, apiEvent, bodyOf, messageOf, problemsOf } from '../../support/metadata-api.ts';
 
 const HOSTS = '/api/metadata/hosts';
 const SERVICES = '/api/metadata/services';

@@ -4,7 +4,7 @@ import { logger } from '#shared/observability.ts';
 import { createMetadataApi } from '../../../functions/metadata/api/routes.ts';
 import { MetadataCatalog } from '../../../functions/metadata/domain/catalog.ts';
 import { lambdaContext, restEvent } from '../../support/apigw.ts';
-import { type ApiRequest, apiEvent, bodyOf, FIXTURE_API_KEY, messageOf, problemsOf } from './api-events.ts';
+import { type ApiRequest, apiEvent, bodyOf, FIXTURE_API_KEY, messageOf, problemsOf } from '../../support/metadata-api.ts';
 import { host, MemoryRepository, network, RecordingInvalidator, service } from './fakes.ts';
 
 function setup(apiKeys: ApiKeysEnv = {}) {

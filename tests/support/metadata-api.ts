@@ -6,7 +6,7 @@
  * const response = await handler(apiEvent({ method: 'GET', path: '/api/metadata/hosts', query: { limit: '2' } }), context);
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { restEvent } from '../../support/apigw.ts';
+import { restEvent } from './apigw.ts';
 
 /** The admin key the fixture carries (`x-api-key`). */
 export const FIXTURE_API_KEY = 'demo-admin-key';

@@ -13,7 +13,7 @@ import * as ingest from '../../../functions/ingest/handler.ts';
 import { closeDependencies as closeMetadata } from '../../../functions/metadata/dependencies.ts';
 import * as metadata from '../../../functions/metadata/handler.ts';
 import { lambdaContext, restEvent } from '../../support/apigw.ts';
-import { apiEvent } from '../../support/metadata-api.ts';
+import { type ApiRequest, apiEvent } from '../../support/metadata-api.ts';
 
 const SPEC = 'api/openapi.yaml';
 const METHODS = ['get', 'put', 'post', 'delete', 'patch'] as const;
@@ -85,7 +85,7 @@ async function callIngest(event: APIGatewayProxyEvent) {
   return response;
 }
 
-async function callMetadata(request: Parameters<typeof apiEvent>[0]) {
+async function callMetadata(request: ApiRequest) {
   const response = await metadata.handler(apiEvent(request), lambdaContext('metadata'));
   expectDocumented(request.method, request.path, response);
   return response;
@@ -143,8 +143,7 @@ describe('api/openapi.yaml', () => {
     const N = '/api/metadata/networks';
 
     // Act
-    const statuses = [];
-    for (const request of [
+    const requests: ApiRequest[] = [
       { method: 'POST', path: H, body: host },
       { method: 'POST', path: H, body: host },
       { method: 'POST', path: H, body: { ...host, ipAddress: 'nope' } },
@@ -167,9 +166,9 @@ describe('api/openapi.yaml', () => {
       { method: 'GET', path: N, query: { ip: cidr.replace('.0/24', '.9') } },
       { method: 'PUT', path: `${N}/${encoded}`, body: { ...network, zone: 'us-east-1b' } },
       { method: 'DELETE', path: `${N}/${cidr}` },
-    ]) {
-      statuses.push((await callMetadata(request)).statusCode);
-    }
+    ];
+    const statuses: number[] = [];
+    for (const request of requests) statuses.push((await callMetadata(request)).statusCode);
 
     // Assess
     expect(statuses).toEqual([

@@ -63,12 +63,35 @@ export const redisEnv = z.object({
 });
 export type RedisEnv = z.infer<typeof redisEnv>;
 
-export const postgresEnv = z.object({
-  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
-  DATABASE_POOL_MAX: z.coerce.number().int().positive().default(5),
-  DATABASE_TIMEOUT_MS: milliseconds(2000),
-  DATABASE_SSL: z.enum(['off', 'require']).default('off'),
-});
+/**
+ * PostgreSQL: DATABASE_URL (local runs, tests), or, on AWS, the parts of the RDS Proxy endpoint plus the ARN of
+ * the Secrets Manager secret holding the password (DATABASE_HOST/PORT/NAME/USER + DATABASE_SECRET_ARN), so no
+ * password sits in the function's environment. `createPool` fetches the password on first connect.
+ */
+export const postgresEnv = z
+  .object({
+    DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+    DATABASE_HOST: z.string().min(1).optional(),
+    DATABASE_PORT: z.coerce.number().int().positive().default(5432),
+    DATABASE_NAME: z.string().min(1).optional(),
+    DATABASE_USER: z.string().min(1).optional(),
+    DATABASE_SECRET_ARN: z.string().startsWith('arn:').optional(),
+    DATABASE_POOL_MAX: z.coerce.number().int().positive().default(5),
+    DATABASE_TIMEOUT_MS: milliseconds(2000),
+    DATABASE_SSL: z.enum(['off', 'require']).default('off'),
+  })
+  .refine(
+    (env) =>
+      env.DATABASE_URL !== undefined ||
+      (env.DATABASE_HOST !== undefined &&
+        env.DATABASE_NAME !== undefined &&
+        env.DATABASE_USER !== undefined &&
+        env.DATABASE_SECRET_ARN !== undefined),
+    {
+      message: 'set DATABASE_URL, or DATABASE_HOST, DATABASE_NAME, DATABASE_USER and DATABASE_SECRET_ARN',
+      path: ['DATABASE_URL'],
+    },
+  );
 export type PostgresEnv = z.infer<typeof postgresEnv>;
 
 /** Comma-separated API keys; absent means the check is off (local runs). In AWS, API Gateway checks keys. */

@@ -1,0 +1,68 @@
+/**
+ * How every function of the app is bundled: one source of truth for the house construct (NodejsFunction)
+ * and for `scripts/bundle-sizes.ts` (esbuild's API), so the sizes it prints are the sizes that deploy.
+ *
+ * `layers/shared` is bundled into each function rather than published as a Lambda layer: esbuild follows the
+ * `#shared/*` imports and tree-shakes what a function does not use, a layer would ship all of it to every
+ * function, add a second version to keep in step, and hide the code from the bundler's dead-code removal.
+ */
+import type { BuildOptions } from 'esbuild';
+import { OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
+import type { BundlingOptions, ICommandHooks } from 'aws-cdk-lib/aws-lambda-nodejs';
+
+/** Node major of the Lambda runtime (`nodejs24.x`) and of the esbuild target. */
+export const NODE_TARGET = 'node24';
+
+/**
+ * ESM bundles that inline CommonJS packages (ioredis, pg) need a `require`. @platformatic/kafka's bundle
+ * already imports `createRequire`, so the banner binds it under another name (toolchain.md).
+ */
+export const CJS_REQUIRE_BANNER =
+  "import { createRequire as __cjsRequire } from 'module'; const require = __cjsRequire(import.meta.url);";
+
+/** @platformatic/kafka loads a wasm file by relative URL; the `bundled` entry inlines it. */
+export const ESBUILD_ALIASES: Readonly<Record<string, string>> = {
+  '@platformatic/wasm-utils': '@platformatic/wasm-utils/bundled',
+};
+
+/**
+ * Bundled, not external: the AWS SDK too. The runtime's copy of `@aws-sdk/*` is whatever version AWS ships
+ * that week; bundling runs in Lambda exactly the versions the lock file pins and the tests ran.
+ */
+export const EXTERNAL_MODULES: readonly string[] = [];
+
+/** NodejsFunction bundling options; `commandHooks` lets a function copy files next to its bundle. */
+export function nodejsBundling(commandHooks?: ICommandHooks): BundlingOptions {
+  return {
+    format: OutputFormat.ESM,
+    target: NODE_TARGET,
+    minify: true,
+    sourceMap: true,
+    sourceMapMode: SourceMapMode.DEFAULT,
+    mainFields: ['module', 'main'],
+    banner: CJS_REQUIRE_BANNER,
+    externalModules: [...EXTERNAL_MODULES],
+    esbuildArgs: Object.fromEntries(
+      Object.entries(ESBUILD_ALIASES).map(([from, to]) => [`--alias:${from}`, to] as const),
+    ),
+    ...(commandHooks === undefined ? {} : { commandHooks }),
+  };
+}
+
+/** The same bundle as `nodejsBundling`, as esbuild API options (what NodejsFunction passes on its CLI). */
+export function esbuildOptions(entry: string, outfile: string): BuildOptions {
+  return {
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: NODE_TARGET,
+    minify: true,
+    sourcemap: true,
+    mainFields: ['module', 'main'],
+    banner: { js: CJS_REQUIRE_BANNER },
+    external: [...EXTERNAL_MODULES],
+    alias: { ...ESBUILD_ALIASES },
+  };
+}

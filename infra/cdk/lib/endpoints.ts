@@ -1,0 +1,63 @@
+/**
+ * The stateful resources as the functions see them: environment values plus the network and IAM access that
+ * go with them. The AWS stack fills them from ElastiCache and RDS Proxy; the LocalStack target from the
+ * compose services. Typed props between the stacks, so the stateless stack never looks anything up.
+ */
+import type { IConnectable, IVpc } from 'aws-cdk-lib/aws-ec2';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { KafkaAccess } from './kafka-access.ts';
+
+export interface RedisEndpoint {
+  /** `rediss://host:port` (TLS) on AWS, `redis://redis:6379` locally. */
+  readonly url: string;
+  /** Present on AWS: the cache's security group, opened to each function bound to it. */
+  readonly network?: IConnectable;
+}
+
+export interface DatabaseEndpoint {
+  /**
+   * Plain settings read by `#shared/config.ts` `postgresEnv`: DATABASE_HOST/PORT/NAME/USER + DATABASE_SSL on
+   * AWS (the password stays in the secret), DATABASE_URL locally.
+   */
+  readonly environment: Readonly<Record<string, string>>;
+  /** Secret holding the password (`{"username","password",…}`), read at first connect. */
+  readonly secret?: ISecret;
+  /** Present on AWS: the RDS Proxy, opened to each function bound to it. */
+  readonly network?: IConnectable;
+}
+
+/** Everything the stateless stack needs from the stateful one (or from the compose services). */
+export interface PipelineResources {
+  readonly kafka: KafkaAccess;
+  readonly redis: RedisEndpoint;
+  readonly database: DatabaseEndpoint;
+  /** AWS only: functions run in the VPC's private subnets. */
+  readonly vpc?: IVpc;
+  /** AWS only: the VPC interface endpoints (security group) the functions reach AWS APIs through. */
+  readonly apiEndpoints?: IConnectable;
+  /** AWS only: the MSK cluster the enrich event source mapping reads. */
+  readonly mskClusterArn?: string;
+}
+
+/** Topic names and partition counts, created at deploy on AWS (TOPICS env of the topic trigger). */
+export interface TopicSpec {
+  readonly name: string;
+  readonly partitions: number;
+}
+
+export interface TopicNames {
+  readonly raw: string;
+  readonly complete: string;
+  readonly partial: string;
+  readonly dlq: string;
+}
+
+/** Defaults of `#shared/config.ts` `topicsEnv`. */
+export const TOPICS: TopicNames = {
+  raw: 'raw-logs',
+  complete: 'enriched-logs-complete',
+  partial: 'enriched-logs-partial',
+  dlq: 'raw-logs-dlq',
+};
+
+export const ENRICH_CONSUMER_GROUP = 'log-enrichment-enrich';

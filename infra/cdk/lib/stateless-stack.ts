@@ -1,0 +1,258 @@
+/**
+ * Stateless stack: the three functions, the REST API in front of ingest and metadata, the MSK event source
+ * mapping of enrich, and (AWS target) the dashboard and alarms. Everything it needs from the data stores
+ * arrives as typed `PipelineResources`: from the stateful stack on AWS, from the compose services locally.
+ */
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import {
+  AccessLogFormat,
+  AuthorizationType,
+  EndpointType,
+  LambdaIntegration,
+  LogGroupLogDestination,
+  MethodLoggingLevel,
+  Period,
+  RestApi,
+} from 'aws-cdk-lib/aws-apigateway';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { StartingPosition, MetricType } from 'aws-cdk-lib/aws-lambda';
+import { ManagedKafkaEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import { ENRICH_CONSUMER_GROUP, type PipelineResources, type TopicNames } from './endpoints.ts';
+import { acknowledge } from './nag-suppressions.ts';
+import { PipelineObservability } from './observability.ts';
+import { ENTRIES } from './paths.ts';
+import { PipelineFunction, TIMEOUTS } from './pipeline-function.ts';
+
+export type Target = 'aws' | 'local';
+
+/** POWERTOOLS_SERVICE_NAME of each function: the `service` dimension of its metrics. */
+export const SERVICES = { ingest: 'ingest', enrich: 'enrich', metadata: 'metadata' } as const;
+
+export const API_STAGE = 'v1';
+
+export interface EnrichEventSourceSettings {
+  readonly batchSize: number;
+  readonly maxBatchingWindow: Duration;
+  readonly retryAttempts: number;
+  /** Provisioned pollers: at most one per partition of raw-logs is ever useful. */
+  readonly maximumPollers: number;
+}
+
+export interface StatelessStackProps extends StackProps {
+  readonly target: Target;
+  readonly resources: PipelineResources;
+  readonly topics: TopicNames;
+  readonly eventSource: EnrichEventSourceSettings;
+  /** Requests per second and burst of the ingest usage plan, and its daily quota. */
+  readonly ingestThrottle: { readonly rateLimit: number; readonly burstLimit: number; readonly dailyQuota: number };
+  /**
+   * LocalStack only. The ingest API key gets a known value (a generated one would need an AWS call to read),
+   * and metadata checks ADMIN_API_KEYS itself because LocalStack's free edition does not enforce IAM auth.
+   */
+  readonly local?: { readonly ingestApiKey: string; readonly adminApiKey: string };
+  /** SNS topic that receives alarm notifications (AWS target); none means alarms only show in the console. */
+  readonly alarmTopicArn?: string;
+}
+
+export class StatelessStack extends Stack {
+  readonly ingest: PipelineFunction;
+  readonly enrich: PipelineFunction;
+  readonly metadata: PipelineFunction;
+  readonly api: RestApi;
+
+  constructor(scope: Construct, id: string, props: StatelessStackProps) {
+    super(scope, id, props);
+    const { kafka, redis, database, vpc, apiEndpoints } = props.resources;
+    const { topics } = props;
+    const network = {
+      ...(vpc === undefined ? {} : { vpc }),
+      ...(apiEndpoints === undefined ? {} : { apiEndpoints }),
+    };
+
+    // Sizes: ingest and metadata answer one HTTP request; enrich handles a batch of up to batchSize records
+    // with three lookups each and more memory, which on Lambda also means more CPU for JSON work.
+    this.ingest = new PipelineFunction(this, 'Ingest', {
+      entry: ENTRIES.ingest,
+      serviceName: SERVICES.ingest,
+      description: 'POST /api/logs: validates logs and publishes them to raw-logs',
+      memorySize: 512,
+      timeout: TIMEOUTS.http,
+      ...network,
+    }).bindTopic(kafka, 'RAW_TOPIC', topics.raw, 'produce');
+
+    this.metadata = new PipelineFunction(this, 'Metadata', {
+      entry: ENTRIES.metadata,
+      serviceName: SERVICES.metadata,
+      description: '/api/metadata: hosts, services and networks (PostgreSQL), invalidates the Redis cache',
+      memorySize: 512,
+      timeout: TIMEOUTS.http,
+      ...network,
+    })
+      .bindDatabase(database)
+      .bindRedis(redis);
+
+    this.enrich = new PipelineFunction(this, 'Enrich', {
+      entry: ENTRIES.enrich,
+      serviceName: SERVICES.enrich,
+      description: 'raw-logs batches: adds host/service/network metadata, publishes complete/partial/dead-letter',
+      memorySize: 1024,
+      timeout: TIMEOUTS.batch,
+      ...network,
+    })
+      .bindTopic(kafka, 'RAW_TOPIC', topics.raw, 'consume')
+      .bindTopic(kafka, 'COMPLETE_TOPIC', topics.complete, 'produce')
+      .bindTopic(kafka, 'PARTIAL_TOPIC', topics.partial, 'produce')
+      .bindTopic(kafka, 'DLQ_TOPIC', topics.dlq, 'produce')
+      .bindConsumerGroup(kafka, ENRICH_CONSUMER_GROUP)
+      .bindRedis(redis)
+      .bindDatabase(database);
+
+    if (props.local !== undefined) this.metadata.bindValue('ADMIN_API_KEYS', props.local.adminApiKey);
+
+    this.api = this.restApi(props);
+    // Generated names; the outputs let scripts find them (logs, the local event-source runner's invokes).
+    new CfnOutput(this, 'IngestFunctionName', { value: this.ingest.functionName });
+    new CfnOutput(this, 'EnrichFunctionName', { value: this.enrich.functionName });
+    new CfnOutput(this, 'MetadataFunctionName', { value: this.metadata.functionName });
+
+    if (props.target === 'aws') this.awsOnly(props);
+  }
+
+  /** REST API (v1: API keys and usage plans; HTTP APIs have neither). */
+  private restApi(props: StatelessStackProps): RestApi {
+    const accessLogs = new LogGroup(this, 'ApiAccessLogs', { retention: RetentionDays.ONE_MONTH });
+    const api = new RestApi(this, 'Api', {
+      restApiName: 'log-enrichment',
+      description: 'Log ingestion (API key) and metadata administration (IAM)',
+      endpointTypes: [EndpointType.REGIONAL],
+      cloudWatchRole: true,
+      deployOptions: {
+        stageName: API_STAGE,
+        loggingLevel: MethodLoggingLevel.ERROR,
+        metricsEnabled: true,
+        accessLogDestination: new LogGroupLogDestination(accessLogs),
+        accessLogFormat: AccessLogFormat.jsonWithStandardFields(),
+        throttlingRateLimit: props.ingestThrottle.rateLimit,
+        throttlingBurstLimit: props.ingestThrottle.burstLimit,
+      },
+    });
+    // No gateway request validator: bodies are validated by the functions (zod, JSON and NDJSON, per-field
+    // problems); a gateway model would be a second copy of the schema and cannot express NDJSON.
+    acknowledge(api, 'AwsSolutions-APIG2', 'Request bodies are validated by the Lambda functions (zod schemas, JSON and NDJSON)');
+    acknowledge(
+      api.deploymentStage,
+      'AwsSolutions-APIG3',
+      'No WAF yet: ingest is protected by API keys with usage-plan throttling and quota; metadata by IAM',
+    );
+    const root = api.root.addResource('api');
+
+    // /api/logs: clients send an API key (x-api-key); the usage plan throttles and caps them per key.
+    const postLogs = root.addResource('logs').addMethod('POST', new LambdaIntegration(this.ingest), {
+      apiKeyRequired: true,
+    });
+    acknowledge(postLogs, 'AwsSolutions-APIG4', 'Machine clients (log shippers) authenticate with an API key on a usage plan');
+    acknowledge(postLogs, 'AwsSolutions-COG4', 'Machine clients (log shippers) have no Cognito identity; they use API keys');
+
+    // /api/metadata/...: a separate credential. IAM (SigV4) rather than a second API key: it names the caller,
+    // needs no shared secret, and is granted by policy (see the MetadataInvokePolicy output).
+    const metadata = root.addResource('metadata');
+    const proxy = metadata.addProxy({
+      defaultIntegration: new LambdaIntegration(this.metadata),
+      defaultMethodOptions: { authorizationType: AuthorizationType.IAM },
+      anyMethod: true,
+    });
+    if (proxy.anyMethod !== undefined) {
+      acknowledge(proxy.anyMethod, 'AwsSolutions-COG4', 'Metadata administrators authenticate with IAM (SigV4)');
+    }
+    const cloudWatchRole = api.node.tryFindChild('CloudWatchRole');
+    if (cloudWatchRole !== undefined) {
+      acknowledge(
+        cloudWatchRole,
+        'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+        'The account-level role API Gateway needs to write execution logs; AWS maintains its log actions',
+      );
+    }
+
+    const key = api.addApiKey('IngestApiKey', {
+      description: 'Ingest clients (POST /api/logs)',
+      ...(props.local === undefined ? {} : { value: props.local.ingestApiKey }),
+    });
+    const plan = api.addUsagePlan('IngestUsagePlan', {
+      name: 'log-enrichment-ingest',
+      description: 'Throttle and daily quota of ingest clients',
+      throttle: { rateLimit: props.ingestThrottle.rateLimit, burstLimit: props.ingestThrottle.burstLimit },
+      quota: { limit: props.ingestThrottle.dailyQuota, period: Period.DAY },
+    });
+    plan.addApiStage({ stage: api.deploymentStage });
+    plan.addApiKey(key);
+
+    new CfnOutput(this, 'ApiUrl', { value: api.urlForPath('/api'), description: 'Base URL of /api/logs and /api/metadata' });
+    new CfnOutput(this, 'ApiKeyId', {
+      value: key.keyId,
+      description: 'aws apigateway get-api-key --include-value --api-key <id> --query value --output text',
+    });
+    new CfnOutput(this, 'RestApiId', { value: api.restApiId });
+    new CfnOutput(this, 'MetadataInvokeArn', {
+      value: api.arnForExecuteApi('*', '/api/metadata/*', API_STAGE),
+      description: 'Grant execute-api:Invoke on this ARN to metadata administrators',
+    });
+    return api;
+  }
+
+  private awsOnly(props: StatelessStackProps): void {
+    const clusterArn = props.resources.mskClusterArn;
+    if (clusterArn === undefined) throw new Error('the AWS target needs the MSK cluster ARN');
+
+    // Batches the ESM gave up on (after retries and bisection) land here as offsets + error, not records:
+    // the records are still in raw-logs for a replay.
+    const onFailureQueue = new Queue(this, 'EnrichOnFailure', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    acknowledge(onFailureQueue, 'AwsSolutions-SQS3', 'This queue is itself the dead-letter (on-failure) destination of the event source mapping');
+
+    this.enrich.bindValue('ENRICH_REPORT_BATCH_ITEM_FAILURES', 'true');
+    this.enrich.addEventSource(
+      new ManagedKafkaEventSource({
+        clusterArn,
+        topic: props.topics.raw,
+        consumerGroupId: ENRICH_CONSUMER_GROUP,
+        // TRIM_HORIZON: the mapping takes minutes to start; LATEST would skip logs ingested meanwhile.
+        // (Once the group has committed offsets, those win.)
+        startingPosition: StartingPosition.TRIM_HORIZON,
+        batchSize: props.eventSource.batchSize,
+        maxBatchingWindow: props.eventSource.maxBatchingWindow,
+        // Error handling controls (retries, bisect, partial batch response, destination) need provisioned pollers.
+        provisionedPollerConfig: { minimumPollers: 1, maximumPollers: props.eventSource.maximumPollers },
+        retryAttempts: props.eventSource.retryAttempts,
+        bisectBatchOnError: true,
+        reportBatchItemFailures: true,
+        onFailure: new SqsDlq(onFailureQueue),
+        metricsConfig: { metrics: [MetricType.EVENT_COUNT, MetricType.ERROR_COUNT, MetricType.KAFKA_METRICS] },
+      }),
+    );
+    acknowledge(
+      this.enrich.role ?? this.enrich,
+      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaMSKExecutionRole]',
+      'Attached by ManagedKafkaEventSource: the network-interface and cluster-describe actions the MSK pollers need',
+    );
+
+    const observability = new PipelineObservability(this, 'Observability', {
+      ingest: { fn: this.ingest, service: SERVICES.ingest },
+      enrich: { fn: this.enrich, service: SERVICES.enrich },
+      metadata: { fn: this.metadata, service: SERVICES.metadata },
+      onFailureQueue,
+      ...(props.alarmTopicArn === undefined
+        ? {}
+        : { alarmAction: new SnsAction(Topic.fromTopicArn(this, 'AlarmTopic', props.alarmTopicArn)) }),
+    });
+    new CfnOutput(this, 'DashboardUrl', {
+      value: `https://${this.region}.console.aws.amazon.com/cloudwatch/home?region=${this.region}#dashboards:name=${observability.dashboard.dashboardName}`,
+    });
+  }
+}

@@ -1,0 +1,295 @@
+/**
+ * Template tests of the AWS target (default context): the stateful stack (VPC, MSK Serverless, Valkey,
+ * Aurora + RDS Proxy, deploy-time triggers) and the stateless stack (functions, API, ESM, observability).
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import type { Stack } from 'aws-cdk-lib';
+import nag from 'cdk-nag';
+import { assetDirectory, removeAssembly, SYNTH_TIMEOUT_MS, type SynthesizedApp, synthApp } from './synth-app.ts';
+
+type Resource = { Type: string; Properties: Record<string, unknown>; Metadata?: Record<string, unknown> };
+
+let built: SynthesizedApp;
+let stateful: Template;
+let stateless: Template;
+
+beforeAll(() => {
+  built = synthApp();
+  if (built.stateful === undefined) throw new Error('the AWS target has a stateful stack');
+  stateful = Template.fromStack(built.stateful);
+  stateless = Template.fromStack(built.stateless);
+}, SYNTH_TIMEOUT_MS);
+
+afterAll(() => removeAssembly(built));
+
+function statefulStack(): Stack {
+  if (built.stateful === undefined) throw new Error('no stateful stack');
+  return built.stateful;
+}
+
+/** The one resource a query should find. */
+function single(found: Record<string, unknown>): Resource {
+  const values = Object.values(found) as Resource[];
+  if (values.length !== 1 || values[0] === undefined) throw new Error(`expected one resource, found ${values.length}`);
+  return values[0];
+}
+
+function pipelineFunctions(): Record<string, Resource> {
+  return stateless.findResources('AWS::Lambda::Function') as Record<string, Resource>;
+}
+
+describe('stateful stack', () => {
+  it('has an isolated VPC: no internet gateway, no NAT, no public subnet', () => {
+    stateful.resourceCountIs('AWS::EC2::VPC', 1);
+    stateful.resourceCountIs('AWS::EC2::InternetGateway', 0);
+    stateful.resourceCountIs('AWS::EC2::NatGateway', 0);
+    stateful.resourcePropertiesCountIs('AWS::EC2::Subnet', { MapPublicIpOnLaunch: true }, 0);
+  });
+
+  it('reaches AWS APIs through interface endpoints for Lambda, STS, SQS, MSK and Secrets Manager', () => {
+    stateful.resourceCountIs('AWS::EC2::VPCEndpoint', 5);
+    for (const service of ['lambda', 'sts', 'sqs', 'kafka', 'secretsmanager']) {
+      stateful.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+        ServiceName: Match.objectLike({ 'Fn::Join': ['', Match.arrayWith([`.${service}`])] }),
+        PrivateDnsEnabled: true,
+      });
+    }
+  });
+
+  it('runs MSK Serverless with IAM client authentication in the private subnets', () => {
+    stateful.resourceCountIs('AWS::MSK::ServerlessCluster', 1);
+    stateful.resourceCountIs('AWS::MSK::Cluster', 0);
+    stateful.hasResourceProperties('AWS::MSK::ServerlessCluster', {
+      ClientAuthentication: { Sasl: { Iam: { Enabled: true } } },
+      VpcConfigs: [{ SubnetIds: [Match.anyValue(), Match.anyValue()], SecurityGroups: [Match.anyValue()] }],
+    });
+  });
+
+  it('runs Valkey serverless (TLS only) encrypted with the customer-managed key', () => {
+    stateful.resourceCountIs('AWS::ElastiCache::ServerlessCache', 1);
+    stateful.hasResourceProperties('AWS::ElastiCache::ServerlessCache', {
+      Engine: 'valkey',
+      KmsKeyId: Match.anyValue(),
+      SubnetIds: Match.anyValue(),
+      SecurityGroupIds: [Match.anyValue()],
+    });
+    stateful.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+  });
+
+  it('keeps PostgreSQL encrypted, private, behind an RDS Proxy that requires TLS, with a rotated secret', () => {
+    stateful.resourceCountIs('AWS::RDS::DBCluster', 1);
+    stateful.hasResourceProperties('AWS::RDS::DBCluster', {
+      Engine: 'aurora-postgresql',
+      StorageEncrypted: true,
+      KmsKeyId: Match.anyValue(),
+      DatabaseName: 'log_enrichment',
+      ServerlessV2ScalingConfiguration: Match.objectLike({ MinCapacity: 0.5 }),
+    });
+    stateful.resourcePropertiesCountIs('AWS::RDS::DBInstance', { PubliclyAccessible: true }, 0);
+    stateful.resourceCountIs('AWS::RDS::DBProxy', 1);
+    stateful.hasResourceProperties('AWS::RDS::DBProxy', { RequireTLS: true, EngineFamily: 'POSTGRESQL' });
+    stateful.resourceCountIs('AWS::SecretsManager::RotationSchedule', 1);
+  });
+
+  it('opens the data stores only to security groups, never to an address range', () => {
+    const ingress = stateful.findResources('AWS::EC2::SecurityGroupIngress') as Record<string, Resource>;
+    for (const rule of Object.values(ingress)) expect(rule.Properties.CidrIp).toBeUndefined();
+    const groups = stateful.findResources('AWS::EC2::SecurityGroup') as Record<string, Resource>;
+    const cidrs = Object.values(groups).flatMap((group) =>
+      ((group.Properties.SecurityGroupIngress as { CidrIp?: string }[] | undefined) ?? []).map((rule) => rule.CidrIp),
+    );
+    // Only the interface endpoints accept a range: HTTPS from the VPC itself.
+    expect(cidrs).toEqual(['10.40.0.0/16']);
+  });
+
+  it('creates the four topics at deploy, raw-logs with six partitions, with create rights on those topics only', () => {
+    const createTopics = single(
+      stateful.findResources('AWS::Lambda::Function', {
+        Properties: { Environment: { Variables: { KAFKA_TOPICS: Match.anyValue() } } },
+      }),
+    );
+    const variables = (createTopics.Properties.Environment as { Variables: Record<string, string> }).Variables;
+    expect(JSON.parse(variables.KAFKA_TOPICS ?? '[]')).toEqual([
+      { name: 'raw-logs', partitions: 6 },
+      { name: 'enriched-logs-complete', partitions: 3 },
+      { name: 'enriched-logs-partial', partitions: 3 },
+      { name: 'raw-logs-dlq', partitions: 1 },
+    ]);
+    stateful.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Action: ['kafka-cluster:CreateTopic', 'kafka-cluster:DescribeTopic'] }),
+        ]),
+      },
+    });
+  });
+
+  it('runs the topic and migration steps as deploy-time triggers', () => {
+    stateful.resourceCountIs('Custom::Trigger', 2);
+  });
+
+  it('ships the SQL migrations next to the bundled migrate handler', () => {
+    const migrate = single(
+      stateful.findResources('AWS::Lambda::Function', {
+        Properties: { Environment: { Variables: { POWERTOOLS_SERVICE_NAME: 'migrate' } } },
+      }),
+    );
+    const bundle = assetDirectory(built.outdir, migrate);
+    expect(existsSync(join(bundle, 'index.mjs'))).toBe(true);
+    const sql = readdirSync(join(bundle, 'migrations')).filter((file) => file.endsWith('.sql'));
+    expect(sql).toContain('1764200000000_metadata.sql');
+  });
+});
+
+describe('stateless stack', () => {
+  it('builds the three functions from the house construct: Node 24, arm64, ESM bundle, private subnets', () => {
+    const functions = Object.values(pipelineFunctions());
+    expect(functions).toHaveLength(3);
+    for (const fn of functions) {
+      expect(fn.Properties).toMatchObject({
+        Runtime: 'nodejs24.x',
+        Architectures: ['arm64'],
+        Handler: 'index.handler',
+        LoggingConfig: { LogGroup: expect.anything() },
+        VpcConfig: { SubnetIds: expect.any(Array), SecurityGroupIds: expect.any(Array) },
+      });
+      expect((fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables).toMatchObject({
+        NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_METRICS_NAMESPACE: 'LogEnrichment',
+      });
+    }
+    stateless.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 30 }, 4);
+  });
+
+  it('gives functions database parts and a secret ARN, never a password or DATABASE_URL', () => {
+    for (const fn of Object.values(pipelineFunctions())) {
+      const variables = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+      expect(variables.DATABASE_URL).toBeUndefined();
+      if (variables.DATABASE_HOST !== undefined) {
+        expect(variables).toMatchObject({ DATABASE_SSL: 'require', DATABASE_SECRET_ARN: expect.anything() });
+      }
+    }
+  });
+
+  it('maps raw-logs to enrich with batching, retries, bisection, partial responses and an on-failure queue', () => {
+    stateless.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+    stateless.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      Topics: ['raw-logs'],
+      StartingPosition: 'TRIM_HORIZON',
+      BatchSize: 500,
+      MaximumBatchingWindowInSeconds: 1,
+      AmazonManagedKafkaEventSourceConfig: { ConsumerGroupId: 'log-enrichment-enrich' },
+      MaximumRetryAttempts: 5,
+      BisectBatchOnFunctionError: true,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ProvisionedPollerConfig: { MinimumPollers: 1, MaximumPollers: 6 },
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [Match.stringLikeRegexp('EnrichOnFailure'), 'Arn'] } } },
+    });
+    stateless.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'enrich', ENRICH_REPORT_BATCH_ITEM_FAILURES: 'true' }) },
+    });
+    stateless.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
+  });
+
+  it('grants Kafka data-plane actions per topic and group, never on a wildcard', () => {
+    const policies = Object.values(stateless.findResources('AWS::IAM::Policy') as Record<string, Resource>);
+    const statements = policies.flatMap(
+      (policy) => (policy.Properties.PolicyDocument as { Statement: { Action: string | string[]; Resource: unknown }[] }).Statement,
+    );
+    const kafkaStatements = statements.filter((statement) =>
+      [statement.Action].flat().some((action) => action.startsWith('kafka-cluster:')),
+    );
+    expect(kafkaStatements.length).toBeGreaterThan(0);
+    for (const statement of kafkaStatements) {
+      expect([statement.Action].flat()).not.toContain('kafka-cluster:*');
+      expect(statement.Resource).not.toBe('*');
+    }
+  });
+
+  it('gives ingest write access to raw-logs only', () => {
+    const ingestPolicy = single(
+      stateless.findResources('AWS::IAM::Policy', { Properties: { PolicyName: Match.stringLikeRegexp('^Ingest') } }),
+    );
+    const actions = (ingestPolicy.Properties.PolicyDocument as { Statement: { Action: string | string[] }[] }).Statement.flatMap(
+      (statement) => [statement.Action].flat(),
+    );
+    expect(actions).toEqual(expect.arrayContaining(['kafka-cluster:WriteData', 'kafka-cluster:Connect']));
+    expect(actions).not.toContain('kafka-cluster:ReadData');
+    expect(actions).not.toContain('secretsmanager:GetSecretValue');
+  });
+
+  it('requires an API key on POST /api/logs and IAM auth on /api/metadata', () => {
+    stateless.hasResourceProperties('AWS::ApiGateway::Method', {
+      HttpMethod: 'POST',
+      ApiKeyRequired: true,
+      AuthorizationType: 'NONE',
+    });
+    stateless.hasResourceProperties('AWS::ApiGateway::Method', { HttpMethod: 'ANY', AuthorizationType: 'AWS_IAM' });
+    stateless.resourcePropertiesCountIs('AWS::ApiGateway::Method', { AuthorizationType: 'NONE', ApiKeyRequired: Match.absent() }, 0);
+    stateless.hasResourceProperties('AWS::ApiGateway::Resource', { PathPart: 'logs' });
+    stateless.hasResourceProperties('AWS::ApiGateway::Resource', { PathPart: 'metadata' });
+  });
+
+  it('throttles and caps ingest clients with a usage plan bound to the API key', () => {
+    stateless.hasResourceProperties('AWS::ApiGateway::UsagePlan', {
+      Throttle: { RateLimit: 500, BurstLimit: 1000 },
+      Quota: { Limit: 10_000_000, Period: 'DAY' },
+    });
+    stateless.resourceCountIs('AWS::ApiGateway::UsagePlanKey', 1);
+    stateless.hasResourceProperties('AWS::ApiGateway::Stage', {
+      AccessLogSetting: Match.objectLike({ DestinationArn: Match.anyValue() }),
+    });
+  });
+
+  it('has a dashboard with the pipeline, cache, breaker, offset-lag and Lambda widgets', () => {
+    stateless.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    const body = JSON.stringify(single(stateless.findResources('AWS::CloudWatch::Dashboard')).Properties.DashboardBody);
+    for (const needle of [
+      'LogsAccepted',
+      'EnrichmentComplete',
+      'EnrichmentPartial',
+      'EnrichmentLatency',
+      'p99',
+      'CircuitBreakerState',
+      'CacheHits',
+      'tier',
+      'OffsetLag',
+      'ConcurrentExecutions',
+      'Throttles',
+    ]) {
+      expect(body).toContain(needle);
+    }
+  });
+
+  it('alarms on partial ratio, error rates, offset lag and dead-letter growth', () => {
+    const alarms = Object.values(stateless.findResources('AWS::CloudWatch::Alarm') as Record<string, Resource>);
+    const text = alarms.map((alarm) => JSON.stringify(alarm.Properties));
+    expect(alarms).toHaveLength(7);
+    for (const needle of ['EnrichmentPartial', 'Errors', 'OffsetLag', 'EnrichmentDeadLettered', 'ApproximateNumberOfMessagesVisible']) {
+      expect(text.some((alarm) => alarm.includes(needle))).toBe(true);
+    }
+  });
+
+  it('outputs the API URL, the API key id and the dashboard URL', () => {
+    stateless.hasOutput('ApiUrl', {});
+    stateless.hasOutput('ApiKeyId', {});
+    stateless.hasOutput('DashboardUrl', {});
+  });
+});
+
+describe('checks', () => {
+  it('passes cdk-nag AwsSolutions on both stacks (findings not acknowledged with a reason)', () => {
+    for (const stack of [statefulStack(), built.stateless]) {
+      const report = new nag.AwsSolutionsChecks().validateScope(stack);
+      expect(report.violations.map((violation) => `${violation.ruleName}: ${violation.description}`)).toEqual([]);
+    }
+  });
+
+  it('has no error annotations', () => {
+    for (const stack of [statefulStack(), built.stateless]) {
+      expect(Annotations.fromStack(stack).findError('*', Match.anyValue())).toEqual([]);
+    }
+  });
+});

@@ -27,10 +27,32 @@ export class PublishError extends Error {
 }
 
 type BufferProducer = Producer<Buffer, Buffer, Buffer, Buffer>;
+type BufferMessage = { topic: string; key: Buffer; value: Buffer; headers?: Map<Buffer, Buffer> };
+
+interface Waiting {
+  messages: BufferMessage[];
+  bytes: number;
+  resolve: () => void;
+  reject: (error: PublishError) => void;
+}
+
+/**
+ * How much one coalesced send may carry. Kafka limits a record batch per partition (message.max.bytes,
+ * 1 MiB by default); staying well under it across all partitions keeps a merged send from being refused
+ * where each caller's own send would have passed. A single caller larger than this still goes alone.
+ */
+const COALESCE_MAX_BYTES = 512 * 1024;
+const COALESCE_MAX_MESSAGES = 5_000;
 
 /**
  * Idempotent producer (acks=all, one in-flight request per connection, finite retries), created on first
  * use with one memoised promise so that concurrent first calls share it.
+ *
+ * Idempotence allows one produce request in flight per connection, so concurrent callers would queue one
+ * round trip each. Instead, calls made while a send is in flight are merged into the next send (group
+ * commit, like the producer's linger): each caller still resolves only when the send carrying its
+ * messages is acknowledged, and rejects if that send fails. A Lambda instance serves one request at a time
+ * and never merges; the local runtime and the enrich runner do.
  *
  * @example
  * const publisher = new KafkaPublisher(readConfig(kafkaEnv), 'ingest');
@@ -40,6 +62,8 @@ export class KafkaPublisher implements EventPublisher {
   readonly #env: KafkaEnv;
   readonly #clientId: string;
   #producer: Promise<BufferProducer> | undefined;
+  #waiting: Waiting[] = [];
+  #sending = false;
 
   constructor(env: KafkaEnv, clientId: string) {
     this.#env = env;
@@ -63,21 +87,32 @@ export class KafkaPublisher implements EventPublisher {
     return this.#producer;
   }
 
-  async publish(messages: readonly OutgoingMessage[]): Promise<void> {
-    if (messages.length === 0) return;
-    try {
-      const producer = await this.#connect();
-      await producer.send({
-        messages: messages.map((message) => ({
-          topic: message.topic,
-          key: Buffer.from(message.key),
-          value: typeof message.value === 'string' ? Buffer.from(message.value) : message.value,
-          headers: message.headers === undefined ? undefined : toHeaderMap(message.headers),
-        })),
-      });
-    } catch (error) {
-      throw new PublishError(`could not publish ${messages.length} message(s) to Kafka`, { cause: error });
+  publish(messages: readonly OutgoingMessage[]): Promise<void> {
+    if (messages.length === 0) return Promise.resolve();
+    const encoded = messages.map(encode);
+    const bytes = encoded.reduce((total, message) => total + message.key.length + message.value.length, 0);
+    return new Promise((resolve, reject) => {
+      this.#waiting.push({ messages: encoded, bytes, resolve, reject });
+      if (!this.#sending) void this.#sendWaiting();
+    });
+  }
+
+  async #sendWaiting(): Promise<void> {
+    this.#sending = true;
+    while (this.#waiting.length > 0) {
+      const group = takeGroup(this.#waiting);
+      const messages = group.flatMap((waiting) => waiting.messages);
+      try {
+        const producer = await this.#connect();
+        await producer.send({ messages });
+        for (const waiting of group) waiting.resolve();
+      } catch (error) {
+        for (const waiting of group) {
+          waiting.reject(new PublishError(`could not publish ${waiting.messages.length} message(s) to Kafka`, { cause: error }));
+        }
+      }
     }
+    this.#sending = false;
   }
 
   async close(): Promise<void> {
@@ -85,6 +120,29 @@ export class KafkaPublisher implements EventPublisher {
     this.#producer = undefined;
     if (producer !== undefined) await (await producer).close().catch(() => undefined);
   }
+}
+
+function encode(message: OutgoingMessage): BufferMessage {
+  return {
+    topic: message.topic,
+    key: Buffer.from(message.key),
+    value: typeof message.value === 'string' ? Buffer.from(message.value) : message.value,
+    ...(message.headers === undefined ? {} : { headers: toHeaderMap(message.headers) }),
+  };
+}
+
+/** Takes callers off the front of the queue, in order, while they fit one send (at least one). */
+function takeGroup(waiting: Waiting[]): Waiting[] {
+  let count = 0;
+  let bytes = 0;
+  let messages = 0;
+  for (const next of waiting) {
+    if (count > 0 && (bytes + next.bytes > COALESCE_MAX_BYTES || messages + next.messages.length > COALESCE_MAX_MESSAGES)) break;
+    count += 1;
+    bytes += next.bytes;
+    messages += next.messages.length;
+  }
+  return waiting.splice(0, count);
 }
 
 function toHeaderMap(headers: Record<string, string>): Map<Buffer, Buffer> {

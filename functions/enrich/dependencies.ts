@@ -1,0 +1,127 @@
+/**
+ * Wiring of the enrich function: configuration read once and checked (fail fast), clients built once and
+ * connected lazily, adapters typed as their ports. `enrichDependencies()` is the module-scope singleton the
+ * Lambda handler uses; `createEnrichDependencies()` builds another set (local runner, tests, bench) with its own
+ * environment, publisher, metrics sink or instance id.
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { z } from 'zod';
+import { createPool } from '#shared/clients/postgres.ts';
+import { createRedis } from '#shared/clients/redis.ts';
+import { kafkaEnv, postgresEnv, readConfig, redisEnv, topicsEnv } from '#shared/config.ts';
+import { type EventPublisher, KafkaPublisher } from '#shared/kafka/publisher.ts';
+import { metrics as powertoolsMetrics } from '#shared/observability.ts';
+import { MemoryCache } from './src/adapters/memory-cache.ts';
+import { PostgresMetadataSource } from './src/adapters/postgres-metadata-source.ts';
+import { PowertoolsEnrichMetrics } from './src/adapters/powertools-metrics.ts';
+import { RedisMetadataCache } from './src/adapters/redis-metadata-cache.ts';
+import { SharedBreaker } from './src/breaker.ts';
+import { enrichEnv } from './src/config.ts';
+import { EnrichBatch } from './src/enrich-batch.ts';
+import { createEnrichFunction, type EnrichFunction } from './src/enrich-handler.ts';
+import type { EnrichMetrics } from './src/ports.ts';
+import { TieredMetadataLookup } from './src/tiered-lookup.ts';
+
+const enrichConfig = topicsEnv.and(redisEnv).and(postgresEnv).and(enrichEnv);
+export type EnrichConfig = z.infer<typeof enrichConfig>;
+
+export const BREAKER_NAMES = { redis: 'redis', postgres: 'postgres' } as const;
+
+export interface EnrichDependencyOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Defaults to a KafkaPublisher from the Kafka environment (KAFKA_BROKERS or MSK_CLUSTER_ARN). */
+  publisher?: EventPublisher;
+  /** Defaults to EMF through Powertools. */
+  metrics?: EnrichMetrics;
+  /** Identifies this instance in the shared breaker states (defaults to host, pid and a random suffix). */
+  instanceId?: string;
+}
+
+export interface EnrichDependencies {
+  config: EnrichConfig;
+  instanceId: string;
+  enrichBatch: EnrichBatch;
+  lookup: TieredMetadataLookup;
+  enrich: EnrichFunction;
+  close(): Promise<void>;
+}
+
+/**
+ * @example
+ * const deps = createEnrichDependencies({ env: { ...process.env, REDIS_URL: 'redis://127.0.0.1:6390' } });
+ * await deps.enrich(mskEvent);
+ * await deps.close();
+ */
+export function createEnrichDependencies(options: EnrichDependencyOptions = {}): EnrichDependencies {
+  const env = options.env ?? process.env;
+  const config = readConfig(enrichConfig, env);
+  const publisher = options.publisher ?? new KafkaPublisher(readConfig(kafkaEnv, env), 'enrich');
+  const instanceId = options.instanceId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+
+  const redis = createRedis(config, 'enrich');
+  // The pool's own timeout bounds connecting; each lookup query has its own, much tighter, budget.
+  const pool = createPool({ ...config, DATABASE_TIMEOUT_MS: config.ENRICH_DB_CONNECT_TIMEOUT_MS }, 'enrich');
+  const remote = new RedisMetadataCache(redis, {
+    ttlSeconds: config.ENRICH_REDIS_TTL_S,
+    negativeTtlSeconds: config.ENRICH_REDIS_NEGATIVE_TTL_S,
+    breakerKeyPrefix: config.ENRICH_BREAKER_KEY_PREFIX,
+    breakerNames: [BREAKER_NAMES.redis, BREAKER_NAMES.postgres],
+  });
+  const breaker = {
+    resetMs: config.ENRICH_BREAKER_RESET_MS,
+    errorPercent: config.ENRICH_BREAKER_ERROR_PERCENT,
+    volume: config.ENRICH_BREAKER_VOLUME,
+    windowMs: config.ENRICH_BREAKER_WINDOW_MS,
+  };
+  const redisConnectMs = Math.max(config.REDIS_TIMEOUT_MS * 4, 200); // as createRedis sets it
+  const redisBreaker = new SharedBreaker(
+    { ...breaker, name: BREAKER_NAMES.redis, timeoutMs: redisConnectMs + config.REDIS_TIMEOUT_MS },
+    remote,
+    instanceId,
+  );
+  const postgresBreaker = new SharedBreaker(
+    { ...breaker, name: BREAKER_NAMES.postgres, timeoutMs: config.ENRICH_DB_CONNECT_TIMEOUT_MS + config.ENRICH_DB_TIMEOUT_MS },
+    remote,
+    instanceId,
+  );
+  const lookup = new TieredMetadataLookup({
+    memory: new MemoryCache({
+      maxEntries: config.ENRICH_MEMORY_MAX_ENTRIES,
+      maxBytes: config.ENRICH_MEMORY_MAX_BYTES,
+      ttlMs: config.ENRICH_MEMORY_TTL_MS,
+      negativeTtlMs: config.ENRICH_MEMORY_NEGATIVE_TTL_MS,
+    }),
+    remote,
+    source: new PostgresMetadataSource(pool, { queryTimeoutMs: config.ENRICH_DB_TIMEOUT_MS }),
+    redisBreaker,
+    postgresBreaker,
+  });
+  const enrichBatch = new EnrichBatch({
+    lookup,
+    publisher,
+    metrics: options.metrics ?? new PowertoolsEnrichMetrics(powertoolsMetrics),
+    topics: { complete: config.COMPLETE_TOPIC, partial: config.PARTIAL_TOPIC, deadLetter: config.DLQ_TOPIC },
+    reportBatchItemFailures: config.ENRICH_REPORT_BATCH_ITEM_FAILURES,
+  });
+  return {
+    config,
+    instanceId,
+    enrichBatch,
+    lookup,
+    enrich: createEnrichFunction(enrichBatch),
+    async close() {
+      redisBreaker.shutdown();
+      postgresBreaker.shutdown();
+      await Promise.allSettled([publisher.close(), pool.end(), redis.quit().catch(() => redis.disconnect())]);
+    },
+  };
+}
+
+let singleton: EnrichDependencies | undefined;
+
+/** The Lambda instance's dependencies, built on first call (at module load of handler.ts). */
+export function enrichDependencies(): EnrichDependencies {
+  singleton ??= createEnrichDependencies();
+  return singleton;
+}

@@ -1,0 +1,110 @@
+/**
+ * Health and metrics of the local enrich runtime: `GET /health` (breakers, in-process cache, hit rates,
+ * consumer lag, runner counters) and `GET /metrics` (Prometheus text format, prom-client).
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { TierCounts } from '../src/ports.ts';
+import type { EnrichRunner } from './runner.ts';
+
+export interface HealthServerOptions {
+  runner: EnrichRunner;
+  /** Default 8081; 0 picks a free port (tests). */
+  port?: number;
+  host?: string;
+  /** Budget of the lag query made for each GET /health. */
+  lagTimeoutMs?: number;
+}
+
+export interface HealthServer {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+function hitRate(counts: TierCounts): number | null {
+  const total = counts.hits + counts.misses;
+  return total === 0 ? null : Math.round((counts.hits / total) * 10_000) / 10_000;
+}
+
+/** The body of GET /health. `status` is `degraded` while a breaker is not closed. */
+export async function healthReport(runner: EnrichRunner, lagTimeoutMs = 1_000): Promise<Record<string, unknown>> {
+  const lookup = runner.dependencies?.lookup.health();
+  let lag: Record<string, number> | { error: string };
+  try {
+    lag = await Promise.race([
+      runner.lag(),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('lag query timed out')), lagTimeoutMs).unref()),
+    ]);
+  } catch (error) {
+    lag = { error: error instanceof Error ? error.message : String(error) };
+  }
+  const degraded = lookup?.breakers.some((breaker) => breaker.state !== 'closed') ?? false;
+  return {
+    status: degraded ? 'degraded' : 'ok',
+    breakers: lookup?.breakers ?? [],
+    cache:
+      lookup === undefined
+        ? null
+        : {
+            memory: lookup.memory,
+            hitRate: { memory: hitRate(lookup.totals.memory), redis: hitRate(lookup.totals.redis), postgres: hitRate(lookup.totals.postgres) },
+            totals: lookup.totals,
+          },
+    consumer: { partitions: runner.assignedPartitions(), lag, ...runner.stats },
+  };
+}
+
+/**
+ * @example
+ * const health = await startHealthServer({ runner, port: 8081 });
+ * // curl http://127.0.0.1:8081/health ; curl http://127.0.0.1:8081/metrics
+ */
+export async function startHealthServer(options: HealthServerOptions): Promise<HealthServer> {
+  const { runner } = options;
+  const server: Server = createServer((request, response) => {
+    const path = (request.url ?? '/').split('?')[0];
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      response.writeHead(405, { allow: 'GET, HEAD' }).end();
+      return;
+    }
+    if (path === '/health') {
+      healthReport(runner, options.lagTimeoutMs)
+        .then((report) => {
+          response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(report));
+        })
+        .catch((error: unknown) => {
+          response.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'error', error: String(error) }));
+        });
+      return;
+    }
+    if (path === '/metrics') {
+      // Refresh the lag gauge, then render; a slow broker must not block the scrape.
+      Promise.race([runner.lag().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, options.lagTimeoutMs ?? 1_000).unref())])
+        .then(() => runner.metrics.registry.metrics())
+        .then((text) => {
+          response.writeHead(200, { 'content-type': runner.metrics.registry.contentType }).end(text);
+        })
+        .catch((error: unknown) => {
+          response.writeHead(500, { 'content-type': 'text/plain' }).end(String(error));
+        });
+      return;
+    }
+    response.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ message: 'Not Found' }));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 8081, options.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  return {
+    url: `http://${address.address}:${address.port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

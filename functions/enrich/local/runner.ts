@@ -1,0 +1,281 @@
+/**
+ * Local stand-in for the Lambda Kafka event source mapping (LocalStack's free tier has none): a consumer group
+ * on `raw-logs` that builds the same event AWS would (SelfManagedKafka form: base64 key and value, headers as
+ * byte arrays), in batches of up to `batchSize` records or `batchWindowMs` after the first record, and invokes
+ * the enrich function.
+ *
+ * Like the mapping: offsets are committed only after the invocation succeeded; a failed batch is retried
+ * with backoff, never skipped, and nothing after it is processed meanwhile (per-partition order holds);
+ * with `{ batchItemFailures }` the records before each partition's first failure are committed and the rest
+ * retried. Several runners (processes) with the same group id share the partitions.
+ */
+import { hostname } from 'node:os';
+import { Consumer, type Message, MessagesStreamFallbackModes, MessagesStreamModes, type MessagesStream } from '@platformatic/kafka';
+import { kafkaEnv, readConfig, topicsEnv } from '#shared/config.ts';
+import { connectionOptions, resolveBrokers } from '#shared/kafka/connection.ts';
+import { logger } from '#shared/observability.ts';
+import { createEnrichDependencies, type EnrichDependencies } from '../dependencies.ts';
+import { PrometheusEnrichMetrics } from '../src/adapters/prometheus-metrics.ts';
+import type { EnrichFunction } from '../src/enrich-handler.ts';
+import type { KafkaBatchResponse, KafkaEvent, KafkaEventRecord } from '../src/kafka-event.ts';
+import type { EventPublisher } from '#shared/kafka/publisher.ts';
+
+export interface EnrichRunnerOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Source topic; default RAW_TOPIC. */
+  topic?: string;
+  groupId?: string;
+  /** Records per invocation (mapping's BatchSize); default 100. */
+  batchSize?: number;
+  /** Wait after the first record of a batch (mapping's MaximumBatchingWindowInSeconds); default 500 ms. */
+  batchWindowMs?: number;
+  retryInitialMs?: number;
+  retryMaxMs?: number;
+  /** Where a new consumer group starts (mapping's StartingPosition); default earliest (TRIM_HORIZON). */
+  startFrom?: 'earliest' | 'latest';
+  /** Publisher for the enrich dependencies (default: KafkaPublisher from the environment). */
+  publisher?: EventPublisher;
+  /** A ready enrich function; when absent, the runner builds its own dependencies (with Prometheus metrics). */
+  enrich?: EnrichFunction;
+  metrics?: PrometheusEnrichMetrics;
+}
+
+export interface RunnerStats {
+  /** Invocations that succeeded. */
+  batches: number;
+  /** Records of the invocations that succeeded. */
+  records: number;
+  /** Invocations that threw or reported item failures (each retry counts). */
+  failedInvocations: number;
+  lastError: string | undefined;
+  /** Records received and not yet committed. */
+  pending: number;
+}
+
+export interface EnrichRunner {
+  stop(): Promise<void>;
+  readonly stats: RunnerStats;
+  /** The dependencies the runner built (absent when an enrich function was given). */
+  readonly dependencies: EnrichDependencies | undefined;
+  readonly metrics: PrometheusEnrichMetrics;
+  /** Records behind the end of each assigned partition (`<topic>-<partition>` → lag). */
+  lag(): Promise<Record<string, number>>;
+  /** The partitions the consumer group currently gives this runner (`<topic>-<partition>`). */
+  assignedPartitions(): string[];
+}
+
+/**
+ * @example
+ * const runner = await startEnrichRunner({ topic: 'raw-logs', groupId: 'enrich-local' });
+ * // ... later
+ * await runner.stop();
+ */
+export async function startEnrichRunner(options: EnrichRunnerOptions = {}): Promise<EnrichRunner> {
+  const env = options.env ?? process.env;
+  const kafka = readConfig(kafkaEnv, env);
+  const topic = options.topic ?? readConfig(topicsEnv, env).RAW_TOPIC;
+  const groupId = options.groupId ?? 'enrich-local';
+  const batchSize = options.batchSize ?? 100;
+  const batchWindowMs = options.batchWindowMs ?? 500;
+  const retryInitialMs = options.retryInitialMs ?? 100;
+  const retryMaxMs = options.retryMaxMs ?? 5_000;
+  const metrics = options.metrics ?? new PrometheusEnrichMetrics();
+  const dependencies =
+    options.enrich === undefined
+      ? createEnrichDependencies({ env, metrics, ...(options.publisher === undefined ? {} : { publisher: options.publisher }) })
+      : undefined;
+  const enrich = options.enrich ?? (dependencies as EnrichDependencies).enrich;
+  const bootstrapServers = (await resolveBrokers(kafka)).join(',');
+
+  const consumer = new Consumer({
+    ...(await connectionOptions(kafka, `enrich-runner-${hostname()}-${process.pid}`)),
+    groupId,
+    sessionTimeout: 10_000,
+    heartbeatInterval: 1_000,
+    rebalanceTimeout: 20_000,
+    maxWaitTime: Math.min(batchWindowMs, 500),
+    // The group coordinator can be loading right after a broker starts: be patient here, unlike producers.
+    retries: 20,
+    retryDelay: 250,
+  });
+  const stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> = await consumer.consume({
+    topics: [topic],
+    autocommit: false,
+    mode: MessagesStreamModes.COMMITTED,
+    fallbackMode: options.startFrom === 'latest' ? MessagesStreamFallbackModes.LATEST : MessagesStreamFallbackModes.EARLIEST,
+  });
+
+  const stats: RunnerStats = { batches: 0, records: 0, failedInvocations: 0, lastError: undefined, pending: 0 };
+  const buffer: Message<Buffer, Buffer, Buffer, Buffer>[] = [];
+  let running = true;
+  // One sleeper at a time (the loop). New records wake it only while it waits for records (not during a
+  // retry backoff); stop() always wakes it.
+  let wake: (() => void) | undefined;
+  let wakeOnData = false;
+  const signal = (fromData: boolean) => {
+    if (fromData && !wakeOnData) return;
+    const waiter = wake;
+    wake = undefined;
+    waiter?.();
+  };
+  const sleep = (ms: number, interruptibleByData: boolean) =>
+    new Promise<void>((resolve) => {
+      wakeOnData = interruptibleByData;
+      const timer = setTimeout(() => {
+        wake = undefined;
+        resolve();
+      }, ms);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+
+  stream.on('data', (message) => {
+    buffer.push(message);
+    stats.pending = buffer.length;
+    // Backpressure: stop fetching while two batches are waiting.
+    if (buffer.length >= batchSize * 2) stream.pause();
+    if (buffer.length === 1 || buffer.length >= batchSize) signal(true);
+  });
+  stream.on('error', (error) => {
+    stats.lastError = String(error);
+    logger.error('enrich runner consumer error', { error });
+  });
+
+  const loop = (async () => {
+    while (running) {
+      if (buffer.length === 0) {
+        await sleep(1_000, true);
+        continue;
+      }
+      // Batching window: from the first buffered record, unless the batch is already full.
+      if (buffer.length < batchSize) await sleep(batchWindowMs, true);
+      if (!running) break;
+      let batch = buffer.splice(0, batchSize);
+      if (stream.isPaused() && buffer.length < batchSize) stream.resume();
+      let delay = retryInitialMs;
+      while (running && batch.length > 0) {
+        const outcome = await invoke(enrich, toKafkaEvent(batch, bootstrapServers));
+        const done = outcome.ok ? batch : committable(batch, outcome.failures);
+        if (done.length > 0) await commit(done);
+        if (outcome.ok) {
+          stats.batches++;
+          stats.records += batch.length;
+          break;
+        }
+        stats.failedInvocations++;
+        stats.lastError = outcome.error;
+        batch = batch.filter((message) => !done.includes(message));
+        logger.warn('enrich batch failed; retrying', { records: batch.length, retryInMs: delay, error: outcome.error });
+        await sleep(delay, false);
+        delay = Math.min(delay * 2, retryMaxMs);
+      }
+      stats.pending = buffer.length;
+    }
+  })();
+
+  return {
+    stats,
+    dependencies,
+    metrics,
+    async stop() {
+      running = false;
+      signal(false);
+      await loop;
+      await stream.close().catch(() => undefined);
+      await consumer.close(true).catch(() => undefined);
+      await dependencies?.close();
+    },
+    assignedPartitions() {
+      return (consumer.assignments ?? []).flatMap((assignment) => assignment.partitions.map((partition) => `${assignment.topic}-${partition}`));
+    },
+    async lag() {
+      const lags = await consumer.getLag({ topics: [topic] });
+      const out: Record<string, number> = {};
+      for (const [name, partitions] of lags) {
+        partitions.forEach((value, partition) => {
+          if (value >= 0n) out[`${name}-${partition}`] = Number(value);
+        });
+      }
+      for (const [key, value] of Object.entries(out)) {
+        const [, partition] = /-(\d+)$/.exec(key) ?? [];
+        metrics.consumerLag.set({ topic, partition: partition ?? '' }, value);
+      }
+      return out;
+    },
+  };
+}
+
+type Outcome = { ok: true } | { ok: false; error: string; failures: KafkaBatchResponse['batchItemFailures'] | undefined };
+
+async function invoke(enrich: EnrichFunction, event: KafkaEvent): Promise<Outcome> {
+  try {
+    const result = await enrich(event);
+    const failures = result?.batchItemFailures ?? [];
+    if (failures.length === 0) return { ok: true };
+    return { ok: false, error: `${failures.length} item failure(s) reported`, failures };
+  } catch (error) {
+    return { ok: false, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error), failures: undefined };
+  }
+}
+
+/** With item failures: the records before each partition's first reported failure. A throw commits nothing. */
+function committable(
+  batch: Message<Buffer, Buffer, Buffer, Buffer>[],
+  failures: KafkaBatchResponse['batchItemFailures'] | undefined,
+): Message<Buffer, Buffer, Buffer, Buffer>[] {
+  if (failures === undefined) return [];
+  const firstFailed = new Map<string, number>();
+  for (const { itemIdentifier } of failures) {
+    const current = firstFailed.get(itemIdentifier.partition);
+    if (current === undefined || itemIdentifier.offset < current) firstFailed.set(itemIdentifier.partition, itemIdentifier.offset);
+  }
+  return batch.filter((message) => {
+    const first = firstFailed.get(`${message.topic}-${message.partition}`);
+    return first === undefined || Number(message.offset) < first;
+  });
+}
+
+/** Commits the last offset of each partition in `messages` (a message's commit stores offset + 1). */
+async function commit(messages: Message<Buffer, Buffer, Buffer, Buffer>[]): Promise<void> {
+  const last = new Map<string, Message<Buffer, Buffer, Buffer, Buffer>>();
+  for (const message of messages) last.set(`${message.topic}-${message.partition}`, message);
+  await Promise.all(
+    [...last.values()].map(async (message) => {
+      try {
+        await message.commit();
+      } catch (error) {
+        // Usually a rebalance: the partition's new owner starts from the last commit (at-least-once).
+        logger.warn('could not commit offsets', { partition: `${message.topic}-${message.partition}`, offset: String(message.offset), error });
+      }
+    }),
+  );
+}
+
+/** The event the Lambda Kafka event source mapping would deliver for these messages. */
+export function toKafkaEvent(messages: readonly Message<Buffer, Buffer, Buffer, Buffer>[], bootstrapServers: string): KafkaEvent {
+  const records: Record<string, KafkaEventRecord[]> = {};
+  for (const message of messages) {
+    const key = `${message.topic}-${message.partition}`;
+    let list = records[key];
+    if (list === undefined) {
+      list = [];
+      records[key] = list;
+    }
+    const headers: Record<string, number[]>[] = [];
+    for (const [name, value] of message.headers) headers.push({ [name.toString('utf8')]: [...value] });
+    const record: KafkaEventRecord = {
+      topic: message.topic,
+      partition: message.partition,
+      offset: Number(message.offset),
+      timestamp: Number(message.timestamp),
+      timestampType: 'CREATE_TIME',
+      value: message.value === undefined || message.value === null ? null : message.value.toString('base64'),
+      headers,
+    };
+    if (message.key !== undefined && message.key !== null && message.key.length > 0) record.key = message.key.toString('base64');
+    list.push(record);
+  }
+  return { eventSource: 'SelfManagedKafka', bootstrapServers, records };
+}

@@ -1,0 +1,36 @@
+/**
+ * Enrich-specific settings. Every remote call of the hot path has its own tight budget (tens of ms): a batch
+ * must never wait for a driver default while a dependency is down; the circuit breakers turn repeated
+ * failures into an immediate skip.
+ */
+import { z } from 'zod';
+
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const flag = z
+  .enum(['true', 'false', '1', '0', ''])
+  .default('false')
+  .transform((value) => value === 'true' || value === '1');
+
+export const enrichEnv = z.object({
+  /** Budget of one PostgreSQL lookup query (statement + client-side timeout). */
+  ENRICH_DB_TIMEOUT_MS: positiveInt(50),
+  /** Budget to open a PostgreSQL connection (only paid when the pool has none idle; TLS to RDS Proxy included). */
+  ENRICH_DB_CONNECT_TIMEOUT_MS: positiveInt(250),
+  ENRICH_MEMORY_TTL_MS: positiveInt(60_000),
+  ENRICH_MEMORY_NEGATIVE_TTL_MS: positiveInt(10_000),
+  ENRICH_MEMORY_MAX_ENTRIES: positiveInt(100_000),
+  ENRICH_MEMORY_MAX_BYTES: positiveInt(64 * 1024 * 1024),
+  ENRICH_REDIS_TTL_S: positiveInt(300),
+  ENRICH_REDIS_NEGATIVE_TTL_S: positiveInt(30),
+  /** How long an open breaker waits before letting one probe through (half-open). */
+  ENRICH_BREAKER_RESET_MS: positiveInt(5_000),
+  ENRICH_BREAKER_ERROR_PERCENT: positiveInt(50),
+  /** Calls in the rolling window before the error rate can open a breaker (one call per batch and source). */
+  ENRICH_BREAKER_VOLUME: positiveInt(3),
+  ENRICH_BREAKER_WINDOW_MS: positiveInt(10_000),
+  /** Redis key prefix of the shared breaker state (tests use their own so they never share a breaker). */
+  ENRICH_BREAKER_KEY_PREFIX: z.string().min(1).default('enrich:breaker:v1:'),
+  /** `true` when the event source mapping has `FunctionResponseTypes: ["ReportBatchItemFailures"]`. */
+  ENRICH_REPORT_BATCH_ITEM_FAILURES: flag,
+});
+export type EnrichEnv = z.infer<typeof enrichEnv>;

@@ -1,0 +1,157 @@
+/**
+ * The enrich use case, one Kafka batch at a time: decode → look up (all distinct keys at once) → merge →
+ * branch → produce. It returns only when every output of the batch, dead letters included, is acknowledged.
+ *
+ * Failure semantics (at-least-once, zero loss): a record that can never succeed goes to the dead-letter topic
+ * and the batch goes on; a lookup source that is down makes records partial (never fails the batch); a produce
+ * failure fails the batch (throw), or, with ReportBatchItemFailures, reports the failed records so the event
+ * source mapping redelivers them. Outputs are keyed by event_id, so a redelivered batch produces the same keys
+ * and downstream dedupes on event_id; logs use `<topic>-<partition>@<offset>` as correlation id.
+ */
+import type { EventPublisher, OutgoingMessage } from '#shared/kafka/publisher.ts';
+import { logger } from '#shared/observability.ts';
+import type { RawLogRecord } from '#shared/schemas/log.ts';
+import { deadLetterMessage } from './dead-letter.ts';
+import { decodeRecord } from './decode.ts';
+import { Merger } from './enriched-log.ts';
+import { type KafkaBatchResponse, type KafkaEvent, type KafkaEventRecord, recordId } from './kafka-event.ts';
+import type { EnrichMetrics, MetadataLookup, ResolvedMetadata } from './ports.ts';
+import { emptyTally } from './tiered-lookup.ts';
+
+export interface EnrichTopics {
+  complete: string;
+  partial: string;
+  deadLetter: string;
+}
+
+export interface EnrichBatchDeps {
+  lookup: MetadataLookup;
+  publisher: EventPublisher;
+  metrics: EnrichMetrics;
+  topics: EnrichTopics;
+  /** Return `batchItemFailures` instead of throwing when producing fails. */
+  reportBatchItemFailures: boolean;
+  /** Monotonic milliseconds (latency) and wall clock (enriched_at); injectable for tests. */
+  monotonic?: () => number;
+  wallClock?: () => Date;
+}
+
+/** Counts of one handled batch. */
+export interface BatchOutcome {
+  records: number;
+  complete: number;
+  partial: number;
+  deadLettered: number;
+}
+
+export class EnrichBatch {
+  readonly #deps: EnrichBatchDeps;
+  readonly #monotonic: () => number;
+  readonly #wallClock: () => Date;
+
+  constructor(deps: EnrichBatchDeps) {
+    this.#deps = deps;
+    this.#monotonic = deps.monotonic ?? performance.now.bind(performance);
+    this.#wallClock = deps.wallClock ?? (() => new Date());
+  }
+
+  /**
+   * @returns `undefined`, or `{ batchItemFailures }` (empty on success) when reporting item failures.
+   * @throws PublishError when the outputs could not be stored and item failures are not reported.
+   */
+  async handle(event: KafkaEvent): Promise<KafkaBatchResponse | undefined> {
+    const started = this.#monotonic();
+    const { topics, lookup, publisher } = this.#deps;
+    const enrichedAt = this.#wallClock().toISOString();
+    const messages: OutgoingMessage[] = [];
+    const logs: RawLogRecord[] = [];
+    const sources: KafkaEventRecord[] = [];
+    const ips = new Set<string>();
+    const hostnames = new Set<string>();
+    const services = new Set<string>();
+    let records = 0;
+
+    for (const partitionKey in event.records) {
+      const batch = event.records[partitionKey];
+      if (batch === undefined) continue;
+      for (const record of batch) {
+        records++;
+        const decoded = decodeRecord(record);
+        if (!decoded.ok) {
+          logger.warn('record dead-lettered', { record: recordId(record), reason: decoded.reason, problems: decoded.problems });
+          messages.push(deadLetterMessage(record, decoded, topics.deadLetter, enrichedAt));
+          continue;
+        }
+        const log = decoded.log;
+        logs.push(log);
+        sources.push(record);
+        ips.add(log.source_ip);
+        if (log.hostname !== undefined) hostnames.add(log.hostname);
+        services.add(log.service);
+      }
+    }
+    const deadLettered = messages.length;
+
+    const metadata: ResolvedMetadata | undefined = logs.length > 0 ? await lookup.resolve({ ips, hostnames, services }) : undefined;
+    let complete = 0;
+    if (metadata !== undefined) {
+      const latencyMs = Math.round((this.#monotonic() - started) * 1000) / 1000;
+      const merger = new Merger(metadata, enrichedAt, latencyMs);
+      for (let i = 0; i < logs.length; i++) {
+        const log = logs[i] as RawLogRecord;
+        const record = sources[i] as KafkaEventRecord;
+        const enriched = merger.serialize(log, { topic: record.topic, partition: record.partition, offset: record.offset });
+        const isComplete = enriched.status === 'complete';
+        if (isComplete) complete++;
+        messages.push({ topic: isComplete ? topics.complete : topics.partial, key: log.event_id, value: enriched.json });
+      }
+    }
+    const outcome: BatchOutcome = { records, complete, partial: logs.length - complete, deadLettered };
+
+    let failure: unknown;
+    try {
+      await publisher.publish(messages);
+    } catch (error) {
+      failure = error;
+    }
+    const latencyMs = this.#monotonic() - started;
+    this.#deps.metrics.batch({
+      ...outcome,
+      latencyMs,
+      published: failure === undefined,
+      tally: metadata?.tally ?? emptyTally(),
+      breakers: lookup.breakers(),
+    });
+    const span = partitionSpans(event);
+    if (failure !== undefined) {
+      logger.error('could not publish the batch; it will be redelivered', { partitions: span, outputs: messages.length, error: failure });
+      if (!this.#deps.reportBatchItemFailures) throw failure;
+      return { batchItemFailures: allItems(event) };
+    }
+    logger.info('batch enriched', { partitions: span, ...outcome, latencyMs: Math.round(latencyMs) });
+    return this.#deps.reportBatchItemFailures ? { batchItemFailures: [] } : undefined;
+  }
+}
+
+/** `{ "raw-logs-0": "120-219" }`: the offsets of the batch per partition, for logs. */
+function partitionSpans(event: KafkaEvent): Record<string, string> {
+  const spans: Record<string, string> = {};
+  for (const key in event.records) {
+    const batch = event.records[key];
+    if (batch === undefined || batch.length === 0) continue;
+    spans[key] = `${batch[0]?.offset}-${batch[batch.length - 1]?.offset}`;
+  }
+  return spans;
+}
+
+/**
+ * A failed produce promises nothing about which messages were stored, so the first failed record of each
+ * partition is its first record, and everything after it is reported too.
+ */
+function allItems(event: KafkaEvent): KafkaBatchResponse['batchItemFailures'] {
+  const items: KafkaBatchResponse['batchItemFailures'] = [];
+  for (const partition in event.records) {
+    for (const record of event.records[partition] ?? []) items.push({ itemIdentifier: { partition, offset: record.offset } });
+  }
+  return items;
+}

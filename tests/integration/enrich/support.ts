@@ -1,0 +1,341 @@
+/**
+ * Helpers for the enrich integration tests: throwaway topics, uniquely named metadata rows, logs sent through
+ * the ingest use case, outputs collected from the three output topics, and real services that a test may
+ * stop (its own redis-server; a TCP proxy in front of the shared PostgreSQL). No mocks.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server, type Socket, connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Admin, Consumer, type Message, MessagesStreamModes } from '@platformatic/kafka';
+import pg from 'pg';
+import { kafkaEnv, readConfig } from '#shared/config.ts';
+import { connectionOptions } from '#shared/kafka/connection.ts';
+import { type EventPublisher, KafkaPublisher, type OutgoingMessage } from '#shared/kafka/publisher.ts';
+import type { Host, Network, Service } from '#shared/metadata/model.ts';
+import { AcceptLogs } from '../../../functions/ingest/src/accept-logs.ts';
+import { createIngestHandler } from '../../../functions/ingest/src/http-handler.ts';
+import { createTopics } from '../../../scripts/services.ts';
+import { restEvent } from '../../support/apigw.ts';
+
+export interface Topics {
+  raw: string;
+  complete: string;
+  partial: string;
+  dlq: string;
+}
+
+export const kafka = () => readConfig(kafkaEnv);
+
+/** Fresh topics for one test file (raw with 2 partitions so two runners can share it). */
+export async function throwawayTopics(label: string): Promise<Topics> {
+  const id = randomUUID().slice(0, 8);
+  const topics = { raw: `t-enrich-${label}-raw-${id}`, complete: `t-enrich-${label}-complete-${id}`, partial: `t-enrich-${label}-partial-${id}`, dlq: `t-enrich-${label}-dlq-${id}` };
+  await createTopics(kafka().KAFKA_BROKERS ?? [], [
+    { name: topics.raw, partitions: 2 },
+    { name: topics.complete, partitions: 1 },
+    { name: topics.partial, partitions: 1 },
+    { name: topics.dlq, partitions: 1 },
+  ]);
+  return topics;
+}
+
+/** Deletes a test's throwaway topics (best effort: the broker is shared, a leftover only costs disk). */
+export async function deleteTopics(topics: Topics | undefined): Promise<void> {
+  if (topics === undefined) return;
+  const admin = new Admin({ clientId: 'enrich-test-cleanup', bootstrapBrokers: kafka().KAFKA_BROKERS ?? [], retries: 2, retryDelay: 100 });
+  try {
+    await admin.deleteTopics({ topics: [topics.raw, topics.complete, topics.partial, topics.dlq] });
+  } catch {
+    // leave them
+  } finally {
+    await admin.close();
+  }
+}
+
+/** Environment for enrich dependencies under test: own topics, own breaker keys, fast breakers. */
+export function enrichTestEnv(topics: Topics, overrides: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    RAW_TOPIC: topics.raw,
+    COMPLETE_TOPIC: topics.complete,
+    PARTIAL_TOPIC: topics.partial,
+    DLQ_TOPIC: topics.dlq,
+    ENRICH_BREAKER_KEY_PREFIX: `test:enrich:breaker:${randomUUID()}:`,
+    ENRICH_BREAKER_RESET_MS: '1000',
+    ENRICH_BREAKER_VOLUME: '1',
+    // One call per batch: a success then a failure (50 %) must be enough to open in a short test.
+    ENRICH_BREAKER_ERROR_PERCENT: '25',
+    ENRICH_DB_TIMEOUT_MS: '200',
+    REDIS_TIMEOUT_MS: '100',
+    KAFKA_PRODUCE_RETRIES: '2',
+    ...overrides,
+  };
+}
+
+const randomOctet = () => 1 + Math.floor(Math.random() * 250);
+
+/** A /24 and an address in it, in 100.64.0.0/10 (shared address space: no other test uses it). */
+export function uniqueNetwork(): { cidr: string; ip: (host: number) => string } {
+  const prefix = `100.${64 + Math.floor(Math.random() * 64)}.${randomOctet()}`;
+  return { cidr: `${prefix}.0/24`, ip: (host) => `${prefix}.${host}` };
+}
+
+/** An address in 198.18.0.0/15 (benchmarking range): no network of any test contains it. */
+export function unroutedIp(): string {
+  return `198.${18 + Math.floor(Math.random() * 2)}.${randomOctet()}.${randomOctet()}`;
+}
+
+/** Inserts uniquely named metadata rows and deletes exactly those rows afterwards. */
+export class MetadataSeed {
+  readonly pool: pg.Pool;
+  readonly #hosts: string[] = [];
+  readonly #services: string[] = [];
+  readonly #networks: string[] = [];
+
+  constructor(databaseUrl = process.env.DATABASE_URL ?? '') {
+    this.pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  }
+
+  async host(host: Omit<Host, 'tags'>): Promise<void> {
+    await this.pool.query(
+      'INSERT INTO hosts (hostname, ip_address, datacenter, environment, cost_center) VALUES ($1, $2, $3, $4, $5)',
+      [host.hostname, host.ipAddress, host.datacenter, host.environment, host.costCenter],
+    );
+    this.#hosts.push(host.hostname);
+  }
+
+  async service(service: Omit<Service, 'tags'>): Promise<void> {
+    await this.pool.query(
+      'INSERT INTO services (name, team, owner, tier, version, cost_center) VALUES ($1, $2, $3, $4, $5, $6)',
+      [service.name, service.team, service.owner, service.tier, service.version, service.costCenter],
+    );
+    this.#services.push(service.name);
+  }
+
+  async network(network: Omit<Network, 'description'>): Promise<void> {
+    await this.pool.query('INSERT INTO networks (cidr, datacenter, environment, zone) VALUES ($1, $2, $3, $4)', [
+      network.cidr,
+      network.datacenter,
+      network.environment,
+      network.zone,
+    ]);
+    this.#networks.push(network.cidr);
+  }
+
+  async cleanup(): Promise<void> {
+    await this.pool.query('DELETE FROM hosts WHERE hostname = ANY($1)', [this.#hosts]);
+    await this.pool.query('DELETE FROM services WHERE name = ANY($1)', [this.#services]);
+    await this.pool.query('DELETE FROM networks WHERE cidr = ANY($1::cidr[])', [this.#networks]);
+    await this.pool.end();
+  }
+}
+
+/** Posts logs through the ingest use case (the real HTTP handler, publishing to `topic`); returns the event ids. */
+export async function ingest(publisher: EventPublisher, topic: string, logs: readonly Record<string, unknown>[]): Promise<string[]> {
+  const { postLogs } = createIngestHandler({
+    acceptLogs: new AcceptLogs({ publisher, topic, retryAfterSeconds: 1 }),
+    apiKeys: undefined,
+    maxBodyBytes: 1024 * 1024,
+    maxBatch: 1000,
+  });
+  const response = await postLogs(restEvent('apigw-rest-post-logs', { body: JSON.stringify(logs), headers: { 'Content-Type': 'application/json' } }));
+  if (response.statusCode !== 202) throw new Error(`ingest answered ${response.statusCode}: ${response.body}`);
+  const body = JSON.parse(response.body) as { eventIds: string[]; rejected: unknown[] };
+  if (body.rejected.length > 0) throw new Error(`ingest rejected logs: ${JSON.stringify(body.rejected)}`);
+  return body.eventIds;
+}
+
+export function logFor(overrides: Record<string, unknown>): Record<string, unknown> {
+  return { level: 'INFO', message: `enrich test ${randomUUID()}`, service: 'unknown-service', source_ip: unroutedIp(), ...overrides };
+}
+
+export interface Outputs {
+  complete: Map<string, Record<string, unknown>>;
+  partial: Map<string, Record<string, unknown>>;
+  dlq: Record<string, unknown>[];
+}
+
+/**
+ * Reads the three output topics (throwaway, so from the start) until `done(outputs)` or the timeout; returns
+ * what it collected. Redeliveries of one event id are kept once (downstream dedupes on event_id).
+ */
+export async function collectOutputs(topics: Topics, done: (outputs: Outputs) => boolean, timeoutMs = 30_000): Promise<Outputs> {
+  const outputs: Outputs = { complete: new Map(), partial: new Map(), dlq: [] };
+  const consumer = new Consumer({
+    ...(await connectionOptions(kafka(), `enrich-test-reader-${randomUUID()}`)),
+    groupId: `enrich-test-reader-${randomUUID()}`,
+    retries: 40,
+    retryDelay: 250,
+    maxWaitTime: 200,
+  });
+  try {
+    const stream = await consumer.consume({ topics: [topics.complete, topics.partial, topics.dlq], autocommit: false, mode: MessagesStreamModes.EARLIEST });
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(finish, timeoutMs);
+      function finish() {
+        clearTimeout(timer);
+        stream.off('data', onData);
+        resolve();
+      }
+      function onData(message: Message) {
+        const value = JSON.parse(message.value.toString('utf8')) as Record<string, unknown>;
+        if (message.topic === topics.dlq) outputs.dlq.push(value);
+        else (message.topic === topics.complete ? outputs.complete : outputs.partial).set(String(value.event_id), value);
+        if (done(outputs)) finish();
+      }
+      stream.on('data', onData);
+      if (done(outputs)) finish();
+    });
+    await stream.close();
+  } finally {
+    await consumer.close(true);
+  }
+  return outputs;
+}
+
+/** Every id is in complete ∪ partial ∪ dead-letter. */
+export function accountedFor(outputs: Outputs, ids: readonly string[]): string[] {
+  const dead = new Set(outputs.dlq.map((letter) => String(letter.event_id)));
+  return ids.filter((id) => !outputs.complete.has(id) && !outputs.partial.has(id) && !dead.has(id));
+}
+
+/** Produces raw bytes to a topic (for records ingest would never write). */
+export async function produceRaw(messages: OutgoingMessage[]): Promise<void> {
+  const publisher = new KafkaPublisher(kafka(), 'enrich-test-raw');
+  try {
+    await publisher.publish(messages);
+  } finally {
+    await publisher.close();
+  }
+}
+
+/** A TCP port nothing listens on (bound, then released). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+/** This test's own redis-server (temp dir, spare port, no persistence); stop() and start() it at will. */
+export class OwnRedis {
+  readonly port: number;
+  readonly #dir: string;
+  #process: ChildProcess | undefined;
+
+  private constructor(port: number) {
+    this.port = port;
+    this.#dir = mkdtempSync(join(tmpdir(), 'enrich-redis-'));
+  }
+
+  static async start(): Promise<OwnRedis> {
+    const redis = new OwnRedis(await freePort());
+    await redis.start();
+    return redis;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}/0`;
+  }
+
+  async start(): Promise<void> {
+    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.#dir], {
+      stdio: 'ignore',
+    });
+    this.#process = child;
+    await waitForPort(this.port, 10_000);
+  }
+
+  async stop(): Promise<void> {
+    const child = this.#process;
+    this.#process = undefined;
+    if (child === undefined || child.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGKILL');
+    });
+  }
+
+  async destroy(): Promise<void> {
+    await this.stop();
+    rmSync(this.#dir, { recursive: true, force: true });
+  }
+}
+
+/** A TCP proxy in front of a real server: cut() drops every connection and refuses new ones; restore() listens again. */
+export class TcpProxy {
+  readonly port: number;
+  readonly #target: { host: string; port: number };
+  readonly #sockets = new Set<Socket>();
+  #server: Server | undefined;
+
+  private constructor(port: number, target: { host: string; port: number }) {
+    this.port = port;
+    this.#target = target;
+  }
+
+  static async start(target: { host: string; port: number }): Promise<TcpProxy> {
+    const proxy = new TcpProxy(await freePort(), target);
+    await proxy.restore();
+    return proxy;
+  }
+
+  async restore(): Promise<void> {
+    const server = createServer((client) => {
+      const upstream = connect(this.#target.port, this.#target.host);
+      this.#sockets.add(client);
+      this.#sockets.add(upstream);
+      const drop = () => {
+        client.destroy();
+        upstream.destroy();
+        this.#sockets.delete(client);
+        this.#sockets.delete(upstream);
+      };
+      client.on('error', drop).on('close', drop);
+      upstream.on('error', drop).on('close', drop);
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
+    this.#server = server;
+  }
+
+  async cut(): Promise<void> {
+    const server = this.#server;
+    this.#server = undefined;
+    for (const socket of this.#sockets) socket.destroy();
+    this.#sockets.clear();
+    if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (open) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`nothing listens on ${port} after ${timeoutMs} ms`);
+}
+
+/** Polls `check` until it is true or the timeout passes; returns the last answer. */
+export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 20_000, everyMs = 100): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return true;
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+  return check();
+}

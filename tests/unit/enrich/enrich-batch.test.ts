@@ -1,0 +1,110 @@
+import { PublishError } from '#shared/kafka/publisher.ts';
+import { EnrichBatch } from '../../../functions/enrich/src/enrich-batch.ts';
+import { createEnrichFunction } from '../../../functions/enrich/src/enrich-handler.ts';
+import type { KafkaEvent } from '../../../functions/enrich/src/kafka-event.ts';
+import { buildLookup, FakePublisher, FakeRemoteCache, FakeSource, fixture, host, kafkaEvent, kafkaRecord, network, rawLog, RecordingMetrics, service } from './fakes.ts';
+import { expectValidEnrichedLog } from './schema.ts';
+
+const TOPICS = { complete: 'complete', partial: 'partial', deadLetter: 'dlq' };
+
+function setup(options: { reportBatchItemFailures?: boolean } = {}) {
+  const remote = new FakeRemoteCache();
+  const source = new FakeSource();
+  source.hosts = [host({ ipAddress: '192.168.1.100', hostname: 'web-server-01' }), host()];
+  source.services = [service()];
+  source.networks = [network({ cidr: '10.20.30.0/24' })];
+  const publisher = new FakePublisher();
+  const metrics = new RecordingMetrics();
+  const { lookup } = buildLookup(remote, source);
+  const useCase = new EnrichBatch({ lookup, publisher, metrics, topics: TOPICS, reportBatchItemFailures: options.reportBatchItemFailures ?? false });
+  return { publisher, metrics, source, useCase, enrich: createEnrichFunction(useCase) };
+}
+
+describe('EnrichBatch', () => {
+  it('enriches the MSK sample event: known host → complete, unknown host → partial, keyed by event_id', async () => {
+    // Prepare
+    const { enrich, publisher } = setup();
+    // Act
+    const result = await enrich(fixture('msk-event.json'));
+    // Assess
+    expect(result).toBeUndefined();
+    const [complete] = publisher.json('complete');
+    const [partial] = publisher.json('partial');
+    expect(complete).toMatchObject({
+      event_id: '6f1c2b9e-3c1a-4f6e-9a51-2b7f0d8e4a10',
+      host: { hostname: 'web-server-01', ip: '192.168.1.100' },
+      service: { name: 'payment-api', team: 'payments' },
+      source: { topic: 'raw-logs', partition: 0, offset: 15 },
+    });
+    expect(partial).toMatchObject({
+      event_id: '0b9a7c55-8e0d-4d3f-a2b1-7c6e5f4d3c21',
+      host: { hostname: null, datacenter: 'dc-net', zone: 'zone-a' },
+      enrichment: { status: 'partial', missing: { 'host.hostname': 'not_found', 'host.cost_center': 'not_found' } },
+    });
+    expect(publisher.published.map((message) => message.key).sort()).toEqual(['0b9a7c55-8e0d-4d3f-a2b1-7c6e5f4d3c21', '6f1c2b9e-3c1a-4f6e-9a51-2b7f0d8e4a10']);
+    for (const value of [complete, partial]) expectValidEnrichedLog(value);
+  });
+
+  it('accepts the self-managed Kafka sample event', async () => {
+    const { enrich, publisher } = setup();
+    await enrich(fixture('self-managed-kafka-event.json'));
+    expect(publisher.published).toHaveLength(2);
+  });
+
+  it('sends an undecodable record to the dead-letter topic and enriches the rest of the batch', async () => {
+    // Prepare
+    const { useCase, publisher, metrics } = setup();
+    const good = rawLog({ source_ip: '10.0.0.1' });
+    const event = kafkaEvent([kafkaRecord(Buffer.from('not json').toString('base64')), kafkaRecord(good)]);
+    // Act
+    await useCase.handle(event);
+    // Assess
+    expect(publisher.json('dlq')).toEqual([expect.objectContaining({ reason: 'undecodable', problems: [expect.objectContaining({ field: '(value)' })] })]);
+    expect(publisher.json('complete').map((value) => value.event_id)).toEqual([good.event_id]);
+    expect(metrics.reports[0]).toMatchObject({ records: 2, complete: 1, partial: 0, deadLettered: 1, published: true });
+  });
+
+  it('looks up each distinct key once per batch', async () => {
+    const { useCase, source } = setup();
+    const event = kafkaEvent(Array.from({ length: 50 }, () => kafkaRecord(rawLog({ source_ip: '10.0.0.1' }))));
+    await useCase.handle(event);
+    expect(source.calls).toEqual([{ hostIps: ['10.0.0.1'], hostnames: [], services: ['payment-api'], networkIps: ['10.0.0.1'] }]);
+  });
+
+  it('throws when the outputs cannot be produced, so the whole batch is redelivered', async () => {
+    const { useCase, publisher } = setup();
+    publisher.failing = true;
+    await expect(useCase.handle(kafkaEvent([kafkaRecord(rawLog())]))).rejects.toBeInstanceOf(PublishError);
+  });
+
+  it('reports every record of every partition as failed when producing fails and item failures are on', async () => {
+    // Prepare
+    const { useCase, publisher } = setup({ reportBatchItemFailures: true });
+    publisher.failing = true;
+    const event: KafkaEvent = kafkaEvent([
+      kafkaRecord(rawLog(), { partition: 0, offset: 10 }),
+      kafkaRecord(rawLog(), { partition: 0, offset: 11 }),
+      kafkaRecord(rawLog(), { partition: 2, offset: 5 }),
+    ]);
+    // Act
+    const result = await useCase.handle(event);
+    // Assess
+    expect(result).toEqual({
+      batchItemFailures: [
+        { itemIdentifier: { partition: 'raw-logs-0', offset: 10 } },
+        { itemIdentifier: { partition: 'raw-logs-0', offset: 11 } },
+        { itemIdentifier: { partition: 'raw-logs-2', offset: 5 } },
+      ],
+    });
+  });
+
+  it('returns an empty failure list on success when item failures are on', async () => {
+    const { useCase } = setup({ reportBatchItemFailures: true });
+    expect(await useCase.handle(kafkaEvent([kafkaRecord(rawLog())]))).toEqual({ batchItemFailures: [] });
+  });
+
+  it('rejects an event that is not a Kafka event', async () => {
+    const { enrich } = setup();
+    await expect(enrich({ Records: [] })).rejects.toThrow('eventSource');
+  });
+});

@@ -1,0 +1,183 @@
+/**
+ * In-memory fakes of the enrich ports, for unit tests only (integration tests use the real adapters).
+ */
+import { readFileSync } from 'node:fs';
+import type { EventPublisher, OutgoingMessage } from '#shared/kafka/publisher.ts';
+import { PublishError } from '#shared/kafka/publisher.ts';
+import type { Host, Network, Service } from '#shared/metadata/model.ts';
+import type { RawLogRecord } from '#shared/schemas/log.ts';
+import { MemoryCache } from '../../../functions/enrich/src/adapters/memory-cache.ts';
+import { SharedBreaker } from '../../../functions/enrich/src/breaker.ts';
+import type { KafkaEvent, KafkaEventRecord } from '../../../functions/enrich/src/kafka-event.ts';
+import { TieredMetadataLookup } from '../../../functions/enrich/src/tiered-lookup.ts';
+import type {
+  BatchReport,
+  BreakerStateStore,
+  CachedValue,
+  EnrichMetrics,
+  Entity,
+  MetadataCacheTier,
+  MetadataSource,
+  RemoteCacheRead,
+  SourceRequest,
+  SourceResult,
+  StoredBreakerState,
+} from '../../../functions/enrich/src/ports.ts';
+
+const FIXTURES = new URL('../../fixtures/', import.meta.url);
+
+/** A fresh copy of a fixture event for every call (tests mutate theirs). */
+export function fixture<T = KafkaEvent>(name: 'msk-event.json' | 'self-managed-kafka-event.json'): T {
+  return JSON.parse(readFileSync(new URL(name, FIXTURES), 'utf8')) as T;
+}
+
+export function host(overrides: Partial<Host> = {}): Host {
+  return { hostname: 'web-01', ipAddress: '10.0.0.1', datacenter: 'dc-east', environment: 'prod', costCenter: 'cc-1', tags: {}, ...overrides };
+}
+export function service(overrides: Partial<Service> = {}): Service {
+  return { name: 'payment-api', team: 'payments', owner: 'alice', tier: 'tier-1', version: '1.2.3', costCenter: 'cc-9', tags: {}, ...overrides };
+}
+export function network(overrides: Partial<Network> = {}): Network {
+  return { cidr: '10.0.0.0/24', datacenter: 'dc-net', environment: 'staging', zone: 'zone-a', description: null, ...overrides };
+}
+
+let offsetCounter = 0;
+export function rawLog(overrides: Partial<RawLogRecord> = {}): RawLogRecord {
+  return {
+    level: 'INFO',
+    message: 'hello',
+    service: 'payment-api',
+    source_ip: '10.0.0.1',
+    timestamp: '2024-01-15T10:30:00.000Z',
+    received_at: '2024-01-15T10:30:00.100Z',
+    event_id: crypto.randomUUID(),
+    ...overrides,
+  };
+}
+
+export function kafkaRecord(value: unknown, overrides: Partial<KafkaEventRecord> = {}): KafkaEventRecord {
+  return {
+    topic: 'raw-logs',
+    partition: 0,
+    offset: offsetCounter++,
+    timestamp: 1_705_314_600_000,
+    timestampType: 'CREATE_TIME',
+    value: typeof value === 'string' ? value : Buffer.from(JSON.stringify(value)).toString('base64'),
+    headers: [],
+    ...overrides,
+  };
+}
+
+export function kafkaEvent(records: KafkaEventRecord[]): KafkaEvent {
+  const grouped: Record<string, KafkaEventRecord[]> = {};
+  for (const record of records) {
+    const key = `${record.topic}-${record.partition}`;
+    const list = grouped[key] ?? [];
+    list.push(record);
+    grouped[key] = list;
+  }
+  return { eventSource: 'SelfManagedKafka', bootstrapServers: '127.0.0.1:9092', records: grouped };
+}
+
+/** A Redis tier over a Map; `down` makes every call fail like a dead connection. */
+export class FakeRemoteCache implements MetadataCacheTier, BreakerStateStore {
+  readonly store = new Map<string, Entity | null>();
+  readonly breakerStates = new Map<string, StoredBreakerState>();
+  version: string | null = '1';
+  down = false;
+  reads: string[][] = [];
+  writes: { key: string; value: Entity | null }[][] = [];
+
+  async read(keys: readonly string[]): Promise<RemoteCacheRead> {
+    if (this.down) throw new Error('connect ECONNREFUSED');
+    this.reads.push([...keys]);
+    const values: CachedValue[] = keys.map((key) => (this.store.has(key) ? this.store.get(key) : undefined));
+    return { version: this.version, values, breakers: [...this.breakerStates.values()] };
+  }
+
+  async write(entries: readonly { key: string; value: Entity | null }[], seenVersion: string | null): Promise<void> {
+    if (this.down) throw new Error('connect ECONNREFUSED');
+    if (seenVersion !== this.version) return;
+    this.writes.push([...entries]);
+    for (const entry of entries) this.store.set(entry.key, entry.value);
+  }
+
+  async save(state: StoredBreakerState): Promise<void> {
+    if (this.down) throw new Error('connect ECONNREFUSED');
+    this.breakerStates.set(state.name, state);
+  }
+}
+
+/** A PostgreSQL tier over arrays; `down` fails every call; `gate` holds calls until released. */
+export class FakeSource implements MetadataSource {
+  hosts: Host[] = [];
+  services: Service[] = [];
+  networks: Network[] = [];
+  down = false;
+  calls: SourceRequest[] = [];
+  gate: Promise<void> | undefined;
+
+  async fetch(request: SourceRequest): Promise<SourceResult> {
+    this.calls.push(request);
+    if (this.gate !== undefined) await this.gate;
+    if (this.down) throw new Error('connect ECONNREFUSED');
+    const hostsByIp = new Map<string, Host>();
+    for (const ip of request.hostIps) {
+      const match = this.hosts.find((candidate) => candidate.ipAddress === ip);
+      if (match !== undefined) hostsByIp.set(ip, match);
+    }
+    const hostsByName = new Map<string, Host>();
+    for (const name of request.hostnames) {
+      const match = this.hosts.find((candidate) => candidate.hostname === name);
+      if (match !== undefined) hostsByName.set(name, match);
+    }
+    const services = new Map<string, Service>();
+    for (const name of request.services) {
+      const match = this.services.find((candidate) => candidate.name === name);
+      if (match !== undefined) services.set(name, match);
+    }
+    const networks = new Map<string, Network>();
+    for (const ip of request.networkIps) {
+      // Test networks are /24s written as a.b.c.0/24: "contains" is a prefix match on the first three octets.
+      const match = this.networks.find((candidate) => ip.startsWith(`${candidate.cidr.split('.').slice(0, 3).join('.')}.`));
+      if (match !== undefined) networks.set(ip, match);
+    }
+    return { hostsByIp, hostsByName, services, networks };
+  }
+}
+
+export class FakePublisher implements EventPublisher {
+  readonly published: OutgoingMessage[] = [];
+  failing = false;
+  async publish(messages: readonly OutgoingMessage[]): Promise<void> {
+    if (this.failing) throw new PublishError('broker unreachable');
+    this.published.push(...messages);
+  }
+  async close(): Promise<void> {}
+  json(topic: string): Record<string, unknown>[] {
+    return this.published.filter((message) => message.topic === topic).map((message) => JSON.parse(String(message.value)));
+  }
+}
+
+export class RecordingMetrics implements EnrichMetrics {
+  readonly reports: BatchReport[] = [];
+  batch(report: BatchReport): void {
+    this.reports.push(report);
+  }
+}
+
+/** The real lookup (in-process cache + breakers) over the fakes, with short breaker settings. */
+export function buildLookup(
+  remote: FakeRemoteCache,
+  source: FakeSource,
+  options: { instanceId?: string; resetMs?: number; volume?: number; ttlMs?: number } = {},
+): { lookup: TieredMetadataLookup; memory: MemoryCache; redisBreaker: SharedBreaker; postgresBreaker: SharedBreaker } {
+  const settings = { resetMs: options.resetMs ?? 60_000, errorPercent: 50, volume: options.volume ?? 1, windowMs: 10_000, timeoutMs: 1_000 };
+  const instanceId = options.instanceId ?? 'test-instance';
+  const redisBreaker = new SharedBreaker({ ...settings, name: 'redis' }, remote, instanceId);
+  const postgresBreaker = new SharedBreaker({ ...settings, name: 'postgres' }, remote, instanceId);
+  const ttlMs = options.ttlMs ?? 60_000;
+  const memory = new MemoryCache({ maxEntries: 1000, maxBytes: 1_000_000, ttlMs, negativeTtlMs: ttlMs });
+  const lookup = new TieredMetadataLookup({ memory, remote, source, redisBreaker, postgresBreaker });
+  return { lookup, memory, redisBreaker, postgresBreaker };
+}

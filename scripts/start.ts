@@ -138,19 +138,33 @@ export async function startLocalPipeline(options: { log?: Log; env?: NodeJS.Proc
 }
 
 /**
- * The parts of the local pipeline, started in this order and stopped in the reverse one. The enrich
- * runner and its health/metrics server would be one more entry, for instance:
- *
- *   { name: 'enrich', async start() {
- *       const enrich = await (await import('../functions/enrich/local/index.ts')).start({ port: config.ENRICH_PORT });
- *       return { url: enrich.health.url, banner: [`enrich    ${enrich.health.url}/health  /metrics`], stop: () => enrich.stop() };
- *   } },
+ * The parts of the local pipeline, started in this order and stopped in the reverse one.
  */
 function components(config: StartConfig): Component[] {
   return [
     httpFunction('ingest', config.INGEST_PORT, '../functions/ingest/handler.ts', '../functions/ingest/dependencies.ts'),
     httpFunction('metadata', config.METADATA_PORT, '../functions/metadata/handler.ts', '../functions/metadata/dependencies.ts'),
+    enrichRunner(config.ENRICH_PORT),
   ];
+}
+
+/**
+ * The enrich function fed from `raw-logs` by the local event-source runner (the MSK mapping's stand-in),
+ * with its health and Prometheus metrics server.
+ */
+function enrichRunner(port: number): Component {
+  return {
+    name: 'enrich',
+    async start() {
+      const { start } = await import('../functions/enrich/local/index.ts');
+      const enrich = await start({ port });
+      return {
+        url: enrich.health.url,
+        banner: [`enrich    ${enrich.health.url}/health  ${enrich.health.url}/metrics  (runner on raw-logs)`],
+        stop: () => enrich.stop(),
+      };
+    },
+  };
 }
 
 /**

@@ -5,7 +5,8 @@
  * the enrich function.
  *
  * Like the mapping: offsets are committed only after the invocation succeeded; a failed batch is retried
- * with backoff, never skipped, and nothing after it is processed meanwhile (per-partition order holds);
+ * with backoff, never skipped, and nothing after it in its partition is processed meanwhile (per-partition
+ * order holds; other partitions go on, as the mapping's pollers do);
  * with `{ batchItemFailures }` the records before each partition's first failure are committed and the rest
  * retried. Several runners (processes) with the same group id share the partitions.
  */
@@ -106,74 +107,72 @@ export async function startEnrichRunner(options: EnrichRunnerOptions = {}): Prom
   });
 
   const stats: RunnerStats = { batches: 0, records: 0, failedInvocations: 0, lastError: undefined, pending: 0 };
-  const buffer: Message<Buffer, Buffer, Buffer, Buffer>[] = [];
+  // One lane per partition, like the mapping's pollers: a lane invokes the function for its own partition's
+  // records, one batch at a time (per-partition order holds), while lanes run side by side. Their produce
+  // calls meet in the publisher, which merges concurrent sends.
+  const lanes = new Map<number, Lane>();
   let running = true;
-  // One sleeper at a time (the loop). New records wake it only while it waits for records (not during a
-  // retry backoff); stop() always wakes it.
-  let wake: (() => void) | undefined;
-  let wakeOnData = false;
-  const signal = (fromData: boolean) => {
-    if (fromData && !wakeOnData) return;
-    const waiter = wake;
-    wake = undefined;
-    waiter?.();
+  const pauseAt = batchSize * 4;
+
+  const laneOf = (partition: number): Lane => {
+    let lane = lanes.get(partition);
+    if (lane === undefined) {
+      lane = { partition, buffer: [], active: undefined, wake: undefined, wakeOnData: false };
+      lanes.set(partition, lane);
+    }
+    return lane;
   };
-  const sleep = (ms: number, interruptibleByData: boolean) =>
-    new Promise<void>((resolve) => {
-      wakeOnData = interruptibleByData;
-      const timer = setTimeout(() => {
-        wake = undefined;
-        resolve();
-      }, ms);
-      wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
+  const buffered = () => {
+    let total = 0;
+    for (const lane of lanes.values()) total += lane.buffer.length;
+    return total;
+  };
 
   stream.on('data', (message) => {
-    buffer.push(message);
-    stats.pending = buffer.length;
-    // Backpressure: stop fetching while two batches are waiting.
-    if (buffer.length >= batchSize * 2) stream.pause();
-    if (buffer.length === 1 || buffer.length >= batchSize) signal(true);
+    const lane = laneOf(message.partition);
+    lane.buffer.push(message);
+    stats.pending = buffered();
+    // Backpressure: stop fetching while several batches are waiting.
+    if (stats.pending >= pauseAt) stream.pause();
+    if (lane.active === undefined) lane.active = runLane(lane);
+    else if (lane.buffer.length >= batchSize) signal(lane, true);
   });
   stream.on('error', (error) => {
     stats.lastError = String(error);
     logger.error('enrich runner consumer error', { error });
   });
 
-  const loop = (async () => {
-    while (running) {
-      if (buffer.length === 0) {
-        await sleep(1_000, true);
-        continue;
-      }
-      // Batching window: from the first buffered record, unless the batch is already full.
-      if (buffer.length < batchSize) await sleep(batchWindowMs, true);
-      if (!running) break;
-      let batch = buffer.splice(0, batchSize);
-      if (stream.isPaused() && buffer.length < batchSize) stream.resume();
-      let delay = retryInitialMs;
-      while (running && batch.length > 0) {
-        const outcome = await invoke(enrich, toKafkaEvent(batch, bootstrapServers));
-        const done = outcome.ok ? batch : committable(batch, outcome.failures);
-        if (done.length > 0) await commit(done);
-        if (outcome.ok) {
-          stats.batches++;
-          stats.records += batch.length;
-          break;
+  async function runLane(lane: Lane): Promise<void> {
+    try {
+      while (running && lane.buffer.length > 0) {
+        // Batching window: from the first buffered record, unless the batch is already full.
+        if (lane.buffer.length < batchSize) await sleep(lane, batchWindowMs, true);
+        if (!running) break;
+        let batch = lane.buffer.splice(0, batchSize);
+        stats.pending = buffered();
+        if (stream.isPaused() && stats.pending < pauseAt) stream.resume();
+        let delay = retryInitialMs;
+        while (running && batch.length > 0) {
+          const outcome = await invoke(enrich, toKafkaEvent(batch, bootstrapServers));
+          const done = outcome.ok ? batch : committable(batch, outcome.failures);
+          if (done.length > 0) await commit(done);
+          if (outcome.ok) {
+            stats.batches++;
+            stats.records += batch.length;
+            break;
+          }
+          stats.failedInvocations++;
+          stats.lastError = outcome.error;
+          batch = batch.filter((message) => !done.includes(message));
+          logger.warn('enrich batch failed; retrying', { partition: lane.partition, records: batch.length, retryInMs: delay, error: outcome.error });
+          await sleep(lane, delay, false);
+          delay = Math.min(delay * 2, retryMaxMs);
         }
-        stats.failedInvocations++;
-        stats.lastError = outcome.error;
-        batch = batch.filter((message) => !done.includes(message));
-        logger.warn('enrich batch failed; retrying', { records: batch.length, retryInMs: delay, error: outcome.error });
-        await sleep(delay, false);
-        delay = Math.min(delay * 2, retryMaxMs);
       }
-      stats.pending = buffer.length;
+    } finally {
+      lane.active = undefined;
     }
-  })();
+  }
 
   return {
     stats,
@@ -181,8 +180,9 @@ export async function startEnrichRunner(options: EnrichRunnerOptions = {}): Prom
     metrics,
     async stop() {
       running = false;
-      signal(false);
-      await loop;
+      const active = [...lanes.values()].flatMap((lane) => (lane.active === undefined ? [] : [lane.active]));
+      for (const lane of lanes.values()) signal(lane, false);
+      await Promise.all(active);
       await stream.close().catch(() => undefined);
       await consumer.close(true).catch(() => undefined);
       await dependencies?.close();
@@ -205,6 +205,40 @@ export async function startEnrichRunner(options: EnrichRunnerOptions = {}): Prom
       return out;
     },
   };
+}
+
+type RunnerMessage = Message<Buffer, Buffer, Buffer, Buffer>;
+
+interface Lane {
+  partition: number;
+  buffer: RunnerMessage[];
+  /** The lane's loop while it has records; undefined when idle. */
+  active: Promise<void> | undefined;
+  /** Ends the lane's current sleep early. */
+  wake: (() => void) | undefined;
+  /** Whether a full batch may end the sleep (the batching window), or only stop() (a retry backoff). */
+  wakeOnData: boolean;
+}
+
+function signal(lane: Lane, fromData: boolean): void {
+  if (fromData && !lane.wakeOnData) return;
+  const waiter = lane.wake;
+  lane.wake = undefined;
+  waiter?.();
+}
+
+function sleep(lane: Lane, ms: number, interruptibleByData: boolean): Promise<void> {
+  return new Promise<void>((resolve) => {
+    lane.wakeOnData = interruptibleByData;
+    const timer = setTimeout(() => {
+      lane.wake = undefined;
+      resolve();
+    }, ms);
+    lane.wake = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+  });
 }
 
 type Outcome = { ok: true } | { ok: false; error: string; failures: KafkaBatchResponse['batchItemFailures'] | undefined };

@@ -25,13 +25,24 @@ export function createRedis(env: RedisEnv, name = 'log-enrichment'): Redis {
   });
 }
 
-/** Connects a lazy client once; concurrent callers share the attempt. */
+const firstConnects = new WeakMap<Redis, Promise<void>>();
+
+/**
+ * Connects a lazy client once; concurrent callers share the attempt. Without that, a second caller arriving
+ * while the first connect is under way would send on a socket that is not ready and, with no offline
+ * queue, fail at once ("Stream isn't writeable") — opening a breaker on a healthy Redis.
+ */
 export async function ensureConnected(redis: Redis): Promise<void> {
   if (redis.status === 'ready') return;
+  if (redis.status === 'end') throw new Error('redis client was closed');
   if (redis.status === 'wait') {
-    await redis.connect();
+    const attempt = redis.connect().finally(() => firstConnects.delete(redis));
+    firstConnects.set(redis, attempt);
+    await attempt;
     return;
   }
-  if (redis.status === 'end') throw new Error('redis client was closed');
-  // connecting / reconnecting: commands fail fast (no offline queue); the caller's breaker handles it.
+  const first = firstConnects.get(redis);
+  if (first !== undefined) await first;
+  // Otherwise it is reconnecting after a loss: commands fail fast (no offline queue) and the caller's
+  // breaker handles it.
 }

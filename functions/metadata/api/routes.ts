@@ -9,7 +9,7 @@ import httpRouterHandler, { type Method } from '@middy/http-router';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type { z } from 'zod';
 import type { ApiKeysEnv } from '#shared/config.ts';
-import { MethodNotAllowedError, NotFoundError } from '#shared/errors.ts';
+import { ForbiddenError, MethodNotAllowedError, NotFoundError } from '#shared/errors.ts';
 import { errorResponse, httpErrors, json } from '#shared/http/responses.ts';
 import { jsonBody, requireApiKey } from '#shared/http/request.ts';
 import type { Host, Network, Service } from '#shared/metadata/model.ts';
@@ -78,11 +78,18 @@ interface Resource<T> {
  * const routes = metadataRoutes({ catalog, apiKeys: {} });
  */
 export function metadataRoutes({ catalog, apiKeys }: MetadataApiDependencies): MetadataRoute[] {
-  // Reads take either kind of key; writes only an admin key. An unset list means that check is off.
+  // Reads take either kind of key; writes only an admin key. With no keys at all the checks are off; with
+  // ingest keys but no admin keys, writes are refused rather than left open to every ingest client.
   const readKeys = [...(apiKeys.API_KEYS ?? []), ...(apiKeys.ADMIN_API_KEYS ?? [])];
+  const adminKeys = apiKeys.ADMIN_API_KEYS ?? [];
   const access: Access = {
     read: (event) => requireApiKey(event, readKeys),
-    write: (event) => requireApiKey(event, apiKeys.ADMIN_API_KEYS),
+    write: (event) => {
+      if (adminKeys.length === 0 && readKeys.length > 0) {
+        throw new ForbiddenError('metadata writes need an admin key, and ADMIN_API_KEYS is not set');
+      }
+      requireApiKey(event, adminKeys);
+    },
   };
 
   const hosts: Resource<Host> = {

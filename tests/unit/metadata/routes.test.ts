@@ -252,6 +252,18 @@ describe('API keys (local runtime)', () => {
     expect(response.statusCode).toBe(401);
   });
 
+  it('refuses writes with 403 when ingest keys are set but no admin keys', async () => {
+    // Prepare
+    const { call } = setup({ API_KEYS: ['reader-key'] });
+
+    // Act
+    const response = await call({ method: 'POST', path: HOSTS, body: host(), headers: { 'x-api-key': 'reader-key' } });
+
+    // Assess
+    expect(response.statusCode).toBe(403);
+    expect(messageOf(response)).toBe('metadata writes need an admin key, and ADMIN_API_KEYS is not set');
+  });
+
   it('checks nothing when no keys are configured', async () => {
     // Prepare
     const { call } = setup({});

@@ -112,7 +112,20 @@ export async function startEnrichRunner(options: EnrichRunnerOptions = {}): Prom
   // calls meet in the publisher, which merges concurrent sends.
   const lanes = new Map<number, Lane>();
   let running = true;
-  const pauseAt = batchSize * 4;
+  // Backpressure: stop fetching while about two batches per assigned partition are waiting. (Counting
+  // only the lanes seen so far would throttle the first fetches, which often carry one partition at a time,
+  // to the speed of a single lane.)
+  const assignedCount = () => (consumer.assignments ?? []).reduce((total, assignment) => total + assignment.partitions.length, 0);
+  const pauseAt = () => batchSize * 2 * Math.max(assignedCount(), lanes.size, 1);
+  // Offset commits in flight. A lane does not wait for its commit before the next batch: the broker serves
+  // a connection's requests in order, so an awaited commit queues behind the consumer's long-poll fetch
+  // and capped a lane at a few batches a second. Commits still follow only successful invocations, and the
+  // stream merges them per partition (highest offset wins), so at-least-once holds; stop() awaits them.
+  const commits = new Set<Promise<void>>();
+  const track = (commit: Promise<void>) => {
+    commits.add(commit);
+    void commit.finally(() => commits.delete(commit));
+  };
 
   const laneOf = (partition: number): Lane => {
     let lane = lanes.get(partition);
@@ -132,8 +145,11 @@ export async function startEnrichRunner(options: EnrichRunnerOptions = {}): Prom
     const lane = laneOf(message.partition);
     lane.buffer.push(message);
     stats.pending = buffered();
-    // Backpressure: stop fetching while several batches are waiting.
-    if (stats.pending >= pauseAt) stream.pause();
+    if (stats.pending >= pauseAt() && !stream.isPaused()) {
+      stream.pause();
+      // No more records arrive while paused: a lane waiting out its batching window would only stall.
+      for (const waiting of lanes.values()) signal(waiting, true);
+    }
     if (lane.active === undefined) lane.active = runLane(lane);
     else if (lane.buffer.length >= batchSize) signal(lane, true);
   });
@@ -146,16 +162,16 @@ export async function startEnrichRunner(options: EnrichRunnerOptions = {}): Prom
     try {
       while (running && lane.buffer.length > 0) {
         // Batching window: from the first buffered record, unless the batch is already full.
-        if (lane.buffer.length < batchSize) await sleep(lane, batchWindowMs, true);
+        if (lane.buffer.length < batchSize && !stream.isPaused()) await sleep(lane, batchWindowMs, true);
         if (!running) break;
         let batch = lane.buffer.splice(0, batchSize);
         stats.pending = buffered();
-        if (stream.isPaused() && stats.pending < pauseAt) stream.resume();
+        if (stream.isPaused() && stats.pending < pauseAt()) stream.resume();
         let delay = retryInitialMs;
         while (running && batch.length > 0) {
           const outcome = await invoke(enrich, toKafkaEvent(batch, bootstrapServers));
           const done = outcome.ok ? batch : committable(batch, outcome.failures);
-          if (done.length > 0) await commit(done);
+          if (done.length > 0) track(commit(done));
           if (outcome.ok) {
             stats.batches++;
             stats.records += batch.length;
@@ -183,6 +199,7 @@ export async function startEnrichRunner(options: EnrichRunnerOptions = {}): Prom
       const active = [...lanes.values()].flatMap((lane) => (lane.active === undefined ? [] : [lane.active]));
       for (const lane of lanes.values()) signal(lane, false);
       await Promise.all(active);
+      await Promise.all([...commits]);
       await stream.close().catch(() => undefined);
       await consumer.close(true).catch(() => undefined);
       await dependencies?.close();

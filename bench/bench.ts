@@ -11,7 +11,7 @@
  *
  * Environment (defaults): KAFKA_BROKERS (127.0.0.1:9092), BENCH_RECORDS (100000), BENCH_HTTP_SECONDS (8),
  * BENCH_BATCH (100 logs per batched HTTP request), BENCH_ENRICH_BATCHES (100,1000), BENCH_PACED_RATE (5000),
- * BENCH_PACED_SECONDS (10), BENCH_ENRICH_HANDLER_BATCHES (2000), BENCH_DATABASE_URL (…/log_enrichment_bench), BENCH_REDIS_URL (…:6379/14).
+ * BENCH_PACED_SECONDS (10), BENCH_BATCH_WINDOW_MS (500), BENCH_ENRICH_HANDLER_BATCHES (2000), BENCH_DATABASE_URL (…/log_enrichment_bench), BENCH_REDIS_URL (…:6379/14).
  */
 import { z } from 'zod';
 import { readConfig } from '#shared/config.ts';
@@ -32,6 +32,8 @@ const benchEnv = z.object({
   BENCH_ENRICH_HANDLER_BATCHES: z.coerce.number().int().positive().default(2000),
   BENCH_PACED_RATE: z.coerce.number().positive().default(5000),
   BENCH_PACED_SECONDS: z.coerce.number().positive().default(10),
+  /** The runner's batching window in the pipeline runs (the mapping's default, 500 ms, unless set). */
+  BENCH_BATCH_WINDOW_MS: z.coerce.number().int().min(0).max(300_000).default(500),
   // The bench's own database and Redis logical database: npm start uses log_enrichment and /0, tests
   // log_enrichment_test and /15.
   BENCH_DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//).default('postgres://postgres@127.0.0.1:5432/log_enrichment_bench'),
@@ -82,6 +84,7 @@ async function main(): Promise<void> {
           batchSizes: config.BENCH_ENRICH_BATCHES,
           pacedRate: config.BENCH_PACED_RATE,
           pacedSeconds: config.BENCH_PACED_SECONDS,
+          batchWindowMs: config.BENCH_BATCH_WINDOW_MS,
           ceiling: ceiling.recordsPerSecond,
         },
       )),

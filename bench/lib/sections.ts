@@ -141,7 +141,7 @@ export interface PipelineTarget {
 export async function pipelineSection(
   context: BenchContext,
   target: PipelineTarget,
-  options: { records: number; batchSizes: readonly number[]; pacedRate: number; pacedSeconds: number; ceiling: number },
+  options: { records: number; batchSizes: readonly number[]; pacedRate: number; pacedSeconds: number; batchWindowMs: number; ceiling: number },
 ): Promise<Row[]> {
   const rows: Row[] = [];
   const { startEnrichRunner } = await import('../../functions/enrich/local/runner.ts');
@@ -172,6 +172,7 @@ export async function pipelineSection(
         topic: raw,
         groupId: `bench-enrich-${raw}`,
         batchSize,
+        batchWindowMs: options.batchWindowMs,
         startFrom: 'earliest',
       });
       const drained = await measuring;
@@ -185,7 +186,7 @@ export async function pipelineSection(
         `${(ratio * 100).toFixed(0)} % of (2); ${drained.records} records, ${drained.seconds.toFixed(1)} s${drained.complete ? '' : ', INCOMPLETE'}`,
       ]);
       // The paced run once, on the first batch size (the runner's default).
-      if (index === 0) rows.push(await pacedLatency(context, raw, outputs, options.pacedRate, options.pacedSeconds, batchSize));
+      if (index === 0) rows.push(await pacedLatency(context, raw, outputs, options.pacedRate, options.pacedSeconds, batchSize, options.batchWindowMs));
     } finally {
       await runner?.stop().catch(() => undefined);
       await deleteTopics(context.connection, [raw, ...outputList]).catch(() => undefined);
@@ -201,6 +202,7 @@ async function pacedLatency(
   rate: number,
   seconds: number,
   batchSize: number,
+  batchWindowMs: number,
 ): Promise<Row> {
   const ledger = new Ledger();
   const outcomeOf = new Map<string, Outcome>([
@@ -243,7 +245,7 @@ async function pacedLatency(
   const summary = ledger.summary();
   const latency = summarize(summary.acceptedToOutputMs);
   return [
-    `(3) pipeline end to end at ${rate} rec/s, batch ${batchSize}`,
+    `(3) pipeline end to end at ${rate} rec/s, batch ${batchSize}, window ${batchWindowMs} ms`,
     rate,
     latency.p50,
     latency.p99,

@@ -81,6 +81,7 @@ export function buildApp(app: App): BuiltApp {
       kafkaVersion: settings.kafkaVersion,
       brokerInstanceType: settings.brokerInstanceType,
       topics: topicSpecs(settings),
+      cacheNodeType: settings.cacheNodeType,
       protectData: settings.protectData,
     });
     const stateless = new StatelessStack(app, STACK_NAMES.stateless, {

@@ -8,7 +8,10 @@ import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { KafkaAccess } from './kafka-access.ts';
 
 export interface RedisEndpoint {
-  /** `rediss://host:port` (TLS) on AWS, `redis://redis:6379` locally. */
+  /**
+   * `rediss://<primary endpoint>:<port>` on AWS (TLS; the endpoint follows a failover to the replica),
+   * `redis://redis:6379` locally.
+   */
   readonly url: string;
   /** Present on AWS: the cache's security group, opened to each function bound to it. */
   readonly network?: IConnectable;

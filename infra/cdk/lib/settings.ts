@@ -18,6 +18,8 @@ export const settingsSchema = z.object({
   mskMode: z.enum(['serverless', 'provisioned']).default('serverless'),
   kafkaVersion: z.string().min(1).default('3.9.x'),
   brokerInstanceType: z.string().startsWith('kafka.').default('kafka.m7g.large'),
+  /** ElastiCache node type of the Valkey primary and its replica. */
+  cacheNodeType: z.string().startsWith('cache.').default('cache.t4g.small'),
   rawLogsPartitions: count(6),
   outputTopicPartitions: count(3),
   enrichBatchSize: count(500),

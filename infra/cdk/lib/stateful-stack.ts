@@ -1,8 +1,9 @@
 /**
- * Stateful stack (AWS target): the network, MSK with IAM auth, ElastiCache (Valkey, TLS), Aurora PostgreSQL
- * Serverless v2 behind RDS Proxy, and the deploy-time steps that prepare them (topics, schema). Nothing here
- * has a public address: the VPC has isolated subnets only (no internet gateway, no NAT); AWS APIs are reached
- * through interface endpoints. Encryption at rest uses one customer-managed key with rotation.
+ * Stateful stack (AWS target): the network, MSK with IAM auth, ElastiCache (Valkey, TLS, primary + replica,
+ * cluster mode disabled), Aurora PostgreSQL Serverless v2 behind RDS Proxy, and the deploy-time steps that
+ * prepare them (topics, schema). Nothing here has a public address: the VPC has isolated subnets only (no
+ * internet gateway, no NAT); AWS APIs are reached through interface endpoints. Encryption at rest uses one
+ * customer-managed key with rotation.
  */
 import { Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import {
@@ -18,7 +19,7 @@ import {
   Vpc,
 } from 'aws-cdk-lib/aws-ec2';
 import { Key } from 'aws-cdk-lib/aws-kms';
-import { CfnServerlessCache } from 'aws-cdk-lib/aws-elasticache';
+import { CfnReplicationGroup, CfnSubnetGroup } from 'aws-cdk-lib/aws-elasticache';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { CfnCluster, CfnServerlessCluster } from 'aws-cdk-lib/aws-msk';
 import {
@@ -34,6 +35,7 @@ import type { Construct } from 'constructs';
 import type { PipelineResources, TopicSpec } from './endpoints.ts';
 import { MSK_IAM_PORT, MskIamAccess } from './kafka-access.ts';
 import { ENTRIES, MIGRATIONS_SOURCE } from './paths.ts';
+import { acknowledge } from './nag-suppressions.ts';
 import { PipelineFunction, TIMEOUTS } from './pipeline-function.ts';
 
 export type MskMode = 'serverless' | 'provisioned';
@@ -45,6 +47,8 @@ export interface StatefulStackProps extends StackProps {
   readonly kafkaVersion: string;
   readonly brokerInstanceType: string;
   readonly topics: readonly TopicSpec[];
+  /** Node type of the Valkey primary and its replica (`cache.t4g.small` by default). */
+  readonly cacheNodeType: string;
   /** Deletion protection and snapshot-on-delete for the database; off only for throwaway environments. */
   readonly protectData: boolean;
 }
@@ -53,6 +57,7 @@ export const DATABASE_NAME = 'log_enrichment';
 const DATABASE_CLUSTER_ID = 'log-enrichment';
 const DATABASE_USER = 'log_enrichment';
 const REDIS_PORT = 6379;
+const VALKEY_VERSION = '8.0';
 const POSTGRES_PORT = 5432;
 const VPC_CIDR = '10.40.0.0/16';
 
@@ -135,19 +140,44 @@ export class StatefulStack extends Stack {
     );
 
     // --- Redis (Valkey) --------------------------------------------------------------------------------------
-    // ElastiCache Serverless: always TLS in transit, encrypted at rest (here with the data key), no node sizing.
+    // A primary and one replica in the two AZs: Multi-AZ with automatic failover (the primary endpoint follows
+    // the promoted replica), TLS required in transit, encrypted at rest with the data key.
     const redisSecurityGroup = new SecurityGroup(this, 'RedisSecurityGroup', { vpc, description: 'ElastiCache Valkey' });
-    const cache = new CfnServerlessCache(this, 'Cache', {
-      serverlessCacheName: `${this.stackName}-cache`.toLowerCase().slice(0, 40),
-      engine: 'valkey',
-      majorEngineVersion: '8',
-      kmsKeyId: dataKey.keyId,
-      securityGroupIds: [redisSecurityGroup.securityGroupId],
+    const cacheSubnets = new CfnSubnetGroup(this, 'CacheSubnets', {
+      description: 'Isolated subnets of the log-enrichment metadata cache',
       subnetIds: isolated.subnetIds,
-      description: 'Metadata cache of the log-enrichment pipeline',
     });
+    const cacheAzs = isolated.availabilityZones.slice(0, 2);
+    if (cacheAzs.length < 2) throw new Error('the cache needs isolated subnets in two availability zones');
+    // A new logical id: CloudFormation cannot change the type of the serverless cache that 'Cache' used to be.
+    const cache = new CfnReplicationGroup(this, 'CacheReplicationGroup', {
+      replicationGroupDescription: 'Metadata cache of the log-enrichment pipeline',
+      engine: 'valkey',
+      engineVersion: VALKEY_VERSION,
+      // Disabled: the standalone client's MGET, MULTI and Lua span hash slots (CROSSSLOT/MOVED once sharded).
+      clusterMode: 'disabled',
+      cacheNodeType: props.cacheNodeType,
+      numCacheClusters: 2,
+      preferredCacheClusterAZs: cacheAzs,
+      automaticFailoverEnabled: true,
+      multiAzEnabled: true,
+      port: REDIS_PORT,
+      cacheSubnetGroupName: cacheSubnets.ref,
+      securityGroupIds: [redisSecurityGroup.securityGroupId],
+      transitEncryptionEnabled: true,
+      transitEncryptionMode: 'required',
+      atRestEncryptionEnabled: true,
+      kmsKeyId: dataKey.keyId,
+    });
+    acknowledge(
+      cache,
+      'AwsSolutions-AEC6',
+      'No AUTH token: the cache is reachable only over TLS from the security groups of the bound functions, and ' +
+        'a token would sit in their environment (REDIS_URL); it holds metadata copies (rebuilt from PostgreSQL) ' +
+        'and breaker states',
+    );
     const redis = {
-      url: `rediss://${cache.attrEndpointAddress}:${cache.attrEndpointPort}`,
+      url: `rediss://${cache.attrPrimaryEndPointAddress}:${cache.attrPrimaryEndPointPort}`,
       network: new Connections({ securityGroups: [redisSecurityGroup], defaultPort: Port.tcp(REDIS_PORT) }),
     };
 

@@ -21,6 +21,8 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import type { PostgresEnv, RedisEnv } from '#shared/config.ts';
+import type { EnrichEnv } from '../../../functions/enrich/src/config.ts';
 import { ENRICH_CONSUMER_GROUP, type PipelineResources, type TopicNames } from './endpoints.ts';
 import { acknowledge } from './nag-suppressions.ts';
 import { PipelineObservability } from './observability.ts';
@@ -33,6 +35,30 @@ export type Target = 'aws' | 'local';
 export const SERVICES = { ingest: 'ingest', enrich: 'enrich', metadata: 'metadata' } as const;
 
 export const API_STAGE = 'v1';
+
+/** The `*_TIMEOUT_MS` variables a function's configuration reads: a misspelt name fails the type check. */
+type ClientTimeouts<Env> = {
+  readonly [Name in keyof Env as Name extends `${string}_TIMEOUT_MS` ? Name : never]?: number;
+};
+
+/**
+ * Client budgets (ms) for AWS. The functions' defaults are sized for local services (REDIS_TIMEOUT_MS 50, so a
+ * 200 ms connect; enrich's PostgreSQL 50 ms per query, 250 ms to connect); a TLS handshake with ElastiCache, or a
+ * cold RDS Proxy connection plus the Secrets Manager fetch of the password, needs more. Enrich stays tight per
+ * call (its breakers skip a slow source); metadata answers an administrator and can wait. The LocalStack
+ * target gets the same values, so both targets behave alike.
+ */
+export const CLIENT_TIMEOUTS_MS = {
+  enrich: { ENRICH_DB_CONNECT_TIMEOUT_MS: 1500, ENRICH_DB_TIMEOUT_MS: 200, REDIS_TIMEOUT_MS: 100 },
+  metadata: { REDIS_TIMEOUT_MS: 500, DATABASE_TIMEOUT_MS: 3000 },
+} as const satisfies {
+  enrich: ClientTimeouts<EnrichEnv & RedisEnv>;
+  metadata: ClientTimeouts<RedisEnv & PostgresEnv>;
+};
+
+function environmentOf(values: Readonly<Record<string, number>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(values).map(([name, value]) => [name, String(value)]));
+}
 
 export interface EnrichEventSourceSettings {
   readonly batchSize: number;
@@ -90,6 +116,7 @@ export class StatelessStack extends Stack {
       description: '/api/metadata: hosts, services and networks (PostgreSQL), invalidates the Redis cache',
       memorySize: 512,
       timeout: TIMEOUTS.http,
+      environment: environmentOf(CLIENT_TIMEOUTS_MS.metadata),
       ...network,
     })
       .bindDatabase(database)
@@ -101,6 +128,7 @@ export class StatelessStack extends Stack {
       description: 'raw-logs batches: adds host/service/network metadata, publishes complete/partial/dead-letter',
       memorySize: 1024,
       timeout: TIMEOUTS.batch,
+      environment: environmentOf(CLIENT_TIMEOUTS_MS.enrich),
       ...network,
     })
       .bindTopic(kafka, 'RAW_TOPIC', topics.raw, 'consume')

@@ -1,12 +1,15 @@
 /**
- * Template tests of the AWS target (default context): the stateful stack (VPC, MSK Serverless, Valkey,
- * Aurora + RDS Proxy, deploy-time triggers) and the stateless stack (functions, API, ESM, observability).
+ * Template tests of the AWS target (default context): the stateful stack (VPC, MSK Serverless, Valkey
+ * replication group, Aurora + RDS Proxy, deploy-time triggers) and the stateless stack (functions, API, ESM,
+ * observability).
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import type { Stack } from 'aws-cdk-lib';
 import nag from 'cdk-nag';
+import { kafkaEnv, postgresEnv, redisEnv } from '#shared/config.ts';
+import { enrichEnv } from '../../../functions/enrich/src/config.ts';
 import { assetDirectory, removeAssembly, SYNTH_TIMEOUT_MS, type SynthesizedApp, synthApp } from './synth-app.ts';
 
 type Resource = { Type: string; Properties: Record<string, unknown>; Metadata?: Record<string, unknown> };
@@ -40,6 +43,15 @@ function pipelineFunctions(): Record<string, Resource> {
   return stateless.findResources('AWS::Lambda::Function') as Record<string, Resource>;
 }
 
+function variablesOf(service: string): Record<string, unknown> {
+  const fn = single(
+    stateless.findResources('AWS::Lambda::Function', {
+      Properties: { Environment: { Variables: { POWERTOOLS_SERVICE_NAME: service } } },
+    }),
+  );
+  return (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+}
+
 describe('stateful stack', () => {
   it('has an isolated VPC: no internet gateway, no NAT, no public subnet', () => {
     stateful.resourceCountIs('AWS::EC2::VPC', 1);
@@ -67,15 +79,51 @@ describe('stateful stack', () => {
     });
   });
 
-  it('runs Valkey serverless (TLS only) encrypted with the customer-managed key', () => {
-    stateful.resourceCountIs('AWS::ElastiCache::ServerlessCache', 1);
-    stateful.hasResourceProperties('AWS::ElastiCache::ServerlessCache', {
+  it('runs Valkey as one primary and one replica in two AZs, cluster mode disabled, with automatic failover', () => {
+    stateful.resourceCountIs('AWS::ElastiCache::ReplicationGroup', 1);
+    stateful.resourceCountIs('AWS::ElastiCache::ServerlessCache', 0);
+    stateful.hasResourceProperties('AWS::ElastiCache::ReplicationGroup', {
       Engine: 'valkey',
-      KmsKeyId: Match.anyValue(),
-      SubnetIds: Match.anyValue(),
-      SecurityGroupIds: [Match.anyValue()],
+      EngineVersion: Match.stringLikeRegexp('^[78]\\.'),
+      ClusterMode: 'disabled',
+      NumCacheClusters: 2,
+      PreferredCacheClusterAZs: [
+        { 'Fn::Select': [0, { 'Fn::GetAZs': '' }] },
+        { 'Fn::Select': [1, { 'Fn::GetAZs': '' }] },
+      ],
+      AutomaticFailoverEnabled: true,
+      MultiAZEnabled: true,
+      CacheNodeType: 'cache.t4g.small',
+      Port: 6379,
+    });
+    stateful.resourcePropertiesCountIs('AWS::ElastiCache::ReplicationGroup', { NumNodeGroups: Match.anyValue() }, 0);
+  });
+
+  it('requires TLS to Valkey and encrypts it at rest with the customer-managed key', () => {
+    stateful.hasResourceProperties('AWS::ElastiCache::ReplicationGroup', {
+      TransitEncryptionEnabled: true,
+      TransitEncryptionMode: 'required',
+      AtRestEncryptionEnabled: true,
+      KmsKeyId: { Ref: Match.stringLikeRegexp('^DataKey') },
     });
     stateful.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+  });
+
+  it('places Valkey in the isolated subnets behind its own security group', () => {
+    const subnetGroup = single(stateful.findResources('AWS::ElastiCache::SubnetGroup'));
+    const subnetIds = subnetGroup.Properties.SubnetIds as { Ref: string }[];
+    expect(subnetIds).toHaveLength(2);
+    for (const { Ref } of subnetIds) expect(Ref).toMatch(/^Vpcprivate/);
+    const subnetGroupId = Object.keys(stateful.findResources('AWS::ElastiCache::SubnetGroup'))[0];
+    stateful.hasResourceProperties('AWS::ElastiCache::ReplicationGroup', {
+      CacheSubnetGroupName: { Ref: subnetGroupId },
+      SecurityGroupIds: [{ 'Fn::GetAtt': [Match.stringLikeRegexp('^RedisSecurityGroup'), 'GroupId'] }],
+    });
+    // Opened to the functions by the stateless stack's rules, never here.
+    const redisGroup = single(
+      stateful.findResources('AWS::EC2::SecurityGroup', { Properties: { GroupDescription: 'ElastiCache Valkey' } }),
+    );
+    expect(redisGroup.Properties.SecurityGroupIngress).toBeUndefined();
   });
 
   it('keeps PostgreSQL encrypted, private, behind an RDS Proxy that requires TLS, with a rotated secret', () => {
@@ -161,6 +209,59 @@ describe('stateless stack', () => {
       });
     }
     stateless.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 30 }, 4);
+  });
+
+  it('opens Valkey on its port to enrich and metadata only, from their security groups', () => {
+    const ingress = Object.values(stateless.findResources('AWS::EC2::SecurityGroupIngress') as Record<string, Resource>);
+    const toRedis = ingress.filter((rule) => JSON.stringify(rule.Properties.GroupId).includes('RedisSecurityGroup'));
+    const sources = toRedis.map((rule) => {
+      expect(rule.Properties).toMatchObject({ IpProtocol: 'tcp', FromPort: 6379, ToPort: 6379 });
+      expect(rule.Properties.CidrIp).toBeUndefined();
+      return (rule.Properties.SourceSecurityGroupId as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    });
+    expect(sources.sort()).toEqual([expect.stringMatching(/^EnrichSecurityGroup/), expect.stringMatching(/^MetadataSecurityGroup/)]);
+  });
+
+  it('gives enrich and metadata a rediss:// (TLS) URL of the primary endpoint, and ingest none', () => {
+    const redisUrls = Object.values(pipelineFunctions()).flatMap((fn) => {
+      const url = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables.REDIS_URL;
+      return url === undefined ? [] : [url];
+    });
+    expect(redisUrls).toHaveLength(2);
+    for (const url of redisUrls) {
+      expect(url).toEqual({
+        'Fn::Join': [
+          '',
+          [
+            'rediss://',
+            { 'Fn::ImportValue': expect.stringContaining('PrimaryEndPointAddress') },
+            ':',
+            { 'Fn::ImportValue': expect.stringContaining('PrimaryEndPointPort') },
+          ],
+        ],
+      });
+    }
+  });
+
+  it('sizes the Redis and PostgreSQL client timeouts for AWS per function', () => {
+    expect(variablesOf('enrich')).toMatchObject({
+      ENRICH_DB_CONNECT_TIMEOUT_MS: '1500',
+      ENRICH_DB_TIMEOUT_MS: '200',
+      REDIS_TIMEOUT_MS: '100',
+    });
+    expect(variablesOf('metadata')).toMatchObject({ REDIS_TIMEOUT_MS: '500', DATABASE_TIMEOUT_MS: '3000' });
+  });
+
+  it('sets only timeout variables the functions read', () => {
+    const known: Record<string, string[]> = {
+      enrich: [kafkaEnv, redisEnv, postgresEnv, enrichEnv].flatMap((schema) => Object.keys(schema.shape)),
+      metadata: [redisEnv, postgresEnv].flatMap((schema) => Object.keys(schema.shape)),
+      ingest: Object.keys(kafkaEnv.shape),
+    };
+    for (const [service, names] of Object.entries(known)) {
+      const timeouts = Object.keys(variablesOf(service)).filter((name) => name.endsWith('_TIMEOUT_MS'));
+      expect(timeouts.filter((name) => !names.includes(name))).toEqual([]);
+    }
   });
 
   it('gives functions database parts and a secret ARN, never a password or DATABASE_URL', () => {

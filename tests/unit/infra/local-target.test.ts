@@ -46,6 +46,7 @@ it('creates no MSK, ElastiCache, RDS, event source mapping, VPC or dashboard', (
   for (const type of [
     'AWS::MSK::ServerlessCluster',
     'AWS::MSK::Cluster',
+    'AWS::ElastiCache::ReplicationGroup',
     'AWS::ElastiCache::ServerlessCache',
     'AWS::RDS::DBCluster',
     'AWS::RDS::DBProxy',
@@ -70,6 +71,11 @@ it('points the functions at the compose services by their service names', () => 
   });
   expect(variablesOf('enrich').MSK_CLUSTER_ARN).toBeUndefined();
   expect(variablesOf('metadata')).toMatchObject({ REDIS_URL: 'redis://redis:6379', ADMIN_API_KEYS: 'local-admin-key' });
+});
+
+it('gives enrich and metadata the same client timeouts as on AWS', () => {
+  expect(variablesOf('enrich')).toMatchObject({ ENRICH_DB_CONNECT_TIMEOUT_MS: '1500', ENRICH_DB_TIMEOUT_MS: '200', REDIS_TIMEOUT_MS: '100' });
+  expect(variablesOf('metadata')).toMatchObject({ REDIS_TIMEOUT_MS: '500', DATABASE_TIMEOUT_MS: '3000' });
 });
 
 it('keeps the API shape: API key on /api/logs, IAM on /api/metadata, a known local key value', () => {

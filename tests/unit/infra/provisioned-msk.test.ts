@@ -1,5 +1,6 @@
 /**
- * The stateful stack with `-c mskMode=provisioned`: a provisioned MSK cluster instead of MSK Serverless.
+ * The stateful stack with `-c mskMode=provisioned`: a provisioned MSK cluster instead of MSK Serverless
+ * (and `-c cacheNodeType=…`, another setting that only this stack reads).
  */
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import nag from 'cdk-nag';
@@ -9,7 +10,7 @@ let built: SynthesizedApp;
 let template: Template;
 
 beforeAll(() => {
-  built = synthApp({ mskMode: 'provisioned' });
+  built = synthApp({ mskMode: 'provisioned', cacheNodeType: 'cache.r7g.large' });
   if (built.stateful === undefined) throw new Error('the AWS target has a stateful stack');
   template = Template.fromStack(built.stateful);
 }, SYNTH_TIMEOUT_MS);
@@ -38,6 +39,10 @@ it('accepts IAM clients only, over TLS, and encrypts data at rest with the custo
     },
     LoggingInfo: { BrokerLogs: { CloudWatchLogs: Match.objectLike({ Enabled: true }) } },
   });
+});
+
+it('sizes the Valkey nodes from the cacheNodeType setting', () => {
+  template.hasResourceProperties('AWS::ElastiCache::ReplicationGroup', { CacheNodeType: 'cache.r7g.large' });
 });
 
 it('passes cdk-nag AwsSolutions', () => {

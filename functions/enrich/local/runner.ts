@@ -103,6 +103,10 @@ export async function startEnrichRunner(options: EnrichRunnerOptions = {}): Prom
     topics: [topic],
     autocommit: false,
     mode: MessagesStreamModes.COMMITTED,
+    // Small per-partition fetches interleave the partitions in the stream. With the client's default (1 MiB)
+    // a backlog arrives one partition at a time (thousands of records of partition 0, then of 1, …), so
+    // the backpressure limit is reached while only one lane has work and the others sit idle.
+    maxBytesPerPartition: FETCH_BYTES_PER_PARTITION,
     fallbackMode: options.startFrom === 'latest' ? MessagesStreamFallbackModes.LATEST : MessagesStreamFallbackModes.EARLIEST,
   });
 
@@ -223,6 +227,8 @@ export async function startEnrichRunner(options: EnrichRunnerOptions = {}): Prom
     },
   };
 }
+
+const FETCH_BYTES_PER_PARTITION = 64 * 1024;
 
 type RunnerMessage = Message<Buffer, Buffer, Buffer, Buffer>;
 

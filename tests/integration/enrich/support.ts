@@ -3,6 +3,7 @@
  * the ingest use case, outputs collected from the three output topics, and real services that a test may
  * stop (its own redis-server; a TCP proxy in front of the shared PostgreSQL). No mocks.
  */
+import { freePort } from '../../support/net.ts';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -212,15 +213,6 @@ export async function produceRaw(messages: OutgoingMessage[]): Promise<void> {
   }
 }
 
-/** A TCP port nothing listens on (bound, then released). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
 
 /** This test's own redis-server (temp dir, spare port, no persistence); stop() and start() it at will. */
 export class OwnRedis {
@@ -339,3 +331,5 @@ export async function eventually(check: () => boolean | Promise<boolean>, timeou
   }
   return check();
 }
+
+export { freePort };

@@ -2,8 +2,8 @@
  * The ingest function against the real broker: what it answers is what is on `raw-logs`.
  * Every test marks its logs with its own id and reads back only those (the topic is shared).
  */
+import { freePort as closedPort } from '../../support/net.ts';
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import { jest } from '@jest/globals';
 import { readConfig, kafkaEnv } from '#shared/config.ts';
 import { KafkaPublisher } from '#shared/kafka/publisher.ts';
@@ -37,15 +37,6 @@ const post = (body: string, contentType = 'application/json') =>
     lambdaContext('ingest'),
   );
 
-/** A TCP port on which nothing listens (bound, then released). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
 
 // The first publish connects the producer; a read-back joins a consumer group (the project's testTimeout
 // does not reach the projects: it is a global Jest option).

@@ -3,8 +3,8 @@
  * REST proxy events. The tables are shared with other test files: every record here has a random key,
  * reads only look at those, and afterAll deletes them.
  */
+import { freePort as closedPort } from '../../support/net.ts';
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import { jest } from '@jest/globals';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { Redis } from 'ioredis';
@@ -151,15 +151,6 @@ async function existing(keys: string[]): Promise<string[]> {
   return found;
 }
 
-/** A TCP port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
 
 describe('hosts', () => {
   it('creates a host from the README curl body with 201 and returns it as stored', async () => {

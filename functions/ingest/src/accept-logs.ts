@@ -11,6 +11,7 @@ import { METRIC } from '#shared/metric-names.ts';
 import { logger, metrics } from '#shared/observability.ts';
 import { LogInput, type RawLogRecord, zodProblems } from '#shared/schemas/log.ts';
 import type { Candidate } from './parse-body.ts';
+import { canonicalIp } from '#shared/net/ip.ts';
 
 /** One problem with one record of the request. */
 export interface Rejection {
@@ -71,7 +72,9 @@ export class AcceptLogs {
       const outcome = 'problem' in candidate ? { problems: [candidate.problem] } : validate(candidate.value, candidate.index);
       if ('log' in outcome) {
         const { log } = outcome;
-        records.push({ event_id: this.#newId(), ...log, timestamp: log.timestamp ?? receivedAt, received_at: receivedAt });
+        // One spelling per address (PostgreSQL's), so cache keys and metadata invalidation agree on IPv6.
+        const sourceIp = canonicalIp(log.source_ip);
+        records.push({ event_id: this.#newId(), ...log, source_ip: sourceIp, timestamp: log.timestamp ?? receivedAt, received_at: receivedAt });
         continue;
       }
       rejectedRecords += 1;

@@ -86,6 +86,18 @@ describe('AcceptLogs', () => {
     ]);
   });
 
+  it('writes an IPv6 source_ip the way PostgreSQL does, in the value and the key', async () => {
+    // Prepare
+    const { publisher, acceptLogs } = setup();
+
+    // Act
+    await acceptLogs.execute(candidates(paymentLog({ source_ip: '2001:0DB8:0:0:0:0:0:1' })));
+
+    // Assess
+    const value = RawLogRecord.parse(JSON.parse(String(publisher.messages[0]?.value)));
+    expect([value.source_ip, publisher.messages[0]?.key]).toEqual(['2001:db8::1', '2001:db8::1']);
+  });
+
   it('answers the ids of the stored records in request order', async () => {
     // Prepare
     const { acceptLogs } = setup();

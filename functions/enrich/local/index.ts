@@ -12,6 +12,8 @@ export { type HealthServer, healthReport, startHealthServer } from './health.ts'
 
 const localEnv = z.object({
   ENRICH_HEALTH_PORT: z.coerce.number().int().min(0).max(65_535).default(8081),
+  /** Loopback by default; `0.0.0.0` lets the compose file's Prometheus (in a container) scrape it. */
+  ENRICH_HEALTH_HOST: z.string().min(1).default('127.0.0.1'),
   ENRICH_GROUP_ID: z.string().min(1).default('enrich-local'),
   ENRICH_BATCH_SIZE: z.coerce.number().int().positive().max(10_000).default(100),
   ENRICH_BATCH_WINDOW_MS: z.coerce.number().int().min(0).max(300_000).default(500),
@@ -24,7 +26,7 @@ export interface EnrichComponent {
 }
 
 /**
- * Starts the runner and its health server; options override the environment (ENRICH_HEALTH_PORT,
+ * Starts the runner and its health server; options override the environment (ENRICH_HEALTH_PORT, ENRICH_HEALTH_HOST,
  * ENRICH_GROUP_ID, ENRICH_BATCH_SIZE, ENRICH_BATCH_WINDOW_MS).
  *
  * @example
@@ -41,7 +43,7 @@ export async function start(options: EnrichRunnerOptions & { port?: number } = {
   });
   let health: HealthServer;
   try {
-    health = await startHealthServer({ runner, port: options.port ?? env.ENRICH_HEALTH_PORT });
+    health = await startHealthServer({ runner, port: options.port ?? env.ENRICH_HEALTH_PORT, host: env.ENRICH_HEALTH_HOST });
   } catch (error) {
     await runner.stop();
     throw error;

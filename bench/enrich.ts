@@ -172,32 +172,22 @@ async function buildHandler(publisher: CountingPublisher): Promise<{ enrich: Enr
   const metrics = new PrometheusEnrichMetrics();
   if (args.real) {
     const { createEnrichDependencies } = await import('../functions/enrich/dependencies.ts');
-    const pg = (await import('pg')).default;
-    const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/log_enrichment', max: 2 });
-    for (const host of hosts) {
-      await pool.query('INSERT INTO hosts (hostname, ip_address, datacenter, environment, cost_center) VALUES ($1,$2,$3,$4,$5) ON CONFLICT DO NOTHING', [
-        host.hostname,
-        host.ipAddress,
-        host.datacenter,
-        host.environment,
-        host.costCenter,
-      ]);
-    }
-    for (const service of services) {
-      await pool.query('INSERT INTO services (name, team, owner, tier, version, cost_center) VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT DO NOTHING', [
-        service.name,
-        service.team,
-        service.owner,
-        service.tier,
-        service.version,
-        service.costCenter,
-      ]);
-    }
+    const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/log_enrichment';
+    const { createPool } = await import('#shared/clients/postgres.ts');
+    const { postgresEnv, readConfig } = await import('#shared/config.ts');
+    const { PgMetadataRepository } = await import('../functions/metadata/adapters/pg-metadata-repository.ts');
+    const { MetadataCatalog } = await import('../functions/metadata/domain/catalog.ts');
+    const pool = createPool(readConfig(postgresEnv, { DATABASE_URL: databaseUrl, DATABASE_POOL_MAX: '2' }), 'bench-enrich');
+    // The metadata function's own use case writes the bench's hosts and services (its Redis keys are new
+    // names, so there is nothing to invalidate).
+    const catalog = new MetadataCatalog(new PgMetadataRepository(pool), { invalidate: async () => undefined });
+    for (const host of hosts) await catalog.hosts.upsert(host);
+    for (const service of services) await catalog.services.upsert(service);
     const deps = createEnrichDependencies({
       env: {
         ...process.env,
         REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0',
-        DATABASE_URL: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/log_enrichment',
+        DATABASE_URL: databaseUrl,
         ENRICH_BREAKER_KEY_PREFIX: `bench:${RUN}:breaker:`,
       },
       publisher,
@@ -207,8 +197,8 @@ async function buildHandler(publisher: CountingPublisher): Promise<{ enrich: Enr
       enrich: deps.enrich,
       async close() {
         await deps.close();
-        await pool.query('DELETE FROM hosts WHERE hostname = ANY($1)', [hosts.map((host) => host.hostname)]);
-        await pool.query('DELETE FROM services WHERE name = ANY($1)', [services.map((service) => service.name)]);
+        for (const host of hosts) await catalog.hosts.remove(host.hostname);
+        for (const service of services) await catalog.services.remove(service.name);
         await pool.end();
       },
     };

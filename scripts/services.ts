@@ -39,6 +39,7 @@ import { Redis, ReplyError } from 'ioredis';
 import pg from 'pg';
 import { z } from 'zod';
 import { ConfigError, readConfig, topicsEnv } from '../layers/shared/src/config.ts';
+import { ensureDatabase } from '../layers/shared/src/db/database.ts';
 
 // ---------------------------------------------------------------------------------------------------------
 // Configuration: read once, here, from the environment; everything below uses `servicesConfig`.
@@ -740,6 +741,12 @@ async function postgresUp(log: Log): Promise<StartedProcess | undefined> {
     log(`postgres: using ${address} (${ours === undefined ? 'already running' : `project postgres pid ${ours}`})`);
     return undefined;
   }
+  if (probe.state === 'unusable' && probe.code === MISSING_DATABASE && ours === undefined) {
+    // A running server without the database DATABASE_URL names: creating it is what `up` is for.
+    await ensureDatabase(url);
+    log(`postgres: using ${address} (already running); created database ${database}`);
+    return undefined;
+  }
   if (probe.state === 'unusable' && !(ours !== undefined && probe.code === MISSING_DATABASE)) {
     throw new ServicesError(`postgres: something answers at ${address} but ${probe.reason}: fix DATABASE_URL or that server`);
   }
@@ -815,7 +822,7 @@ async function postgresUp(log: Log): Promise<StartedProcess | undefined> {
     if (child !== undefined && isRunning(pid)) await stopProcess(pid, ['SIGINT', 'SIGQUIT', 'SIGKILL'], 10_000).catch(() => undefined);
     throw error;
   }
-  await ensureDatabase(database, log);
+  await ensureDatabase(url);
   if (child === undefined) {
     log(`postgres: project postgres pid ${pid} accepts connections on ${address} after ${seconds(began)}`);
     return undefined;
@@ -839,24 +846,6 @@ async function probePostgres(url: string): Promise<Probe> {
     const sqlState = typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
     if (sqlState === undefined || sqlState === '57P03') return { state: 'down', reason: explain(error) };
     return { state: 'unusable', reason: `${explain(error)} (SQLSTATE ${sqlState})`, code: sqlState };
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
-/** A fresh cluster has only the `postgres` database; create the one DATABASE_URL names. */
-async function ensureDatabase(database: string, log: Log): Promise<void> {
-  if (database === 'postgres') return;
-  const adminUrl = new URL(servicesConfig.postgres.url);
-  adminUrl.pathname = '/postgres';
-  const client = new pg.Client({ connectionString: adminUrl.toString(), connectionTimeoutMillis: 2000 });
-  try {
-    await client.connect();
-    const found = await client.query('select 1 from pg_database where datname = $1', [database]);
-    if (found.rowCount === 0) {
-      await client.query(`create database ${client.escapeIdentifier(database)}`);
-      log(`postgres: created database ${database}`);
-    }
   } finally {
     await client.end().catch(() => undefined);
   }

@@ -11,7 +11,7 @@
  *
  * Environment (defaults): KAFKA_BROKERS (127.0.0.1:9092), BENCH_RECORDS (100000), BENCH_HTTP_SECONDS (8),
  * BENCH_BATCH (100 logs per batched HTTP request), BENCH_ENRICH_BATCHES (100,1000), BENCH_PACED_RATE (5000),
- * BENCH_PACED_SECONDS (10), BENCH_BATCH_WINDOW_MS (500), BENCH_ENRICH_HANDLER_BATCHES (2000), BENCH_DATABASE_URL (…/log_enrichment_bench), BENCH_REDIS_URL (…:6379/14).
+ * BENCH_PACED_SECONDS (10), BENCH_BATCH_WINDOW_MS (500), BENCH_FLEET_HOSTS (500), BENCH_ENRICH_HANDLER_BATCHES (2000), BENCH_DATABASE_URL (…/log_enrichment_bench), BENCH_REDIS_URL (…:6379/14).
  */
 import { z } from 'zod';
 import { readConfig } from '#shared/config.ts';
@@ -38,6 +38,8 @@ const benchEnv = z.object({
   // log_enrichment_test and /15.
   BENCH_DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//).default('postgres://postgres@127.0.0.1:5432/log_enrichment_bench'),
   BENCH_REDIS_URL: z.string().regex(/^rediss?:\/\//).default('redis://127.0.0.1:6379/14'),
+  /** Registered hosts besides the demo ones, so the source-IP keys spread over the partitions (bench/lib/fleet.ts). */
+  BENCH_FLEET_HOSTS: z.coerce.number().int().min(0).max(10_000).default(500),
 });
 
 const config = readConfig(benchEnv);
@@ -62,14 +64,18 @@ async function main(): Promise<void> {
   const services = await servicesUp({ log });
   try {
     const env = readConfig(kafkaEnv, { KAFKA_BROKERS: config.KAFKA_BROKERS });
-    const context = { connection: await connectionOptions(env, 'bench'), kafkaEnv: env, catalog: await loadCatalog(), log };
-
     const { ensureDatabase } = await import('#shared/db/database.ts');
     const { migrate } = await import('#shared/db/migrate.ts');
-    const { seedDemoMetadata } = await import('../scripts/seed.ts');
+    const { seedDemoMetadata, seedMetadata } = await import('../scripts/seed.ts');
+    const { fleetHosts, withFleet } = await import('./lib/fleet.ts');
     await ensureDatabase(config.BENCH_DATABASE_URL);
     await migrate(config.BENCH_DATABASE_URL);
     await seedDemoMetadata(config.BENCH_DATABASE_URL, config.BENCH_REDIS_URL);
+    const fleet = fleetHosts(config.BENCH_FLEET_HOSTS);
+    await seedMetadata(config.BENCH_DATABASE_URL, config.BENCH_REDIS_URL, { hosts: fleet, services: [], networks: [] });
+    log(`metadata: demo set + ${fleet.length} fleet hosts in ${config.BENCH_DATABASE_URL}`);
+    const catalog = withFleet(await loadCatalog(), fleet);
+    const context = { connection: await connectionOptions(env, 'bench'), kafkaEnv: env, catalog, log };
 
     const rows: Row[] = [];
     rows.push(...(await sections.enrichHandlerSection(context, config.BENCH_ENRICH_HANDLER_BATCHES)));

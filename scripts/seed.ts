@@ -32,7 +32,17 @@ const NO_CACHE: MetadataCacheInvalidator = { invalidate: async () => undefined }
  * summary.hosts; // { created: 4, updated: 0, unchanged: 0 } on a fresh database, { …, unchanged: 4 } afterwards
  */
 export async function seedDemoMetadata(databaseUrl: string, redisUrl?: string): Promise<SeedSummary> {
-  const demo = await readDemoMetadata();
+  return seedMetadata(databaseUrl, redisUrl, await readDemoMetadata());
+}
+
+/**
+ * Upserts a metadata set through the metadata function's own use case (so caches are invalidated as on
+ * any write); idempotent.
+ *
+ * @example
+ * await seedMetadata(databaseUrl, redisUrl, { hosts: [...], services: [], networks: [] });
+ */
+export async function seedMetadata(databaseUrl: string, redisUrl: string | undefined, demo: DemoMetadata): Promise<SeedSummary> {
   const pool = createPool(readConfig(postgresEnv, { DATABASE_URL: databaseUrl }), 'seed');
   // A script can wait longer for Redis than a Lambda lookup does (REDIS_TIMEOUT_MS defaults to 50 ms).
   const redis =

@@ -274,7 +274,9 @@ async function main(): Promise<void> {
 
 if (import.meta.main) {
   main().catch((error: unknown) => {
-    console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+    // Errors with a message written for people (ports, services, configuration) need no stack trace.
+    const known = error instanceof Error && /already in use|invalid configuration|not found|not ready/.test(error.message);
+    console.error(known ? `npm start: ${(error as Error).message}` : error instanceof Error ? (error.stack ?? error.message) : error);
     process.exit(1);
   });
 }

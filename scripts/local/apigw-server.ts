@@ -101,9 +101,17 @@ export async function serveHandler(options: ServeOptions): Promise<ServedHandler
   });
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const onError = (error: NodeJS.ErrnoException) => {
+      // The one failure a person can fix at once: say which function, which port, and what to do.
+      if (error.code === 'EADDRINUSE') {
+        reject(new Error(`${options.name}: ${host}:${options.port} is already in use (another npm start?); stop it or choose another port`, { cause: error }));
+      } else {
+        reject(error);
+      }
+    };
+    server.once('error', onError);
     server.listen(options.port, host, () => {
-      server.off('error', reject);
+      server.off('error', onError);
       resolve();
     });
   });

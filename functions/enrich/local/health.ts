@@ -91,10 +91,19 @@ export async function startHealthServer(options: HealthServerOptions): Promise<H
     }
     response.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ message: 'Not Found' }));
   });
+  const port = options.port ?? 8081;
+  const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 8081, options.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
+    const onError = (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EADDRINUSE') {
+        reject(new Error(`enrich: ${host}:${port} is already in use (another runner?); set ENRICH_HEALTH_PORT`, { cause: error }));
+      } else {
+        reject(error);
+      }
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
       resolve();
     });
   });

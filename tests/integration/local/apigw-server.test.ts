@@ -54,6 +54,19 @@ describe('serveHandler', () => {
     await expect(act).rejects.toThrow(/loopback only/);
   });
 
+  it('says which function and port when the port is taken', async () => {
+    // Prepare
+    const first = await serveHandler({ name: 'first', port: 0, host: '127.0.0.1', handler: ok });
+    const port = Number(new URL(first.url).port);
+
+    // Act
+    const second = serveHandler({ name: 'ingest', port, host: '127.0.0.1', handler: ok });
+
+    // Assess
+    await expect(second).rejects.toThrow(`ingest: 127.0.0.1:${port} is already in use`);
+    await first.close();
+  });
+
   it('invokes the handler with a REST proxy event: route, path parameters, query, headers, source IP', async () => {
     // Prepare
     const { calls, handler } = recordingHandler(ok);

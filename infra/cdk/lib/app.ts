@@ -30,6 +30,9 @@ export function topicSpecs(settings: Settings): TopicSpec[] {
     { name: TOPICS.partial, partitions: settings.outputTopicPartitions },
     // Dead letters are rare and read by people: one partition keeps them in arrival order.
     { name: TOPICS.dlq, partitions: 1 },
+    // Written by Lambda itself (the enrich event source mapping's on-failure destination), not by enrich; sized
+    // like the output topics. It must exist before the mapping fails a batch, hence created here at deploy.
+    { name: settings.onFailureTopic, partitions: settings.outputTopicPartitions },
   ];
 }
 
@@ -51,6 +54,7 @@ export function buildApp(app: App): BuiltApp {
       maxBatchingWindow: Duration.seconds(settings.enrichBatchWindowSeconds),
       retryAttempts: settings.enrichRetryAttempts,
       maximumPollers: settings.rawLogsPartitions,
+      onFailureTopic: settings.onFailureTopic,
     },
     ingestThrottle: {
       rateLimit: settings.ingestRateLimit,

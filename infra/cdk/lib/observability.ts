@@ -1,6 +1,6 @@
 /**
  * Dashboard and alarms of the AWS target, fed by the functions' EMF metrics (namespace LogEnrichment, names
- * from `#shared/metric-names.ts`) and by AWS/Lambda and AWS/SQS metrics.
+ * from `#shared/metric-names.ts`) and by AWS/Lambda metrics (functions, and the enrich event source mapping).
  *
  * Dimension assumption (Powertools Metrics): every EMF metric carries `service` = POWERTOOLS_SERVICE_NAME of its
  * function; cache metrics add `tier` (memory | redis | postgres); breaker states add `breaker` (redis | postgres).
@@ -20,7 +20,6 @@ import {
   TreatMissingData,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
-import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { METRIC } from '#shared/metric-names.ts';
 import { METRICS_NAMESPACE } from './pipeline-function.ts';
@@ -35,11 +34,28 @@ export interface PipelineObservabilityProps {
   readonly ingest: ObservedFunction;
   readonly enrich: ObservedFunction;
   readonly metadata: ObservedFunction;
-  /** On-failure destination of the enrich event source mapping. */
-  readonly onFailureQueue: IQueue;
+  /** The enrich event source mapping and the Kafka topic it sends failed records to. */
+  readonly onFailure: OnFailureDestination;
   readonly alarmAction?: IAlarmAction;
   readonly thresholds?: Partial<AlarmThresholds>;
 }
+
+export interface OnFailureDestination {
+  /** The mapping's UUID (`Ref` of AWS::Lambda::EventSourceMapping): the dimension of its metrics. */
+  readonly eventSourceMappingId: string;
+  readonly topic: string;
+}
+
+/**
+ * Event source mapping metrics (AWS/Lambda, dimension EventSourceMappingUUID, group EventCount of the mapping's
+ * MetricsConfig): records written to the on-failure destination, and records dropped (retries exhausted or too
+ * old, and also those whose delivery to the destination failed). AWS Lambda developer guide, "Types of metrics
+ * for Lambda functions", section "Event source mapping metrics".
+ */
+export const ESM_METRIC = {
+  onFailureDelivered: 'OnFailureDestinationDeliveredEventCount',
+  dropped: 'DroppedEventCount',
+} as const;
 
 export interface AlarmThresholds {
   /** Partial enrichments as a percentage of enriched records. */
@@ -113,6 +129,14 @@ export class PipelineObservability extends Construct {
           period: PERIOD,
         }),
     );
+    const mappingMetric = (metricName: string, period: Duration) =>
+      new Metric({
+        namespace: 'AWS/Lambda',
+        metricName,
+        dimensionsMap: { EventSourceMappingUUID: props.onFailure.eventSourceMappingId },
+        statistic: 'Sum',
+        period,
+      });
     const functions = [ingest, enrich, metadata];
     const perFunction = (metric: (fn: IFunction) => IMetric) => functions.map(({ fn }) => metric(fn));
 
@@ -157,8 +181,12 @@ export class PipelineObservability extends Construct {
         [
           new GraphWidget({ title: 'raw-logs offset lag (records)', left: [offsetLag], width: 8 }),
           new SingleValueWidget({
-            title: 'Dead letters',
-            metrics: [deadLettered, props.onFailureQueue.metricApproximateNumberOfMessagesVisible({ period: PERIOD })],
+            title: 'Dead letters and failed batches (records)',
+            metrics: [
+              deadLettered,
+              mappingMetric(ESM_METRIC.onFailureDelivered, PERIOD).with({ label: `Sent to ${props.onFailure.topic}` }),
+              mappingMetric(ESM_METRIC.dropped, PERIOD).with({ label: 'Dropped by the event source mapping' }),
+            ],
             width: 8,
           }),
           new GraphWidget({
@@ -221,10 +249,18 @@ export class PipelineObservability extends Construct {
       description: 'Records were sent to raw-logs-dlq (they can never be enriched: see the reason header)',
     });
     this.alarm('OnFailureDestinationAlarm', {
-      metric: props.onFailureQueue.metricApproximateNumberOfMessagesVisible({ period: ALARM_PERIOD, statistic: 'Maximum' }),
+      metric: mappingMetric(ESM_METRIC.onFailureDelivered, ALARM_PERIOD),
       threshold: 0,
       evaluationPeriods: 1,
-      description: 'The enrich event source mapping gave up on a batch after its retries (offsets in the queue)',
+      description: `The enrich event source mapping gave up on records after its retries: they are in ${props.onFailure.topic}, to replay once the cause is fixed`,
+    });
+    // The one signal of logs actually lost: a record the mapping dropped, e.g. because writing it to the
+    // on-failure topic failed (Lambda then emits DroppedEventCount instead of the delivered count).
+    this.alarm('DroppedRecordsAlarm', {
+      metric: mappingMetric(ESM_METRIC.dropped, ALARM_PERIOD),
+      threshold: 0,
+      evaluationPeriods: 1,
+      description: `The enrich event source mapping dropped records that did not reach ${props.onFailure.topic}: those logs are lost unless raw-logs still holds them`,
     });
     if (props.alarmAction !== undefined) {
       for (const alarm of this.alarms) alarm.addAlarmAction(props.alarmAction);

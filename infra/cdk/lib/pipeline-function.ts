@@ -7,6 +7,7 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { type IConnectable, type IVpc, Port, SecurityGroup, SubnetType } from 'aws-cdk-lib/aws-ec2';
 import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { KafkaDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { type ICommandHooks, NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -141,6 +142,24 @@ export class PipelineFunction extends NodejsFunction {
     this.bindKafka(kafka);
     kafka.grantGroup(this, group);
     return this;
+  }
+
+  /**
+   * The on-failure destination of this function's MSK event source mapping, as a topic of the same cluster,
+   * with the right to write it. No environment variable: the function never reads it. Lambda's pollers write
+   * the failed records there as a Kafka producer using the function's execution role, so the role gets the
+   * producer actions on that topic alone: WriteData (what AWS documents for a Kafka destination) and
+   * DescribeTopic (which MSK requires with it), plus the cluster's WriteDataIdempotently in case Lambda's
+   * producer turns idempotence on, the Kafka client default since 3.0 (enrich holds it anyway for its own
+   * publisher).
+   *
+   * @example
+   * fn.addEventSource(new ManagedKafkaEventSource({ …, onFailure: fn.kafkaOnFailureDestination(kafka, 'raw-logs-unprocessed') }));
+   */
+  kafkaOnFailureDestination(kafka: KafkaAccess, topic: string): KafkaDlq {
+    this.bindKafka(kafka);
+    kafka.grantTopic(this, topic, 'produce');
+    return new KafkaDlq(topic);
   }
 
   /** `envName=<secret ARN>` + `secretsmanager:GetSecretValue` (and decrypt) on that secret only. */

@@ -5,6 +5,7 @@
 import type { Node } from 'constructs';
 import { z } from 'zod';
 import { readConfig } from '#shared/config.ts';
+import { TOPICS } from './endpoints.ts';
 
 const flag = z.union([z.boolean(), z.enum(['true', 'false']).transform((value) => value === 'true')]);
 const count = (fallback: number) => z.coerce.number().int().positive().default(fallback);
@@ -22,6 +23,16 @@ export const settingsSchema = z.object({
   cacheNodeType: z.string().startsWith('cache.').default('cache.t4g.small'),
   rawLogsPartitions: count(6),
   outputTopicPartitions: count(3),
+  /**
+   * On-failure destination of the enrich event source mapping: a topic of the same cluster that receives the
+   * records themselves. Never raw-logs (Lambda refuses a loop) nor raw-logs-dlq, whose consumers read only
+   * enrich's own dead-letter envelope.
+   */
+  onFailureTopic: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,249}$/, 'a Kafka topic name: letters, digits, ".", "_", "-"')
+    .refine((name) => !Object.values(TOPICS).includes(name), 'must differ from the pipeline topics (raw-logs-dlq included)')
+    .default('raw-logs-unprocessed'),
   enrichBatchSize: count(500),
   enrichBatchWindowSeconds: z.coerce.number().int().min(0).max(300).default(1),
   enrichRetryAttempts: z.coerce.number().int().min(0).max(10_000).default(5),

@@ -93,12 +93,12 @@ export class StatefulStack extends Stack {
     const isolated = vpc.selectSubnets({ subnetType: SubnetType.PRIVATE_ISOLATED });
 
     // No NAT: every AWS API the VPC's code calls goes through an endpoint. The MSK event source mapping's
-    // pollers run in the cluster's subnets and call Lambda and STS (and SQS for its on-failure destination);
-    // the functions call MSK (GetBootstrapBrokers) and Secrets Manager (database password).
+    // pollers run in the cluster's subnets and call Lambda and STS (its on-failure destination is a topic of
+    // the cluster itself, so no SQS or SNS endpoint); the functions call MSK (GetBootstrapBrokers) and
+    // Secrets Manager (database password).
     const endpoints = {
       lambda: InterfaceVpcEndpointAwsService.LAMBDA,
       sts: InterfaceVpcEndpointAwsService.STS,
-      sqs: InterfaceVpcEndpointAwsService.SQS,
       kafka: InterfaceVpcEndpointAwsService.KAFKA,
       secretsManager: InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
     };

@@ -3,7 +3,7 @@
  * mapping of enrich, and (AWS target) the dashboard and alarms. Everything it needs from the data stores
  * arrives as typed `PipelineResources`: from the stateful stack on AWS, from the compose services locally.
  */
-import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, type Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import {
   AccessLogFormat,
   AuthorizationType,
@@ -16,10 +16,9 @@ import {
 } from 'aws-cdk-lib/aws-apigateway';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { StartingPosition, MetricType } from 'aws-cdk-lib/aws-lambda';
-import { ManagedKafkaEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { ManagedKafkaEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Topic } from 'aws-cdk-lib/aws-sns';
-import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { PostgresEnv, RedisEnv } from '#shared/config.ts';
 import type { EnrichEnv } from '../../../functions/enrich/src/config.ts';
@@ -66,6 +65,8 @@ export interface EnrichEventSourceSettings {
   readonly retryAttempts: number;
   /** Provisioned pollers: at most one per partition of raw-logs is ever useful. */
   readonly maximumPollers: number;
+  /** Topic (same cluster) that receives the records of batches the mapping gives up on. */
+  readonly onFailureTopic: string;
 }
 
 export interface StatelessStackProps extends StackProps {
@@ -235,35 +236,37 @@ export class StatelessStack extends Stack {
     const clusterArn = props.resources.mskClusterArn;
     if (clusterArn === undefined) throw new Error('the AWS target needs the MSK cluster ARN');
 
-    // Batches the ESM gave up on (after retries and bisection) land here as offsets + error, not records:
-    // the records are still in raw-logs for a replay.
-    const onFailureQueue = new Queue(this, 'EnrichOnFailure', {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    acknowledge(onFailureQueue, 'AwsSolutions-SQS3', 'This queue is itself the dead-letter (on-failure) destination of the event source mapping');
+    // Batches the mapping gives up on (retries exhausted, or older than the maximum record age) go to a Kafka
+    // topic of the same cluster: Lambda writes the records themselves there, with the failure as metadata, so
+    // they outlive raw-logs' retention. An SQS or SNS destination would get only topic/partition/offsets, and
+    // the logs would be lost once raw-logs expires them. Not raw-logs-dlq: that topic holds enrich's own dead
+    // letters in their own JSON envelope, and its readers would break on Lambda's format mixed in.
+    const { onFailureTopic } = props.eventSource;
+    if (onFailureTopic === props.topics.dlq || onFailureTopic === props.topics.raw) {
+      throw new Error(`the on-failure topic must not be ${onFailureTopic}`);
+    }
+    const onFailure = this.enrich.kafkaOnFailureDestination(props.resources.kafka, onFailureTopic);
 
     this.enrich.bindValue('ENRICH_REPORT_BATCH_ITEM_FAILURES', 'true');
-    this.enrich.addEventSource(
-      new ManagedKafkaEventSource({
-        clusterArn,
-        topic: props.topics.raw,
-        consumerGroupId: ENRICH_CONSUMER_GROUP,
-        // TRIM_HORIZON: the mapping takes minutes to start; LATEST would skip logs ingested meanwhile.
-        // (Once the group has committed offsets, those win.)
-        startingPosition: StartingPosition.TRIM_HORIZON,
-        batchSize: props.eventSource.batchSize,
-        maxBatchingWindow: props.eventSource.maxBatchingWindow,
-        // Error handling controls (retries, bisect, partial batch response, destination) need provisioned pollers.
-        provisionedPollerConfig: { minimumPollers: 1, maximumPollers: props.eventSource.maximumPollers },
-        retryAttempts: props.eventSource.retryAttempts,
-        bisectBatchOnError: true,
-        reportBatchItemFailures: true,
-        onFailure: new SqsDlq(onFailureQueue),
-        metricsConfig: { metrics: [MetricType.EVENT_COUNT, MetricType.ERROR_COUNT, MetricType.KAFKA_METRICS] },
-      }),
-    );
+    const eventSource = new ManagedKafkaEventSource({
+      clusterArn,
+      topic: props.topics.raw,
+      consumerGroupId: ENRICH_CONSUMER_GROUP,
+      // TRIM_HORIZON: the mapping takes minutes to start; LATEST would skip logs ingested meanwhile.
+      // (Once the group has committed offsets, those win.)
+      startingPosition: StartingPosition.TRIM_HORIZON,
+      batchSize: props.eventSource.batchSize,
+      maxBatchingWindow: props.eventSource.maxBatchingWindow,
+      // Error handling controls (retries, bisect, partial batch response, destination) need provisioned pollers.
+      provisionedPollerConfig: { minimumPollers: 1, maximumPollers: props.eventSource.maximumPollers },
+      retryAttempts: props.eventSource.retryAttempts,
+      bisectBatchOnError: true,
+      reportBatchItemFailures: true,
+      onFailure,
+      // EventCount carries OnFailureDestinationDeliveredEventCount and DroppedEventCount, read by the alarms.
+      metricsConfig: { metrics: [MetricType.EVENT_COUNT, MetricType.ERROR_COUNT, MetricType.KAFKA_METRICS] },
+    });
+    this.enrich.addEventSource(eventSource);
     acknowledge(
       this.enrich.role ?? this.enrich,
       'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaMSKExecutionRole]',
@@ -274,7 +277,7 @@ export class StatelessStack extends Stack {
       ingest: { fn: this.ingest, service: SERVICES.ingest },
       enrich: { fn: this.enrich, service: SERVICES.enrich },
       metadata: { fn: this.metadata, service: SERVICES.metadata },
-      onFailureQueue,
+      onFailure: { eventSourceMappingId: eventSource.eventSourceMappingId, topic: onFailureTopic },
       ...(props.alarmTopicArn === undefined
         ? {}
         : { alarmAction: new SnsAction(Topic.fromTopicArn(this, 'AlarmTopic', props.alarmTopicArn)) }),

@@ -60,9 +60,9 @@ describe('stateful stack', () => {
     stateful.resourcePropertiesCountIs('AWS::EC2::Subnet', { MapPublicIpOnLaunch: true }, 0);
   });
 
-  it('reaches AWS APIs through interface endpoints for Lambda, STS, SQS, MSK and Secrets Manager', () => {
-    stateful.resourceCountIs('AWS::EC2::VPCEndpoint', 5);
-    for (const service of ['lambda', 'sts', 'sqs', 'kafka', 'secretsmanager']) {
+  it('reaches AWS APIs through interface endpoints for Lambda, STS, MSK and Secrets Manager, and none for SQS', () => {
+    stateful.resourceCountIs('AWS::EC2::VPCEndpoint', 4);
+    for (const service of ['lambda', 'sts', 'kafka', 'secretsmanager']) {
       stateful.hasResourceProperties('AWS::EC2::VPCEndpoint', {
         ServiceName: Match.objectLike({ 'Fn::Join': ['', Match.arrayWith([`.${service}`])] }),
         PrivateDnsEnabled: true,
@@ -152,7 +152,7 @@ describe('stateful stack', () => {
     expect(cidrs).toEqual(['10.40.0.0/16']);
   });
 
-  it('creates the four topics at deploy, raw-logs with six partitions, with create rights on those topics only', () => {
+  it('creates the five topics at deploy, raw-logs with six partitions, with create rights on those topics only', () => {
     const createTopics = single(
       stateful.findResources('AWS::Lambda::Function', {
         Properties: { Environment: { Variables: { KAFKA_TOPICS: Match.anyValue() } } },
@@ -164,6 +164,7 @@ describe('stateful stack', () => {
       { name: 'enriched-logs-complete', partitions: 3 },
       { name: 'enriched-logs-partial', partitions: 3 },
       { name: 'raw-logs-dlq', partitions: 1 },
+      { name: 'raw-logs-unprocessed', partitions: 3 },
     ]);
     stateful.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
@@ -274,7 +275,7 @@ describe('stateless stack', () => {
     }
   });
 
-  it('maps raw-logs to enrich with batching, retries, bisection, partial responses and an on-failure queue', () => {
+  it('maps raw-logs to enrich with batching, retries, bisection, partial responses and an on-failure topic', () => {
     stateless.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
     stateless.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       Topics: ['raw-logs'],
@@ -286,12 +287,31 @@ describe('stateless stack', () => {
       BisectBatchOnFunctionError: true,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
       ProvisionedPollerConfig: { MinimumPollers: 1, MaximumPollers: 6 },
-      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [Match.stringLikeRegexp('EnrichOnFailure'), 'Arn'] } } },
+      DestinationConfig: { OnFailure: { Destination: 'kafka://raw-logs-unprocessed' } },
+      MetricsConfig: { Metrics: Match.arrayWith(['EventCount']) },
     });
     stateless.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'enrich', ENRICH_REPORT_BATCH_ITEM_FAILURES: 'true' }) },
     });
-    stateless.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
+  });
+
+  it('has no SQS queue: failed records stay in Kafka', () => {
+    stateless.resourceCountIs('AWS::SQS::Queue', 0);
+    stateful.resourceCountIs('AWS::SQS::Queue', 0);
+  });
+
+  it('lets enrich\'s role write the on-failure topic only: DescribeTopic and WriteData on that topic\'s ARN', () => {
+    const enrichPolicy = single(
+      stateless.findResources('AWS::IAM::Policy', { Properties: { PolicyName: Match.stringLikeRegexp('^Enrich') } }),
+    );
+    const statements = (enrichPolicy.Properties.PolicyDocument as { Statement: { Action: string | string[]; Resource: unknown }[] })
+      .Statement;
+    const onTopic = statements.filter((statement) => JSON.stringify(statement.Resource).includes('/raw-logs-unprocessed'));
+    expect(onTopic).toHaveLength(1);
+    expect([onTopic[0]?.Action].flat()).toEqual(['kafka-cluster:DescribeTopic', 'kafka-cluster:WriteData']);
+    const topicArn = JSON.stringify(onTopic[0]?.Resource);
+    expect(topicArn).toContain(':topic/');
+    expect(topicArn).not.toContain('*');
   });
 
   it('grants Kafka data-plane actions per topic and group, never on a wildcard', () => {
@@ -359,17 +379,36 @@ describe('stateless stack', () => {
       'OffsetLag',
       'ConcurrentExecutions',
       'Throttles',
+      'OnFailureDestinationDeliveredEventCount',
     ]) {
       expect(body).toContain(needle);
     }
   });
 
-  it('alarms on partial ratio, error rates, offset lag and dead-letter growth', () => {
+  it('alarms on partial ratio, error rates, offset lag, dead-letter growth, failed and dropped records', () => {
     const alarms = Object.values(stateless.findResources('AWS::CloudWatch::Alarm') as Record<string, Resource>);
     const text = alarms.map((alarm) => JSON.stringify(alarm.Properties));
-    expect(alarms).toHaveLength(7);
-    for (const needle of ['EnrichmentPartial', 'Errors', 'OffsetLag', 'EnrichmentDeadLettered', 'ApproximateNumberOfMessagesVisible']) {
+    expect(alarms).toHaveLength(8);
+    for (const needle of ['EnrichmentPartial', 'Errors', 'OffsetLag', 'EnrichmentDeadLettered']) {
       expect(text.some((alarm) => alarm.includes(needle))).toBe(true);
+    }
+    expect(text.some((alarm) => alarm.includes('ApproximateNumberOfMessagesVisible'))).toBe(false);
+  });
+
+  it('alarms on the first record the mapping sends to the on-failure topic, by the mapping\'s UUID', () => {
+    const mappingId = Object.keys(stateless.findResources('AWS::Lambda::EventSourceMapping'))[0];
+    for (const metricName of ['OnFailureDestinationDeliveredEventCount', 'DroppedEventCount']) {
+      stateless.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'AWS/Lambda',
+        MetricName: metricName,
+        Dimensions: [{ Name: 'EventSourceMappingUUID', Value: { Ref: mappingId } }],
+        Statistic: 'Sum',
+        Period: 300,
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+        EvaluationPeriods: 1,
+        TreatMissingData: 'notBreaching',
+      });
     }
   });
 

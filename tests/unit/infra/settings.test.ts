@@ -38,3 +38,27 @@ it('rejects a node type that is not an ElastiCache one, naming the setting', () 
   expect(read).toThrow(ConfigError);
   expect(read).toThrow(/cacheNodeType/);
 });
+
+it('defaults the on-failure topic to raw-logs-unprocessed and takes another from the context', () => {
+  // Prepare
+  const byDefault = new App();
+  const fromContext = new App({ context: { onFailureTopic: 'raw-logs-failed' } });
+
+  // Act
+  const settings = [readSettings(byDefault.node), readSettings(fromContext.node)];
+
+  // Assess
+  expect(settings.map(({ onFailureTopic }) => onFailureTopic)).toEqual(['raw-logs-unprocessed', 'raw-logs-failed']);
+});
+
+it.each(['raw-logs-dlq', 'raw-logs', 'not a topic'])('rejects %s as the on-failure topic, naming the setting', (topic) => {
+  // Prepare
+  const app = new App({ context: { onFailureTopic: topic } });
+
+  // Act
+  const read = () => readSettings(app.node);
+
+  // Assess
+  expect(read).toThrow(ConfigError);
+  expect(read).toThrow(/onFailureTopic/);
+});

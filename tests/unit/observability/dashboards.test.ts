@@ -7,6 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { PrometheusEnrichMetrics } from '../../../functions/enrich/src/adapters/prometheus-metrics.ts';
+import { ESM_METRIC } from '../../../infra/cdk/lib/observability.ts';
 import { REPO_ROOT } from '../../../infra/cdk/lib/paths.ts';
 import { METRIC } from '../../../layers/shared/src/metric-names.ts';
 import {
@@ -206,9 +207,12 @@ describe('the README section on the AWS deployment', () => {
 });
 
 describe('the CloudWatch exporter configuration', () => {
-  it('keeps the CDK dashboard dimensions: service on every EMF metric, FunctionName on the Lambda ones', () => {
+  it('keeps the CDK dashboard dimensions: service on every EMF metric, FunctionName on the Lambda ones, EventSourceMappingUUID on the mapping ones', () => {
+    const mappingMetrics: readonly string[] = Object.values(ESM_METRIC);
+    const lambdaDimension = (metric: string) => (mappingMetrics.includes(metric) ? 'EventSourceMappingUUID' : 'FunctionName');
     for (const rule of exporterConfig.metrics) {
-      const first = rule.aws_namespace === 'LogEnrichment' ? 'service' : rule.aws_namespace === 'AWS/Lambda' ? 'FunctionName' : 'QueueName';
+      const first =
+        rule.aws_namespace === 'LogEnrichment' ? 'service' : rule.aws_namespace === 'AWS/Lambda' ? lambdaDimension(rule.aws_metric_name) : 'QueueName';
       expect({ metric: rule.aws_metric_name, first: rule.aws_dimensions?.[0] }).toEqual({ metric: rule.aws_metric_name, first });
     }
   });

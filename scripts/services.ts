@@ -405,7 +405,7 @@ async function kafkaUp(log: Log): Promise<StartedProcess | undefined> {
     // A broker from an earlier `up` that is still starting (or one that never became ready): wait for it.
     log(`kafka: project broker pid ${ours} is running but not answering yet; waiting for it`);
     const began = performance.now();
-    await waitForBroker(ours, undefined); // on timeout it is left running: this call did not start it
+    await waitForBroker(ours, undefined, projectBroker()); // on timeout it is left running: this call did not start it
     log(`kafka: broker pid ${ours} ready on ${address} after ${seconds(began)} (log ${rel(paths.kafka.log)})`);
     return undefined;
   }
@@ -421,64 +421,138 @@ async function kafkaUp(log: Log): Promise<StartedProcess | undefined> {
     }
   }
 
+  const began = performance.now();
+  const { pid } = await startKafkaBroker({ ...projectBroker(), pidFile: paths.kafka.pid, log });
+  log(`kafka: started broker pid ${pid} on ${address} in ${seconds(began)} (log ${rel(paths.kafka.log)})`);
+  return { service: 'kafka', pid, address };
+}
+
+/** Where one local broker listens and keeps its files: the project's own (`up`) or a test's (OwnBroker). */
+export interface KafkaBrokerOptions {
+  /** Address clients use (advertised); the broker binds its loopback form. */
+  readonly host: string;
+  readonly port: number;
+  /** KRaft controller listener of the single node. */
+  readonly controllerPort: number;
+  /** Port advertised to clients, when they reach the broker through a proxy; default `port`. */
+  readonly advertisedPort?: number;
+  /** Log dir; formatted on first start, reused (data kept) when it already holds meta.properties. */
+  readonly dataDir: string;
+  /** The broker's stdout and stderr, appended. */
+  readonly logFile: string;
+  /** Written on every start from these options. */
+  readonly propertiesFile: string;
+  /** JVM heap (-Xms = -Xmx), MiB; default 512. */
+  readonly heapMb?: number;
+  /** How long to wait for it to answer; default SERVICES_TIMEOUT_MS. */
+  readonly timeoutMs?: number;
+  /**
+   * Own process group, so the broker outlives the process that started it (`npm run services -- up`).
+   * Default true; a test's broker says false so that Ctrl-C on the test also stops it.
+   */
+  readonly detached?: boolean;
+  /** Written with the pid right after the spawn (before the wait), removed if the start fails. */
+  readonly pidFile?: string;
+  readonly log?: Log;
+}
+
+/** A broker that {@link startKafkaBroker} started and that answers metadata requests. */
+export interface KafkaBrokerProcess {
+  readonly pid: number;
+  /** The process itself (unref'd: it does not keep the event loop alive); its `exit` says when it is gone. */
+  readonly child: ChildProcess;
+}
+
+/** The project's broker, as configured by KAFKA_BROKERS (files under .local/kafka). */
+function projectBroker(): KafkaBrokerOptions {
+  const { host, port, controllerPort } = servicesConfig.kafka;
+  return {
+    host,
+    port,
+    controllerPort,
+    dataDir: paths.kafka.data,
+    logFile: paths.kafka.log,
+    propertiesFile: paths.kafka.properties,
+    timeoutMs: servicesConfig.timeoutMs,
+  };
+}
+
+/**
+ * Starts one single-node KRaft broker (broker and controller in one JVM) from the Maven-fetched jars and
+ * resolves once it answers an Admin metadata request. Formats `dataDir` if it was never formatted; a
+ * formatted one is started as it is, so a restart on the same options keeps its topics and records.
+ * On failure the half-started process is stopped and the error carries the last lines of its log.
+ * It neither checks the ports nor takes the services lock: callers that share a port do (see `kafkaUp`).
+ *
+ * @example
+ * const broker = await startKafkaBroker({
+ *   host: '127.0.0.1', port: 19092, controllerPort: 19093,
+ *   dataDir: '/tmp/b/data', logFile: '/tmp/b/broker.log', propertiesFile: '/tmp/b/server.properties',
+ *   heapMb: 384, detached: false,
+ * });
+ * broker.child.once('exit', () => console.log('gone'));
+ */
+export async function startKafkaBroker(options: KafkaBrokerOptions): Promise<KafkaBrokerProcess> {
+  const log = options.log ?? (() => undefined);
   await requireJava();
   await ensureKafkaLibs(log);
-  mkdirSync(paths.kafka.dir, { recursive: true });
-  writeFileSync(paths.kafka.properties, brokerProperties());
-  await ensureFormatted(log);
+  mkdirSync(dirname(options.propertiesFile), { recursive: true });
+  mkdirSync(dirname(options.logFile), { recursive: true });
+  writeFileSync(options.propertiesFile, brokerProperties(options));
+  await ensureFormatted(options, log);
 
-  const began = performance.now();
-  const logFd = openSync(paths.kafka.log, 'a');
+  const logFd = openSync(options.logFile, 'a');
   let child: ChildProcess;
   try {
-    child = spawn('java', [...BROKER_JVM_OPTIONS, '-cp', classpath(), 'kafka.Kafka', paths.kafka.properties], {
-      cwd: paths.kafka.dir,
-      detached: true,
-      stdio: ['ignore', logFd, logFd],
-    });
+    child = spawn(
+      'java',
+      [...brokerJvmOptions(options.heapMb ?? 512), '-cp', classpath(), 'kafka.Kafka', options.propertiesFile],
+      { cwd: dirname(options.propertiesFile), detached: options.detached ?? true, stdio: ['ignore', logFd, logFd] },
+    );
   } finally {
     closeSync(logFd);
   }
   const pid = child.pid;
   if (pid === undefined) throw new ServicesError('kafka: could not start java (no pid)');
-  writeFileSync(paths.kafka.pid, `${pid}\n`);
+  if (options.pidFile !== undefined) writeFileSync(options.pidFile, `${pid}\n`);
   const exit = watchExit(child);
   child.unref();
 
   try {
-    await waitForBroker(pid, exit);
+    await waitForBroker(pid, exit, options);
   } catch (error) {
-    // Leave no half-started broker behind (this call started it): the next `up` starts from a clean state.
+    // Leave no half-started broker behind (this call started it): the next start begins from a clean state.
     await stopProcess(pid, ['SIGTERM', 'SIGKILL'], 10_000).catch(() => undefined);
-    rmSync(paths.kafka.pid, { force: true });
+    if (options.pidFile !== undefined) rmSync(options.pidFile, { force: true });
     throw error instanceof ServicesError ? new ServicesError(`${error.message}\n(stopped broker pid ${pid})`) : error;
   }
-  log(`kafka: started broker pid ${pid} on ${address} in ${seconds(began)} (log ${rel(paths.kafka.log)})`);
-  return { service: 'kafka', pid, address };
+  return { pid, child };
 }
 
 /**
  * JVM options of the broker. The heap is fixed: without -Xmx the JVM would size it from the machine's memory.
  * G1 settings as in Kafka's own bin/kafka-run-class.sh.
  */
-const BROKER_JVM_OPTIONS = [
-  '-Xms512m',
-  '-Xmx512m',
-  '-XX:+UseG1GC',
-  '-XX:MaxGCPauseMillis=20',
-  '-XX:InitiatingHeapOccupancyPercent=35',
-  '-XX:+ExplicitGCInvokesConcurrent',
-  '-Djava.awt.headless=true',
-  `-Dlog4j2.configurationFile=${paths.kafka.log4j}`,
-];
+function brokerJvmOptions(heapMb: number): string[] {
+  return [
+    `-Xms${heapMb}m`,
+    `-Xmx${heapMb}m`,
+    '-XX:+UseG1GC',
+    '-XX:MaxGCPauseMillis=20',
+    '-XX:InitiatingHeapOccupancyPercent=35',
+    '-XX:+ExplicitGCInvokesConcurrent',
+    '-Djava.awt.headless=true',
+    `-Dlog4j2.configurationFile=${paths.kafka.log4j}`,
+  ];
+}
 
 function classpath(): string {
   return `${paths.kafka.libs}/*`;
 }
 
 /** Single node, KRaft: broker and controller in one process, replication factor 1 everywhere. */
-function brokerProperties(): string {
-  const { host, port, controllerPort } = servicesConfig.kafka;
+function brokerProperties(options: KafkaBrokerOptions): string {
+  const { host, port, controllerPort } = options;
   const bind = bindAddress(host);
   const properties: Record<string, string | number | boolean> = {
     'process.roles': 'broker,controller',
@@ -486,11 +560,11 @@ function brokerProperties(): string {
     // A fixed voter list: the storage format then needs no --standalone (the two styles do not mix).
     'controller.quorum.voters': `1@${bind}:${controllerPort}`,
     listeners: `PLAINTEXT://${bind}:${port},CONTROLLER://${bind}:${controllerPort}`,
-    'advertised.listeners': `PLAINTEXT://${host}:${port}`,
+    'advertised.listeners': `PLAINTEXT://${host}:${options.advertisedPort ?? port}`,
     'controller.listener.names': 'CONTROLLER',
     'inter.broker.listener.name': 'PLAINTEXT',
     'listener.security.protocol.map': 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
-    'log.dirs': paths.kafka.data,
+    'log.dirs': options.dataDir,
     'offsets.topic.replication.factor': 1,
     'transaction.state.log.replication.factor': 1,
     'transaction.state.log.min.isr': 1,
@@ -547,17 +621,17 @@ function checkLibs(): void {
 }
 
 /** Formats the data dir once: formatting a used dir fails, and so does starting an unformatted one. */
-async function ensureFormatted(log: Log): Promise<void> {
-  const meta = join(paths.kafka.data, 'meta.properties');
+async function ensureFormatted(options: KafkaBrokerOptions, log: Log): Promise<void> {
+  const meta = join(options.dataDir, 'meta.properties');
   const formatted = readText(meta);
   if (formatted !== undefined) {
     const clusterId = /^cluster\.id=(.+)$/m.exec(formatted)?.[1];
-    log(`kafka: data dir ${rel(paths.kafka.data)} already formatted (cluster ${clusterId ?? 'unknown'})`);
+    log(`kafka: data dir ${rel(options.dataDir)} already formatted (cluster ${clusterId ?? 'unknown'})`);
     return;
   }
   // No meta.properties means nothing usable is there (an interrupted format at most): start afresh.
-  rmSync(paths.kafka.data, { recursive: true, force: true });
-  mkdirSync(paths.kafka.data, { recursive: true });
+  rmSync(options.dataDir, { recursive: true, force: true });
+  mkdirSync(options.dataDir, { recursive: true });
   const clusterId = newClusterId();
   const began = performance.now();
   const result = await run(
@@ -571,14 +645,14 @@ async function ensureFormatted(log: Log): Promise<void> {
       '-t',
       clusterId,
       '-c',
-      paths.kafka.properties,
+      options.propertiesFile,
     ],
-    { cwd: paths.kafka.dir },
+    { cwd: dirname(options.propertiesFile) },
   );
   if (result.status !== 0) {
-    throw new ServicesError(`kafka: formatting ${rel(paths.kafka.data)} failed:\n${result.output}`);
+    throw new ServicesError(`kafka: formatting ${rel(options.dataDir)} failed:\n${result.output}`);
   }
-  log(`kafka: formatted ${rel(paths.kafka.data)} (cluster ${clusterId}) in ${seconds(began)}`);
+  log(`kafka: formatted ${rel(options.dataDir)} (cluster ${clusterId}) in ${seconds(began)}`);
 }
 
 /** A Kafka cluster id: 16 random bytes in unpadded base64url, as Kafka's Uuid prints them. */
@@ -594,14 +668,15 @@ function newClusterId(): string {
  * Ready means an Admin metadata call is answered with the broker in it. The port opens well before that:
  * requests wait unanswered until the broker is unfenced, so an answered metadata call is the real signal.
  */
-async function waitForBroker(pid: number, exit: ExitWatch | undefined): Promise<void> {
-  const { brokers: brokerList, host, port } = servicesConfig.kafka;
-  const timeoutMs = servicesConfig.timeoutMs;
+async function waitForBroker(pid: number, exit: ExitWatch | undefined, options: KafkaBrokerOptions): Promise<void> {
+  const { host, port, logFile } = options;
+  const brokerList = [`${host}:${port}`];
+  const timeoutMs = options.timeoutMs ?? servicesConfig.timeoutMs;
   const ready = await waitUntil(async () => {
     if (exit?.exited !== undefined || (exit === undefined && !isRunning(pid))) {
       throw new ServicesError(
         `kafka: broker pid ${pid} exited while starting (${exit?.exited ?? 'gone'}); last lines of ` +
-          `${rel(paths.kafka.log)}:\n${tail(paths.kafka.log)}`,
+          `${rel(logFile)}:\n${tail(logFile)}`,
       );
     }
     if (!(await tcpOpen(host, port))) return false;
@@ -610,7 +685,7 @@ async function waitForBroker(pid: number, exit: ExitWatch | undefined): Promise<
   if (!ready) {
     throw new ServicesError(
       `kafka: broker pid ${pid} not ready on ${host}:${port} after ${timeoutMs / 1000} s. ` +
-        `Last lines of ${rel(paths.kafka.log)}:\n${tail(paths.kafka.log)}`,
+        `Last lines of ${rel(logFile)}:\n${tail(logFile)}`,
     );
   }
 }

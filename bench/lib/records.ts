@@ -3,7 +3,7 @@
  * drawn from the load mix so the enricher meets the same spread of known and unknown hosts and services.
  */
 import { randomUUID } from 'node:crypto';
-import type { RawLogRecord } from '#shared/schemas/log.ts';
+import type { IngestedLogRecord } from '#shared/schemas/log.ts';
 import { createLogMix, type MixCatalog } from '../../load/lib/mix.ts';
 import type { KafkaRecordFixture } from './kafka-fixtures.ts';
 
@@ -20,7 +20,7 @@ export function rawRecords(catalog: MixCatalog, count: number, runId = randomUUI
   const now = new Date().toISOString();
   return Array.from({ length: count }, () => {
     const { log } = next();
-    const record: RawLogRecord = { ...log, event_id: randomUUID(), timestamp: now, received_at: now };
+    const record = { ...log, event_id: randomUUID(), timestamp: now, received_at: now } satisfies IngestedLogRecord;
     return { eventId: record.event_id, key: Buffer.from(record.source_ip), value: Buffer.from(JSON.stringify(record)) };
   });
 }

@@ -47,7 +47,7 @@ const UNKNOWN_RANGES = ['192.0.2.0/24', '198.51.100.0/24', '203.0.113.0/24'] as 
 const UNKNOWN_SERVICES = ['legacy-batch', 'shadow-it-cron', 'unregistered-worker'] as const;
 
 export interface GeneratedLog {
-  log: LogInput & { attributes: Record<string, unknown> };
+  log: LogInput & { source_ip: string; attributes: Record<string, unknown> };
   source: SourceKind;
 }
 

@@ -1,11 +1,12 @@
 /**
  * Jest global setup of the integration project: makes the real Kafka, Redis and PostgreSQL answer (reusing
  * whatever already does), creates the pipeline topics, and gives the tests a migrated database of their own,
- * once per run, before any test file loads. What this run started is kept on globalThis, which Jest shares
+ * once per run, before any test file loads; installs kcat where it is missing. What this run started is kept on globalThis, which Jest shares
  * between global setup and teardown.
  */
 import { ensureDatabase } from '#shared/db/database.ts';
 import { migrate } from '#shared/db/migrate.ts';
+import { ensureKcat } from '../../scripts/ensure-kcat.ts';
 import { type ServicesHandle, servicesUp } from '../../scripts/services.ts';
 import { TEST_ENV } from './test-env.ts';
 
@@ -15,6 +16,8 @@ declare global {
 }
 
 export default async function globalSetup(): Promise<void> {
+  // Tests produce with kcat, a Kafka producer that is not ours (installed here when missing and root).
+  ensureKcat((line) => console.log(`[kcat] ${line}`));
   globalThis.__servicesStartedByJest = await servicesUp({ log: (line) => console.log(`[services] ${line}`) });
   await ensureDatabase(TEST_ENV.DATABASE_URL);
   const applied = await migrate(TEST_ENV.DATABASE_URL);

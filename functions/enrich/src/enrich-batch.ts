@@ -10,11 +10,11 @@
  */
 import type { EventPublisher, OutgoingMessage } from '#shared/kafka/publisher.ts';
 import { logger } from '#shared/observability.ts';
-import type { RawLogRecord } from '#shared/schemas/log.ts';
-import { deadLetterMessage } from './dead-letter.ts';
+import { deadLetterMessage, malformedRecordMessage } from './dead-letter.ts';
 import { decodeRecord } from './decode.ts';
 import { Merger } from './enriched-log.ts';
-import { type KafkaBatchResponse, type KafkaEvent, type KafkaEventRecord, recordId } from './kafka-event.ts';
+import type { LogEvent } from './log-event.ts';
+import { checkRecord, type KafkaBatchResponse, type KafkaEvent, type KafkaEventRecord, MalformedRecord, readOffset, recordId } from './kafka-event.ts';
 import type { EnrichMetrics, MetadataLookup, ResolvedMetadata } from './ports.ts';
 import { emptyTally } from './tiered-lookup.ts';
 
@@ -64,7 +64,7 @@ export class EnrichBatch {
     const { topics, lookup, publisher } = this.#deps;
     const enrichedAt = this.#wallClock().toISOString();
     const messages: OutgoingMessage[] = [];
-    const logs: RawLogRecord[] = [];
+    const logs: LogEvent[] = [];
     const sources: KafkaEventRecord[] = [];
     const ips = new Set<string>();
     const hostnames = new Set<string>();
@@ -74,8 +74,15 @@ export class EnrichBatch {
     for (const partitionKey in event.records) {
       const batch = event.records[partitionKey];
       if (batch === undefined) continue;
-      for (const record of batch) {
+      for (const entry of batch) {
         records++;
+        // One cheap pass per record: a malformed one is dead-lettered on its own and never fails the batch.
+        const record = checkRecord(entry, partitionKey);
+        if (record instanceof MalformedRecord) {
+          logger.warn('record dead-lettered', { record: record.id, reason: 'malformed', problems: record.problems });
+          messages.push(malformedRecordMessage(record, topics.deadLetter, enrichedAt));
+          continue;
+        }
         const decoded = decodeRecord(record);
         if (!decoded.ok) {
           logger.warn('record dead-lettered', { record: recordId(record), reason: decoded.reason, problems: decoded.problems });
@@ -85,7 +92,8 @@ export class EnrichBatch {
         const log = decoded.log;
         logs.push(log);
         sources.push(record);
-        ips.add(log.source_ip);
+        // A log may name its host only by hostname (no source_ip): it is then looked up by name only.
+        if (log.source_ip !== undefined) ips.add(log.source_ip);
         if (log.hostname !== undefined) hostnames.add(log.hostname);
         services.add(log.service);
       }
@@ -98,7 +106,7 @@ export class EnrichBatch {
       const latencyMs = Math.round((this.#monotonic() - started) * 1000) / 1000;
       const merger = new Merger(metadata, enrichedAt, latencyMs);
       for (let i = 0; i < logs.length; i++) {
-        const log = logs[i] as RawLogRecord;
+        const log = logs[i] as LogEvent;
         const record = sources[i] as KafkaEventRecord;
         const enriched = merger.serialize(log, { topic: record.topic, partition: record.partition, offset: record.offset });
         const isComplete = enriched.status === 'complete';
@@ -126,7 +134,11 @@ export class EnrichBatch {
     if (failure !== undefined) {
       logger.error('could not publish the batch; it will be redelivered', { partitions: span, outputs: messages.length, error: failure });
       if (!this.#deps.reportBatchItemFailures) throw failure;
-      return { batchItemFailures: allItems(event) };
+      const items = allItems(event);
+      // A record whose offset cannot be read cannot be named in a partial response; only failing the whole
+      // invocation is sure to redeliver it (and its dead letter, which may not have been stored).
+      if (items === undefined) throw failure;
+      return { batchItemFailures: items };
     }
     logger.info('batch enriched', { partitions: span, ...outcome, latencyMs: Math.round(latencyMs) });
     return this.#deps.reportBatchItemFailures ? { batchItemFailures: [] } : undefined;
@@ -139,19 +151,24 @@ function partitionSpans(event: KafkaEvent): Record<string, string> {
   for (const key in event.records) {
     const batch = event.records[key];
     if (batch === undefined || batch.length === 0) continue;
-    spans[key] = `${batch[0]?.offset}-${batch[batch.length - 1]?.offset}`;
+    spans[key] = `${readOffset(batch[0]) ?? '?'}-${readOffset(batch[batch.length - 1]) ?? '?'}`;
   }
   return spans;
 }
 
 /**
  * A failed produce promises nothing about which messages were stored, so the first failed record of each
- * partition is its first record, and everything after it is reported too.
+ * partition is its first record, and everything after it is reported too. `undefined` when a record's offset
+ * cannot be read (a malformed record): no identifier can name it.
  */
-function allItems(event: KafkaEvent): KafkaBatchResponse['batchItemFailures'] {
+function allItems(event: KafkaEvent): KafkaBatchResponse['batchItemFailures'] | undefined {
   const items: KafkaBatchResponse['batchItemFailures'] = [];
   for (const partition in event.records) {
-    for (const record of event.records[partition] ?? []) items.push({ itemIdentifier: { partition, offset: record.offset } });
+    for (const record of event.records[partition] ?? []) {
+      const offset = readOffset(record);
+      if (offset === undefined) return undefined;
+      items.push({ itemIdentifier: { partition, offset } });
+    }
   }
   return items;
 }

@@ -10,10 +10,13 @@
  * the IP. A field nobody could fill is null, and `enrichment.missing[field]` says why:
  * `not_found` (the sources answered: unknown), `unavailable` (no source could answer), `stale` (filled from an
  * expired in-process value because the sources were down).
+ * A log without a source IP (it named its host only by hostname) is looked up by hostname only: no network
+ * lookup, `host.ip` null, and datacenter and environment only from the host; `host.zone` is then `not_found`
+ * (no registered network contains an address the log does not have).
  */
 import type { Host, Network, Service } from '#shared/metadata/model.ts';
-import type { RawLogRecord } from '#shared/schemas/log.ts';
-import type { Resolution, ResolvedMetadata } from './ports.ts';
+import type { DerivedField, LogEvent } from './log-event.ts';
+import { NOT_FOUND, type Resolution, type ResolvedMetadata } from './ports.ts';
 
 export const SCHEMA_VERSION = 1;
 
@@ -38,7 +41,8 @@ export type Missing = Partial<Record<HostField | ServiceField, MissingReason>>;
 
 export interface EnrichedHost {
   hostname: string | null;
-  ip: string;
+  /** The log's source_ip; null when the log named its host only by hostname. */
+  ip: string | null;
   datacenter: string | null;
   environment: string | null;
   cost_center: string | null;
@@ -54,13 +58,32 @@ export interface EnrichedService {
   cost_center: string | null;
 }
 
-export interface EnrichedLog extends Omit<RawLogRecord, 'service'> {
+export interface Enrichment {
+  status: EnrichmentStatus;
+  missing: Missing;
+  /** Pipeline fields the raw record lacked, derived from its Kafka record (always present, often empty). */
+  derived: readonly DerivedField[];
+  /** Extra fields of the log that did not fit under `attributes` (always present, usually empty). */
+  dropped_attributes: readonly string[];
+  enriched_at: string;
+  latency_ms: number;
+}
+
+export interface EnrichedLog extends Omit<LogEvent, 'service' | 'derived' | 'dropped_attributes'> {
   schema_version: typeof SCHEMA_VERSION;
   host: EnrichedHost;
   service: EnrichedService;
-  enrichment: { status: EnrichmentStatus; missing: Missing; enriched_at: string; latency_ms: number };
+  enrichment: Enrichment;
   source: { topic: string; partition: number; offset: number };
 }
+
+/**
+ * Every field of a LogEvent, each either written by `serialize` or moved into `enrichment`: adding a field to
+ * the contract without serialising it fails the type check here instead of dropping it from every output.
+ */
+const SERIALIZED = ['level', 'message', 'service', 'source_ip', 'timestamp', 'hostname', 'trace_id', 'attributes', 'event_id', 'received_at', 'derived', 'dropped_attributes'] as const;
+type Unserialized = Exclude<keyof LogEvent, (typeof SERIALIZED)[number]>;
+export const everyFieldSerialized: [Unserialized] extends [never] ? true : Unserialized = true;
 
 interface Block<T> {
   value: T;
@@ -69,6 +92,11 @@ interface Block<T> {
   incomplete: boolean;
   /** `value` as JSON, made once per batch when the block is first serialised. */
   json?: string;
+  /**
+   * The enrichment block of a record whose only missing fields are this block's (the other block has none)
+   * and that has nothing derived or dropped: the same for every such record of the batch.
+   */
+  enrichmentJson?: string;
 }
 
 /** An enriched event already serialised, and its status (for the branch). */
@@ -109,7 +137,7 @@ export class Merger {
     this.#latencyMs = latencyMs;
   }
 
-  merge(log: RawLogRecord, source: { topic: string; partition: number; offset: number }): EnrichedLog {
+  merge(log: LogEvent, source: { topic: string; partition: number; offset: number }): EnrichedLog {
     const host = this.#host(log.source_ip, log.hostname);
     const service = this.#service(log.service);
     let missing: Missing;
@@ -117,52 +145,72 @@ export class Merger {
     else if (service.missing === undefined) missing = host.missing;
     else missing = { ...host.missing, ...service.missing };
     const status: EnrichmentStatus = host.incomplete || service.incomplete ? 'partial' : 'complete';
+    const { derived, dropped_attributes, ...fields } = log;
     return {
       schema_version: SCHEMA_VERSION,
-      ...log,
+      ...fields,
       host: host.value,
       service: service.value,
-      enrichment: { status, missing, enriched_at: this.#enrichedAt, latency_ms: this.#latencyMs },
+      enrichment: { status, missing, derived, dropped_attributes, enriched_at: this.#enrichedAt, latency_ms: this.#latencyMs },
       source,
     };
   }
 
   /**
    * `JSON.stringify(this.merge(log, source))` with the same content (key order aside), built from fragments
-   * serialised once per batch: the host and service blocks, the enrichment block of events with nothing
-   * missing. Only the log itself is serialised per record. The top-level `"service":"<name>"` is the first
-   * occurrence of that text in the log's JSON: `level` and `message` precede it and, being JSON strings,
-   * cannot contain an unescaped quote.
+   * serialised once per batch: the host and service blocks, and the enrichment block of events with nothing
+   * derived or dropped whose missing fields come from one block (or none). Per record only the log's own
+   * values are serialised, field by field, so the service block is written in its place by construction (no
+   * search in the log's JSON that could miss); `SERIALIZED` above makes a forgotten field a type error.
    */
-  serialize(log: RawLogRecord, source: { topic: string; partition: number; offset: number }): SerializedEnrichedLog {
+  serialize(log: LogEvent, source: { topic: string; partition: number; offset: number }): SerializedEnrichedLog {
     const host = this.#host(log.source_ip, log.hostname);
     const service = this.#service(log.service);
     host.json ??= JSON.stringify(host.value);
     service.json ??= JSON.stringify(service.value);
     const status: EnrichmentStatus = host.incomplete || service.incomplete ? 'partial' : 'complete';
     let enrichment: string;
-    if (host.missing === undefined && service.missing === undefined) {
-      if (this.#completeJson === undefined) this.#completeJson = this.#enrichmentJson('complete', NO_MISSING);
-      enrichment = status === 'complete' ? this.#completeJson : this.#enrichmentJson(status, NO_MISSING);
+    if (log.derived.length > 0 || log.dropped_attributes.length > 0 || (host.missing !== undefined && service.missing !== undefined)) {
+      const missing = host.missing === undefined ? (service.missing ?? NO_MISSING) : service.missing === undefined ? host.missing : { ...host.missing, ...service.missing };
+      enrichment = this.#enrichmentJson(status, missing, log);
+    } else if (host.missing !== undefined) {
+      // Only the host block decides status and missing here (a block with nothing missing is never incomplete).
+      host.enrichmentJson ??= this.#enrichmentJson(status, host.missing, log);
+      enrichment = host.enrichmentJson;
+    } else if (service.missing !== undefined) {
+      service.enrichmentJson ??= this.#enrichmentJson(status, service.missing, log);
+      enrichment = service.enrichmentJson;
     } else {
-      enrichment = this.#enrichmentJson(status, host.missing === undefined ? (service.missing as Missing) : service.missing === undefined ? host.missing : { ...host.missing, ...service.missing });
+      this.#completeJson ??= this.#enrichmentJson(status, NO_MISSING, log);
+      enrichment = this.#completeJson;
     }
-    const logJson = JSON.stringify(log);
-    const serviceField = `"service":${JSON.stringify(log.service)}`;
-    const at = logJson.indexOf(serviceField);
-    const body = `${logJson.slice(1, at)}"service":${service.json}${logJson.slice(at + serviceField.length, -1)}`;
-    const json = `{"schema_version":${SCHEMA_VERSION},${body},"host":${host.json},"enrichment":${enrichment},"source":{"topic":${JSON.stringify(source.topic)},"partition":${source.partition},"offset":${source.offset}}}`;
+    // `level` is one of LOG_LEVELS (plain letters); every other string goes through JSON.stringify.
+    let json = `{"schema_version":${SCHEMA_VERSION},"event_id":${JSON.stringify(log.event_id)},"level":"${log.level}","message":${JSON.stringify(log.message)}`;
+    if (log.source_ip !== undefined) json += `,"source_ip":${JSON.stringify(log.source_ip)}`;
+    json += `,"timestamp":${JSON.stringify(log.timestamp)},"received_at":${JSON.stringify(log.received_at)}`;
+    if (log.hostname !== undefined) json += `,"hostname":${JSON.stringify(log.hostname)}`;
+    if (log.trace_id !== undefined) json += `,"trace_id":${JSON.stringify(log.trace_id)}`;
+    if (log.attributes !== undefined) json += `,"attributes":${JSON.stringify(log.attributes)}`;
+    json += `,"service":${service.json},"host":${host.json},"enrichment":${enrichment},"source":{"topic":${JSON.stringify(source.topic)},"partition":${source.partition},"offset":${source.offset}}}`;
     return { status, json };
   }
 
   #completeJson: string | undefined;
 
-  #enrichmentJson(status: EnrichmentStatus, missing: Missing): string {
-    return JSON.stringify({ status, missing, enriched_at: this.#enrichedAt, latency_ms: this.#latencyMs });
+  #enrichmentJson(status: EnrichmentStatus, missing: Missing, log: LogEvent): string {
+    return JSON.stringify({
+      status,
+      missing,
+      derived: log.derived,
+      dropped_attributes: log.dropped_attributes,
+      enriched_at: this.#enrichedAt,
+      latency_ms: this.#latencyMs,
+    });
   }
 
-  #host(ip: string, hostname: string | undefined): Block<EnrichedHost> {
-    const cacheKey = hostname === undefined ? ip : `${ip}\u0000${hostname}`;
+  #host(ip: string | undefined, hostname: string | undefined): Block<EnrichedHost> {
+    // IPs are never empty, so `\u0000name` (no IP) cannot collide with `ip\u0000name`.
+    const cacheKey = hostname === undefined ? (ip as string) : `${ip ?? ''}\u0000${hostname}`;
     let block = this.#hosts.get(cacheKey);
     if (block === undefined) {
       block = buildHost(ip, hostname, this.#metadata);
@@ -181,8 +229,9 @@ export class Merger {
   }
 }
 
-export function buildHost(ip: string, hostname: string | undefined, metadata: ResolvedMetadata): Block<EnrichedHost> {
-  const byIp: Resolution<Host> = metadata.hostsByIp.get(ip) ?? UNKNOWN;
+export function buildHost(ip: string | undefined, hostname: string | undefined, metadata: ResolvedMetadata): Block<EnrichedHost> {
+  // Without an IP nothing was looked up by address: neither a host nor a network can match one.
+  const byIp: Resolution<Host> = ip === undefined ? NOT_FOUND : (metadata.hostsByIp.get(ip) ?? UNKNOWN);
   let hostResolution: Resolution<Host> = byIp;
   let hostReason: MissingReason | undefined;
   if (byIp.state !== 'found') {
@@ -197,10 +246,10 @@ export function buildHost(ip: string, hostname: string | undefined, metadata: Re
       }
     }
   }
-  const network: Resolution<Network> = metadata.networks.get(ip) ?? UNKNOWN;
+  const network: Resolution<Network> = ip === undefined ? NOT_FOUND : (metadata.networks.get(ip) ?? UNKNOWN);
   const missing: Missing = {};
   let incomplete = false;
-  const value: EnrichedHost = { hostname: null, ip, datacenter: null, environment: null, cost_center: null, zone: null };
+  const value: EnrichedHost = { hostname: null, ip: ip ?? null, datacenter: null, environment: null, cost_center: null, zone: null };
 
   if (hostResolution.state === 'found') {
     const host = hostResolution.value;

@@ -9,9 +9,8 @@ import { type FieldProblem, ServiceUnavailableError, ValidationError } from '#sh
 import type { EventPublisher, OutgoingMessage } from '#shared/kafka/publisher.ts';
 import { METRIC } from '#shared/metric-names.ts';
 import { logger, metrics } from '#shared/observability.ts';
-import { LogInput, type RawLogRecord, zodProblems } from '#shared/schemas/log.ts';
+import { type IngestedLogRecord, type LogInput, parseLogInput } from '#shared/schemas/log.ts';
 import type { Candidate } from './parse-body.ts';
-import { canonicalIp } from '#shared/net/ip.ts';
 
 /** One problem with one record of the request. */
 export interface Rejection {
@@ -64,7 +63,7 @@ export class AcceptLogs {
    */
   async execute(candidates: readonly Candidate[]): Promise<AcceptedLogs> {
     const receivedAt = this.#clock().toISOString();
-    const records: RawLogRecord[] = [];
+    const records: IngestedLogRecord[] = [];
     const rejected: Rejection[] = [];
     let rejectedRecords = 0;
 
@@ -72,9 +71,8 @@ export class AcceptLogs {
       const outcome = 'problem' in candidate ? { problems: [candidate.problem] } : validate(candidate.value, candidate.index);
       if ('log' in outcome) {
         const { log } = outcome;
-        // One spelling per address (PostgreSQL's), so cache keys and metadata invalidation agree on IPv6.
-        const sourceIp = canonicalIp(log.source_ip);
-        records.push({ event_id: this.#newId(), ...log, source_ip: sourceIp, timestamp: log.timestamp ?? receivedAt, received_at: receivedAt });
+        // The contract already wrote source_ip in PostgreSQL's spelling (cache keys and invalidation agree on IPv6).
+        records.push({ event_id: this.#newId(), ...log, timestamp: log.timestamp ?? receivedAt, received_at: receivedAt });
         continue;
       }
       rejectedRecords += 1;
@@ -102,21 +100,22 @@ export class AcceptLogs {
    * all logs of one source stay in the order they were accepted (and the enricher, which looks metadata
    * up by that IP, sees one source's logs on one partition).
    */
-  #message(record: RawLogRecord): OutgoingMessage {
+  #message(record: IngestedLogRecord): OutgoingMessage {
     return {
       topic: this.#topic,
-      key: record.source_ip,
+      // A log without an address names its host: its hostname keeps that host's logs in order the same way.
+      key: record.source_ip ?? record.hostname ?? record.service,
       value: JSON.stringify(record),
       headers: { 'content-type': 'application/json' },
     };
   }
 }
 
-/** The normalised log (level upper case, timestamp ISO UTC), or every problem with it. */
+/**
+ * The log in our shape (any accepted input shape: ours, ECS, the common shippers' fields; level upper case,
+ * timestamp ISO UTC, extra fields under attributes), or every problem with it. The one contract enrich applies too.
+ */
 function validate(value: unknown, index: number): { log: LogInput } | { problems: FieldProblem[] } {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    return { problems: [{ index, field: '(record)', reason: 'must be a JSON object' }] };
-  }
-  const parsed = LogInput.safeParse(value);
-  return parsed.success ? { log: parsed.data } : { problems: zodProblems(parsed.error, value, index) };
+  const parsed = parseLogInput(value, index);
+  return parsed.ok ? { log: parsed.log } : { problems: parsed.problems };
 }

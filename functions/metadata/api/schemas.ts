@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { ValidationError } from '#shared/errors.ts';
 import type { Host, Network, Service } from '#shared/metadata/model.ts';
-import { LogInput } from '#shared/schemas/log.ts';
+import { IpAddress, ServiceName } from '#shared/schemas/log.ts';
 import { formatCidr, parseCidr } from '../domain/ip.ts';
 
 export const LIMITS = {
@@ -44,8 +44,8 @@ export const hostname = z
 
 // The same rules as the log's `service` and `source_ip`: a service or host registered here is one a log
 // can name, and an address ingest accepts is one a host can have.
-export const serviceName = LogInput.shape.service;
-export const ipAddress = LogInput.shape.source_ip;
+export const serviceName = ServiceName;
+export const ipAddress = IpAddress;
 
 /**
  * An IPv4 or IPv6 network in canonical form. A CIDR with host bits set (`10.20.1.0/16`) is refused rather

@@ -1,11 +1,23 @@
 import type { Host, Network, Service } from '#shared/metadata/model.ts';
 import { Merger, topicFor } from '../../../functions/enrich/src/enriched-log.ts';
+import { type LogEvent, NONE } from '../../../functions/enrich/src/log-event.ts';
 import { NOT_FOUND, type Resolution, type ResolvedMetadata, UNAVAILABLE } from '../../../functions/enrich/src/ports.ts';
 import { emptyTally } from '../../../functions/enrich/src/tiered-lookup.ts';
-import { host, network, rawLog, service } from './fakes.ts';
+import { host, network, rawLog as rawRecord, service } from './fakes.ts';
 import { expectValidEnrichedLog } from './schema.ts';
 
 const SOURCE = { topic: 'raw-logs', partition: 0, offset: 7 };
+
+/** A log that names its host only by hostname (`web-01`). */
+function hostnameOnly(overrides: Partial<LogEvent> = {}): LogEvent {
+  const { source_ip: _ip, ...log } = rawLog({ hostname: 'web-01', ...overrides });
+  return log;
+}
+
+/** A decoded log (what the Merger gets): a raw record with nothing derived or dropped unless said. */
+function rawLog(overrides: Partial<LogEvent> = {}): LogEvent {
+  return { ...rawRecord(), derived: NONE, dropped_attributes: NONE, ...overrides } as LogEvent;
+}
 const fresh = <T>(value: T): Resolution<T> => ({ state: 'found', value, stale: false });
 const stale = <T>(value: T): Resolution<T> => ({ state: 'found', value, stale: true });
 
@@ -35,12 +47,13 @@ describe('Merger', () => {
     // Act
     const enriched = merge({ byIp: fresh(host()), network: fresh(network()), service: fresh(service()) }, log);
     // Assess
+    const { derived: _derived, dropped_attributes: _dropped, ...fields } = log;
     expect(enriched).toEqual({
-      ...log,
+      ...fields,
       schema_version: 1,
       host: { hostname: 'web-01', ip: '10.0.0.1', datacenter: 'dc-east', environment: 'prod', cost_center: 'cc-1', zone: 'zone-a' },
       service: { name: 'payment-api', team: 'payments', owner: 'alice', tier: 'tier-1', version: '1.2.3', cost_center: 'cc-9' },
-      enrichment: { status: 'complete', missing: {}, enriched_at: '2024-01-15T10:30:01.000Z', latency_ms: 1.5 },
+      enrichment: { status: 'complete', missing: {}, derived: [], dropped_attributes: [], enriched_at: '2024-01-15T10:30:01.000Z', latency_ms: 1.5 },
       source: SOURCE,
     });
     expectValidEnrichedLog(JSON.parse(JSON.stringify(enriched)));
@@ -105,6 +118,33 @@ describe('Merger', () => {
     const enriched = merge({ byIp: NOT_FOUND, byName: UNAVAILABLE, network: NOT_FOUND, service: fresh(service()) }, rawLog({ hostname: 'web-01' }));
     expect(enriched.enrichment.missing['host.cost_center']).toBe('unavailable');
   });
+
+  it('looks a log without source_ip up by hostname only: host.ip null, no network, zone not_found', () => {
+    // Prepare: a network answer for 10.0.0.1 must not leak into a log that has no IP
+    const log = hostnameOnly();
+    // Act
+    const enriched = merge({ byName: fresh(host({ hostname: 'web-01' })), network: fresh(network()), service: fresh(service()) }, log);
+    // Assess
+    expect(enriched.host).toEqual({ hostname: 'web-01', ip: null, datacenter: 'dc-east', environment: 'prod', cost_center: 'cc-1', zone: null });
+    expect(enriched.enrichment).toMatchObject({ status: 'complete', missing: { 'host.zone': 'not_found' } });
+    expect('source_ip' in enriched).toBe(false);
+    expectValidEnrichedLog(JSON.parse(JSON.stringify(enriched)));
+  });
+
+  it('reports an unknown hostname-only host with the reason of the name lookup, without a network fallback', () => {
+    const log = hostnameOnly();
+    const enriched = merge({ byName: UNAVAILABLE, network: fresh(network()), service: fresh(service()) }, log);
+    expect(enriched.host).toMatchObject({ hostname: 'web-01', ip: null, datacenter: null, environment: null });
+    expect(enriched.enrichment.missing).toEqual({ 'host.cost_center': 'unavailable', 'host.datacenter': 'unavailable', 'host.environment': 'unavailable', 'host.zone': 'not_found' });
+  });
+
+  it('says which fields were derived and which attributes were dropped', () => {
+    const log = rawLog({ derived: ['event_id', 'received_at'], dropped_attributes: ['huge'] });
+    const enriched = merge({ byIp: fresh(host()), network: fresh(network()), service: fresh(service()) }, log);
+    expect(enriched.enrichment).toMatchObject({ status: 'complete', derived: ['event_id', 'received_at'], dropped_attributes: ['huge'] });
+    expect('derived' in enriched || 'dropped_attributes' in enriched).toBe(false);
+    expectValidEnrichedLog(JSON.parse(JSON.stringify(enriched)));
+  });
 });
 
 describe('topicFor', () => {
@@ -120,6 +160,13 @@ describe('Merger.serialize', () => {
     ['host missing', { network: fresh(network()), service: fresh(service()) }, rawLog({ hostname: 'web-01', trace_id: 't' })],
     ['everything unavailable', { byIp: UNAVAILABLE, network: UNAVAILABLE, service: UNAVAILABLE }, rawLog({ message: 'says "service":"payment-api" inside' })],
     ['stale service', { byIp: fresh(host()), service: stale(service()) }, rawLog()],
+    ['hostname only', { byName: fresh(host()), network: fresh(network()), service: fresh(service()) }, hostnameOnly()],
+    ['hostname only, unknown', { byName: NOT_FOUND, service: fresh(service()) }, hostnameOnly({ derived: ['event_id', 'received_at', 'timestamp'] })],
+    [
+      'every field, derived and dropped',
+      { byIp: fresh(host()), network: fresh(network()), service: fresh(service()) },
+      rawLog({ hostname: 'web-01', trace_id: 't', attributes: { service: 'payment-api', '"service":': 1 }, derived: ['event_id'], dropped_attributes: ['big'] }),
+    ],
   ];
 
   it.each(cases)('serialises the same event as merge (%s)', (_, parts, log) => {
@@ -131,5 +178,21 @@ describe('Merger.serialize', () => {
     const expected = merger.merge(log, SOURCE);
     expect(JSON.parse(serialized.json)).toEqual(JSON.parse(JSON.stringify(expected)));
     expect(serialized.status).toBe(expected.enrichment.status);
+    expectValidEnrichedLog(JSON.parse(serialized.json));
+  });
+
+  it('never lends one record’s derived or dropped fields to another through the shared enrichment block', () => {
+    // Prepare
+    const merger = new Merger(metadata({ byIp: fresh(host()), network: fresh(network()), service: fresh(service()) }), '2024-01-15T10:30:01.000Z', 1.5);
+    const plain = rawLog();
+    const derived = rawLog({ derived: ['event_id'], dropped_attributes: ['x'] });
+    // Act
+    const outputs = [plain, derived, plain].map((log) => JSON.parse(merger.serialize(log, SOURCE).json).enrichment);
+    // Assess
+    expect(outputs.map((enrichment) => [enrichment.derived, enrichment.dropped_attributes])).toEqual([
+      [[], []],
+      [['event_id'], ['x']],
+      [[], []],
+    ]);
   });
 });

@@ -1,55 +1,232 @@
 /**
- * The log event, as accepted by ingest and as carried on `raw-logs`. Ingest validates it at the edge;
- * enrich validates the Kafka value again with `RawLogRecord`, because anything can be written to a topic.
+ * The log contract, ONE for ingest (HTTP) and enrich (`raw-logs`, which any Kafka producer can write to):
+ * normalise (./normalise.ts: aliases, ECS shapes, extra fields into `attributes`) → validate with zod (this
+ * file: levels, timestamps, addresses, bounds). Ingest calls `parseLogInput`, enrich `parseRawLogRecord`.
+ * Documented in README "Input contract" and as JSON Schema in layers/shared/schemas/raw-log.input.schema.json
+ * (tests/unit/shared/input-contract.test.ts checks that the two accept and refuse the same samples).
  */
 import { z } from 'zod';
+import type { FieldProblem } from '../errors.ts';
+import { canonicalIp } from '../net/ip.ts';
+import { LIMITS } from './limits.ts';
+import { boundedKeyList, isPlainObject, normaliseLog } from './normalise.ts';
+
+export { LIMITS };
 
 export const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
-export const LIMITS = {
-  messageChars: 32_768,
-  attributesBytes: 16_384,
-} as const;
+/**
+ * Level names, case-insensitive, surrounding blanks ignored. Syslog's crit, alert and emerg have no level of
+ * their own here: they are FATAL (the top), like Python's CRITICAL; notice is INFO (below WARN).
+ */
+export const LEVEL_NAMES: ReadonlyMap<string, LogLevel> = new Map([
+  ['trace', 'TRACE'],
+  ['debug', 'DEBUG'],
+  ['info', 'INFO'],
+  ['informational', 'INFO'],
+  ['notice', 'INFO'],
+  ['warn', 'WARN'],
+  ['warning', 'WARN'],
+  ['err', 'ERROR'],
+  ['error', 'ERROR'],
+  ['crit', 'FATAL'],
+  ['critical', 'FATAL'],
+  ['alert', 'FATAL'],
+  ['emerg', 'FATAL'],
+  ['emergency', 'FATAL'],
+  ['fatal', 'FATAL'],
+]);
+
+/**
+ * Level numbers, as JSON numbers or numeric strings: syslog severities 0-7 (RFC 5424) and the pino/bunyan
+ * levels 10-60 (the two ranges do not overlap).
+ */
+export const LEVEL_NUMBERS: ReadonlyMap<number, LogLevel> = new Map([
+  [0, 'FATAL'],
+  [1, 'FATAL'],
+  [2, 'FATAL'],
+  [3, 'ERROR'],
+  [4, 'WARN'],
+  [5, 'INFO'],
+  [6, 'INFO'],
+  [7, 'DEBUG'],
+  [10, 'TRACE'],
+  [20, 'DEBUG'],
+  [30, 'INFO'],
+  [40, 'WARN'],
+  [50, 'ERROR'],
+  [60, 'FATAL'],
+]);
+
+/** Our level for a level name or number, or undefined. */
+export function levelOf(value: unknown): LogLevel | undefined {
+  if (typeof value === 'number') return Number.isInteger(value) ? LEVEL_NUMBERS.get(value) : undefined;
+  if (typeof value !== 'string') return undefined;
+  const text = value.trim();
+  return /^\d+$/.test(text) ? LEVEL_NUMBERS.get(Number(text)) : LEVEL_NAMES.get(text.toLowerCase());
+}
 
 const level = z.preprocess(
-  (value) => (typeof value === 'string' ? value.trim().toUpperCase() : value),
-  z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }),
+  (value) => levelOf(value) ?? value,
+  z.enum(LOG_LEVELS, {
+    // Kept short; the accepted spellings are in README "Input contract".
+    error: `must be one of ${LOG_LEVELS.join(', ')}`,
+  }),
 );
 
-/** ISO 8601 date-time with an offset, or epoch milliseconds; normalised to ISO in UTC. */
-const timestamp = z.union([
-  z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time with offset or epoch milliseconds' }),
-  z.number().int().nonnegative(),
-]).transform((value) => new Date(value).toISOString());
+/** zod's own ISO 8601 date-time pattern (offset or Z required; seconds required; any fraction). */
+const ISO_DATETIME = z.core.regexes.datetime({ offset: true, local: false });
+/** Epoch numbers are read by magnitude; the bounds are where one unit's range ends and the next begins. */
+const EPOCH_SECONDS_BELOW = 1e11; // 5138-11-16 in seconds; 1973-03-03 in milliseconds
+const EPOCH_MILLIS_BELOW = 1e14;
+const EPOCH_MICROS_BELOW = 1e17;
+const EPOCH_NANOS_BELOW = 1e20;
+
+export const TIMESTAMP_RULE =
+  'must be an ISO 8601 date-time with an offset (2024-01-15T10:30:00Z, …+02:00) or a non-negative epoch number (below 1e11 seconds, below 1e14 milliseconds, below 1e17 microseconds, below 1e20 nanoseconds)';
+
+/**
+ * An instant as ISO 8601 in UTC with milliseconds (what `Date#toISOString` writes), or undefined when the value
+ * is none of the accepted forms. Sub-millisecond digits are cut.
+ *
+ * @example
+ * instantOf('2024-01-15T12:30:00+02:00'); // '2024-01-15T10:30:00.000Z'
+ * instantOf(1705314600);                  // '2024-01-15T10:30:00.000Z' (seconds)
+ * instantOf(1705314600123456789);         // '2024-01-15T10:30:00.123Z' (nanoseconds)
+ */
+export function instantOf(value: unknown): string | undefined {
+  let ms: number;
+  if (typeof value === 'string') {
+    if (!ISO_DATETIME.test(value)) return undefined;
+    ms = Date.parse(value);
+  } else if (typeof value === 'number') {
+    if (!Number.isFinite(value) || value < 0 || value >= EPOCH_NANOS_BELOW) return undefined;
+    if (value < EPOCH_SECONDS_BELOW) ms = value * 1000;
+    else if (value < EPOCH_MILLIS_BELOW) ms = value;
+    else if (value < EPOCH_MICROS_BELOW) ms = value / 1e3;
+    else ms = value / 1e6;
+  } else return undefined;
+  return Number.isNaN(ms) ? undefined : new Date(Math.floor(ms)).toISOString();
+}
+
+const instant = z.any().transform((value, ctx): string => {
+  const iso = instantOf(value);
+  if (iso !== undefined) return iso;
+  ctx.issues.push({ code: 'custom', message: TIMESTAMP_RULE, input: value });
+  return z.NEVER;
+});
+
+/** A service name: also the rule for services registered through the metadata API. */
+export const ServiceName = z
+  .string({ error: 'is required and must be a string' })
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be 1-128 characters of letters, digits, ".", "_" or "-"');
+
+/** An IPv4 or IPv6 address as written: also the rule for host addresses in the metadata API. */
+export const IpAddress = z.union([z.ipv4(), z.ipv6()], { error: 'must be an IPv4 or IPv6 address' });
 
 const attributes = z
-  .record(z.string(), z.unknown())
+  .record(z.string(), z.unknown(), { error: 'must be a JSON object' })
   .refine((value) => Buffer.byteLength(JSON.stringify(value)) <= LIMITS.attributesBytes, {
     message: `must serialise to at most ${LIMITS.attributesBytes} bytes`,
   });
 
-/** One log as a client sends it. */
-export const LogInput = z.object({
+export const ORIGIN_RULE =
+  'is required when there is no hostname: a log needs an IP (source_ip, host.ip, source.ip or client.ip) or a hostname (hostname, host, host.hostname or host.name), or both';
+
+/** A log names where it came from: an address, a hostname, or both. */
+const hasOrigin = {
+  check: (log: { source_ip?: unknown; hostname?: unknown }) => log.source_ip !== undefined || log.hostname !== undefined,
+  // Runs even when other fields failed, so a log missing both is told so along with its other problems.
+  params: { message: ORIGIN_RULE, path: ['source_ip'], when: () => true },
+};
+
+/** One log with our field names (after normalisation). */
+const LogFields = z.object({
   level,
   message: z.string({ error: 'must be a string' }).min(1, 'must not be empty').max(LIMITS.messageChars),
-  service: z
-    .string({ error: 'is required and must be a string' })
-    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be 1-128 characters of letters, digits, ".", "_" or "-"'),
-  source_ip: z.union([z.ipv4(), z.ipv6()], { error: 'must be an IPv4 or IPv6 address' }),
-  timestamp: timestamp.optional(),
-  hostname: z.string().min(1).max(253).optional(),
-  trace_id: z.string().min(1).max(128).optional(),
+  service: ServiceName,
+  /** One spelling per address (PostgreSQL's), so cache keys and metadata invalidation agree on IPv6. */
+  source_ip: IpAddress.transform(canonicalIp).optional(),
+  timestamp: instant.optional(),
+  hostname: z.string({ error: 'must be a string' }).min(1).max(253).optional(),
+  trace_id: z.string({ error: 'must be a string' }).min(1).max(128).optional(),
   attributes: attributes.optional(),
 });
-export type LogInput = z.infer<typeof LogInput>;
 
-/** The value written to `raw-logs`: the validated log plus its id and when it was accepted. */
-export const RawLogRecord = LogInput.extend({
-  event_id: z.uuid(),
-  timestamp: z.iso.datetime({ offset: true }),
-  received_at: z.iso.datetime({ offset: true }),
-});
+/** One log as a client sends it to ingest (validated after `normaliseLog`: use `parseLogInput`). */
+export const LogInput = LogFields.refine(hasOrigin.check, hasOrigin.params);
+export type LogInput = z.infer<typeof LogInput> & { dropped_attributes?: string[] };
+
+const droppedAttributes = z.array(z.string().max(LIMITS.droppedKeyChars * 2), { error: 'must be a list of strings' }).max(LIMITS.droppedKeys);
+
+/**
+ * A record on `raw-logs`: a log plus what ingest adds (event_id, received_at, and dropped_attributes when extra
+ * fields did not fit). Another producer's record may lack all three: enrich derives event_id and received_at
+ * from the Kafka record (functions/enrich/src/log-event.ts).
+ */
+export const RawLogRecord = LogFields.extend({
+  event_id: z.uuid({ error: 'must be a UUID' }).optional(),
+  received_at: instant.optional(),
+  dropped_attributes: droppedAttributes.optional(),
+}).refine(hasOrigin.check, hasOrigin.params);
 export type RawLogRecord = z.infer<typeof RawLogRecord>;
+
+/** What ingest writes to `raw-logs`: a RawLogRecord with every pipeline field it sets. */
+export type IngestedLogRecord = LogInput & { event_id: string; timestamp: string; received_at: string };
+
+/** A log's own non-aliased fields, at ingest and on `raw-logs`. */
+const INPUT_OWN: ReadonlySet<string> = new Set(['attributes']);
+const RAW_OWN: ReadonlySet<string> = new Set(['attributes', 'event_id', 'received_at', 'dropped_attributes']);
+
+export type ParsedLog<T> = { ok: true; log: T } | { ok: false; problems: FieldProblem[] };
+
+/**
+ * A log sent to ingest, in any accepted shape, as our record; or every problem, each naming the field as the
+ * client wrote it. `event_id`, `received_at` and `dropped_attributes` are ingest's to set: a client's are kept
+ * under `attributes` like any extra field.
+ *
+ * @example
+ * parseLogInput({ 'log.level': 'warning', message: 'disk full', 'service.name': 'billing', host: 'web-1' });
+ * // { ok: true, log: { level: 'WARN', message: 'disk full', service: 'billing', hostname: 'web-1' } }
+ */
+export function parseLogInput(value: unknown, index?: number): ParsedLog<LogInput> {
+  return parse(LogInput, INPUT_OWN, value, index);
+}
+
+/** A `raw-logs` value, from ingest or any other producer, as our record; or every problem with it. */
+export function parseRawLogRecord(value: unknown): ParsedLog<RawLogRecord> {
+  return parse(RawLogRecord, RAW_OWN, value);
+}
+
+function parse<T extends { dropped_attributes?: string[] }>(schema: z.ZodType, own: ReadonlySet<string>, value: unknown, index?: number): ParsedLog<T> {
+  if (!isPlainObject(value)) return { ok: false, problems: [withIndex({ field: '(record)', reason: 'must be a JSON object' }, index)] };
+  const normalised = normaliseLog(value, own, firstIp);
+  const result = schema.safeParse(normalised.record);
+  if (!result.success) {
+    return { ok: false, problems: zodProblems(result.error, normalised.record, index).map((problem) => renamed(problem, normalised.sources)) };
+  }
+  const log = result.data as T;
+  if (normalised.dropped.length > 0) log.dropped_attributes = boundedKeyList([...(log.dropped_attributes ?? []), ...normalised.dropped]);
+  return { ok: true, log };
+}
+
+/** The first element of an ECS `host.ip` array that is an IP address; the array itself when none is. */
+function firstIp(values: readonly unknown[]): unknown {
+  for (const value of values) if (IpAddress.safeParse(value).success) return value;
+  return values;
+}
+
+/** A problem about one of our fields, told with the name the log used (`log.level`, `@timestamp`). */
+function renamed(problem: FieldProblem, sources: Partial<Record<string, string>>): FieldProblem {
+  const [head = '', ...rest] = problem.field.split('.');
+  const source = sources[head];
+  return source === undefined ? problem : { ...problem, field: [source, ...rest].join('.') };
+}
+
+function withIndex(problem: FieldProblem, index: number | undefined): FieldProblem {
+  return index === undefined ? problem : { ...problem, index };
+}
 
 /** Turns zod issues into field problems a client can act on. */
 export function zodProblems(
@@ -60,7 +237,8 @@ export function zodProblems(
   return error.issues.map((issue) => ({
     field: issue.path.length > 0 ? issue.path.join('.') : '(record)',
     // A missing field fails whichever check comes first (type, union, enum): say what the client must fix.
-    reason: issue.path.length > 0 && valueAt(input, issue.path) === undefined ? 'is required' : issue.message,
+    // A custom rule (a timestamp, the origin rule) says it better itself.
+    reason: issue.code !== 'custom' && issue.path.length > 0 && valueAt(input, issue.path) === undefined ? 'is required' : issue.message,
     ...(index === undefined ? {} : { index }),
   }));
 }

@@ -7,8 +7,8 @@
  * shares this process's event loop with the load generator, so for the heaviest runs start `npm start` in
  * another terminal and point the load at it.
  *
- * Exit code: 0 when every accepted log was accounted for, 1 when logs were lost or none was accepted,
- * 2 on a usage error.
+ * Exit code: 0 when every accepted log was accounted for, 1 when logs were lost or unknown (the outputs
+ * could not all be read) or none was accepted, 2 on a usage error.
  */
 import { connect } from 'node:net';
 import { z } from 'zod';
@@ -54,7 +54,14 @@ async function main(argv: readonly string[]): Promise<number> {
     });
     for (const line of formatReport(report)) log(line);
     if (report.http.logsAccepted === 0) return 1;
-    return report.accounting !== undefined && report.accounting.lost > 0 ? 1 : 0;
+    const accounting = report.accounting;
+    if (accounting === undefined) return 0;
+    // Unknown fails the run like lost does (nothing proves those logs came out), but it is reported apart.
+    if (accounting.unknown > 0 || report.readerFailure !== undefined) {
+      log(`exit 1: the output topics could not all be read (${accounting.unknown} accepted log(s) unknown)`);
+      return 1;
+    }
+    return accounting.lost > 0 ? 1 : 0;
   } finally {
     if (pipeline !== undefined) {
       log('');

@@ -2,6 +2,10 @@
  * End-to-end accounting of a load run: every event id that ingest accepted (202) must come out of the
  * pipeline on `enriched-logs-complete`, `enriched-logs-partial` or `raw-logs-dlq`. Pure: the caller feeds
  * accepted ids and output records; the ledger classifies them.
+ *
+ * An id not seen is **lost** only when every record written to the output topics was read: if the reader
+ * could not read some (a broker that did not come back, ends that could not be asked), the id may be in
+ * what was not read, and it is **unknown**, never lost.
  */
 
 export type Outcome = 'complete' | 'partial' | 'deadLetter';
@@ -22,8 +26,10 @@ export interface AccountingSummary {
   complete: number;
   partial: number;
   deadLetter: number;
-  /** Accepted ids never seen on any output topic. */
+  /** Accepted ids never seen on any output topic, although every output record was read. */
   lost: number;
+  /** Accepted ids not seen while some output records could not be read: they may be among those. */
+  unknown: number;
   /** Output records beyond the first for one of our ids (at-least-once redelivery), on any output topic. */
   duplicates: number;
   /** Output records whose id this run did not accept (other traffic on shared topics): ignored. */
@@ -34,6 +40,16 @@ export interface AccountingSummary {
   receivedToEnrichedMs: number[];
   /** Up to 10 lost ids, to look for in the logs. */
   lostSample: string[];
+  /** Up to 10 unknown ids. */
+  unknownSample: string[];
+}
+
+export interface SummaryOptions {
+  /**
+   * Whether every record written to the output topics since the run began was read (the reader's
+   * coverage). Default true; false turns ids not seen from lost into unknown.
+   */
+  readAll?: boolean;
 }
 
 /**
@@ -77,7 +93,8 @@ export class Ledger {
     return pending;
   }
 
-  summary(): AccountingSummary {
+  summary(options: SummaryOptions = {}): AccountingSummary {
+    const readAll = options.readAll ?? true;
     const counts: Record<Outcome, number> = { complete: 0, partial: 0, deadLetter: 0 };
     const acceptedToOutputMs: number[] = [];
     const receivedToEnrichedMs: number[] = [];
@@ -94,17 +111,21 @@ export class Ledger {
       acceptedToOutputMs.push(first.recordTimestampMs - acceptedAt);
       if (first.pipelineLatencyMs !== undefined) receivedToEnrichedMs.push(first.pipelineLatencyMs);
     }
-    const lostIds: string[] = [];
-    for (const id of this.#acceptedAt.keys()) if (!this.#seen.has(id)) lostIds.push(id);
+    const unseen: string[] = [];
+    for (const id of this.#acceptedAt.keys()) if (!this.#seen.has(id)) unseen.push(id);
+    const lostIds = readAll ? unseen : [];
+    const unknownIds = readAll ? [] : unseen;
     return {
       accepted: this.#acceptedAt.size,
       ...counts,
       lost: lostIds.length,
+      unknown: unknownIds.length,
       duplicates,
       foreign,
       acceptedToOutputMs,
       receivedToEnrichedMs,
       lostSample: lostIds.slice(0, 10),
+      unknownSample: unknownIds.slice(0, 10),
     };
   }
 }

@@ -22,6 +22,11 @@ export interface DriveOptions {
   onAccepted: (eventIds: readonly string[], acceptedAtMs: number) => void;
   /** Called once a second with a one-line progress report. */
   onProgress?: (line: string) => void;
+  /**
+   * Called as each request completes: its status (as in `statuses`), latency from its scheduled start, and
+   * the client clock (epoch ms). A fault harness uses it to time an outage and the recovery after it.
+   */
+  onResponse?: (status: string, latencyMs: number, atMs: number) => void;
   /** Per-request timeout; a timed-out request counts as an error, status `timeout`. */
   requestTimeoutMs?: number;
 }
@@ -39,6 +44,8 @@ export interface DriveResult {
   logsRejected: number;
   /** Milliseconds from scheduled start to response end, one per completed request (any status). */
   latenciesMs: number[];
+  /** The same latencies by status: how long a `503` took to come back is the client's view of an outage. */
+  latenciesByStatusMs: Map<string, number[]>;
   /** Response count by status code, or `error: <code>` for requests that got no response. */
   statuses: Map<string, number>;
 }
@@ -74,6 +81,7 @@ export async function drive(options: DriveOptions): Promise<DriveResult> {
     logsAccepted: 0,
     logsRejected: 0,
     latenciesMs: [],
+    latenciesByStatusMs: new Map(),
     statuses: new Map(),
   };
   const count = (status: string) => result.statuses.set(status, (result.statuses.get(status) ?? 0) + 1);
@@ -94,8 +102,13 @@ export async function drive(options: DriveOptions): Promise<DriveResult> {
     result.logsOffered += logs;
     const finish = (status: string, response?: { code: number; text: string }) => {
       inFlight -= 1;
-      result.latenciesMs.push(performance.now() - scheduledAt);
+      const latencyMs = performance.now() - scheduledAt;
+      result.latenciesMs.push(latencyMs);
+      const byStatus = result.latenciesByStatusMs.get(status);
+      if (byStatus === undefined) result.latenciesByStatusMs.set(status, [latencyMs]);
+      else byStatus.push(latencyMs);
       count(status);
+      options.onResponse?.(status, latencyMs, Date.now());
       if (response?.code === 202) {
         const acceptedAtMs = Date.now();
         const body = parseBody(response.text);

@@ -21,6 +21,14 @@ export function formatReport(report: LoadReport): string[] {
     `  latency           p50 ${ms(latency.p50)}  p95 ${ms(latency.p95)}  p99 ${ms(latency.p99)}  max ${ms(latency.max)}` +
       '  (from each request’s scheduled start)',
     `  responses         ${statuses.join(', ') || 'none'}`,
+    // A refused request's latency is how long a client waited to hear "try later": bounded, it should be.
+    ...[...http.latenciesByStatusMs]
+      .filter(([status]) => status !== '202')
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([status, latencies]) => {
+        const byStatus = summarize(latencies);
+        return `  ${`${status} latency`.padEnd(18)}p50 ${ms(byStatus.p50)}  p99 ${ms(byStatus.p99)}  max ${ms(byStatus.max)}`;
+      }),
     `  errors            ${errorCount(http.statuses)}`,
     `  dropped           ${http.dropped} (client overload: in-flight cap reached, never sent)`,
   ];
@@ -40,14 +48,24 @@ export function formatReport(report: LoadReport): string[] {
     `  dead-letter       ${a.deadLetter}`,
     `  lost              ${a.lost}${a.lost > 0 ? `  e.g. ${a.lostSample.slice(0, 3).join(', ')}` : ''}` +
       `  (after waiting ${((report.drainMs ?? 0) / 1000).toFixed(1)} s for the drain)`,
+    ...(a.unknown > 0 || report.readerFailure !== undefined
+      ? [`  unknown           ${a.unknown}  (not seen, but not every output record could be read: they may be there)`]
+      : []),
     `  duplicates        ${a.duplicates}`,
     `  latency           p50 ${ms(e2e.p50)}  p99 ${ms(e2e.p99)}  max ${ms(e2e.max)}` +
       '  (202 received by this client → output record timestamp)',
     `  pipeline latency  p50 ${ms(pipeline.p50)}  p99 ${ms(pipeline.p99)}  (received_at → enriched_at, both server clocks)`,
   );
   if (a.foreign > 0) lines.push(`  ignored           ${a.foreign} output records of other traffic on the same topics`);
+  if ((report.readerReconnects ?? 0) > 0) {
+    lines.push(`  reader            reconnected ${report.readerReconnects} time(s) (the broker went away during the run)`);
+  }
   if (report.readerFailure !== undefined) {
-    lines.push(`  WARNING           the output reader failed (${report.readerFailure}): counts are incomplete`);
+    lines.push(`  WARNING           ${report.readerFailure}: counts are incomplete, unseen logs are unknown, not lost`);
+    for (const partition of report.coverage?.partitions ?? []) {
+      if (partition.read >= partition.end) continue;
+      lines.push(`    ${partition.topic}[${partition.partition}] read up to offset ${partition.read} of end ${partition.end}`);
+    }
   }
   return lines;
 }

@@ -2,8 +2,14 @@
  * Reads output topics from positions snapshotted before a run, so a run sees only what was written after
  * it started (the topics are shared with `npm start` and the tests) and never needs an empty topic.
  * A throwaway consumer group with manual offsets and no commits: nothing of it survives the run.
+ *
+ * The reader outlives broker restarts: when its stream fails (the client gives up after its few retries),
+ * it closes that consumer and opens a new one at the next unread offset of every partition, again and
+ * again with a capped backoff, until `close()`. What it could not read is then told by `coverage()`, per
+ * partition: read up to X of end Y, or ends unknown when no broker answered.
  */
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type BaseOptions, Consumer, type MessagesStream } from '@platformatic/kafka';
 
 export interface TopicPosition {
@@ -21,10 +27,35 @@ export interface OutputRecord {
   value: Buffer;
 }
 
+/** How far one partition was read, against its end when coverage was checked. */
+export interface PartitionCoverage {
+  topic: string;
+  partition: number;
+  /** Next offset the reader would read: everything below it was read. */
+  read: bigint;
+  /** The partition's end (next offset to be written) when checked. */
+  end: bigint;
+}
+
+/**
+ * Whether everything written to the output topics since the snapshot was read. `complete: false` with
+ * `partitions` means some were behind their end; without them, the ends could not be asked (no broker).
+ */
+export interface ReadCoverage {
+  complete: boolean;
+  partitions?: PartitionCoverage[];
+  /** Why the ends are unknown, when they are. */
+  reason?: string;
+}
+
 type BufferConsumer = Consumer<Buffer, Buffer, Buffer, Buffer>;
+type BufferStream = MessagesStream<Buffer, Buffer, Buffer, Buffer>;
 
 function newConsumer(connection: BaseOptions, purpose: string): BufferConsumer {
   return new Consumer({
+    // A fetch on a connection whose broker vanished without closing it would wait the library's default 30 s
+    // before the reader notices and reconnects; fetches here wait at most 100 ms on the broker.
+    requestTimeout: 10_000,
     ...connection,
     clientId: `${connection.clientId ?? 'load'}-${purpose}`,
     groupId: `load-${purpose}-${randomUUID()}`,
@@ -47,36 +78,104 @@ export async function snapshotEnds(connection: BaseOptions, topics: readonly str
   }
 }
 
+/** Backoff between reconnection attempts: quick at first (a restarted broker), never hammering. */
+const RECONNECT_DELAYS_MS = [250, 500, 1000, 2000] as const;
+
 /**
- * Streams every record written at or after `from` to `onRecord` until `close()`.
+ * Streams every record written at or after `from` to `onRecord` until `close()`, reconnecting when the
+ * broker goes away.
  *
  * @example
  * const reader = await TopicReader.start(connection, from, (record) => ledger.observe(...));
+ * // … later, after the drain wait:
+ * const coverage = await reader.coverage(); // { complete: true } when every written record was read
  * await reader.close();
  */
 export class TopicReader {
-  readonly #consumer: BufferConsumer;
-  readonly #stream: MessagesStream<Buffer, Buffer, Buffer, Buffer>;
+  readonly #connection: BaseOptions;
+  readonly #onRecord: (record: OutputRecord) => void;
+  /** Next offset to read, per `topic:partition`: where a new consumer resumes. */
+  readonly #next = new Map<string, TopicPosition>();
+  #consumer: BufferConsumer | undefined;
+  #stream: BufferStream | undefined;
   #records = 0;
-  #failure: Error | undefined;
+  #reconnects = 0;
+  #lastError: Error | undefined;
+  #closed = false;
+  /** The reconnection loop, while one runs. */
+  #recovering: Promise<void> | undefined;
 
-  private constructor(consumer: BufferConsumer, stream: MessagesStream<Buffer, Buffer, Buffer, Buffer>) {
-    this.#consumer = consumer;
-    this.#stream = stream;
+  private constructor(connection: BaseOptions, from: readonly TopicPosition[], onRecord: (record: OutputRecord) => void) {
+    this.#connection = connection;
+    this.#onRecord = onRecord;
+    for (const position of from) this.#next.set(key(position), { ...position });
   }
 
+  /** Starts reading; rejects when the first consumer cannot start (nothing was read yet: nothing to report). */
   static async start(
     connection: BaseOptions,
     from: readonly TopicPosition[],
     onRecord: (record: OutputRecord) => void,
   ): Promise<TopicReader> {
-    const consumer = newConsumer(connection, 'reader');
-    const topics = [...new Set(from.map((position) => position.topic))];
+    const reader = new TopicReader(connection, from, onRecord);
+    await reader.#open();
+    return reader;
+  }
+
+  get records(): number {
+    return this.#records;
+  }
+
+  /** How many times the stream failed and a new consumer took over. */
+  get reconnects(): number {
+    return this.#reconnects;
+  }
+
+  /** The last stream or connection error, if any (the reader may have recovered since: see `coverage()`). */
+  get lastError(): Error | undefined {
+    return this.#lastError;
+  }
+
+  /** Whether a consumer is currently reading (false between a failure and a successful reconnect). */
+  get reading(): boolean {
+    return this.#stream !== undefined;
+  }
+
+  /**
+   * Compares what was read with the topics' ends now. Asks with a consumer of its own, within the client's
+   * retries, so a dead broker makes it answer "unknown" rather than hang.
+   */
+  async coverage(): Promise<ReadCoverage> {
+    const topics = [...new Set([...this.#next.values()].map((position) => position.topic))];
+    let ends: TopicPosition[];
+    try {
+      ends = await snapshotEnds(this.#connection, topics);
+    } catch (error) {
+      return { complete: false, reason: `the topics' ends could not be read: ${message(error)}` };
+    }
+    const partitions = ends.map((end) => ({
+      topic: end.topic,
+      partition: end.partition,
+      read: this.#next.get(key(end))?.offset ?? 0n,
+      end: end.offset,
+    }));
+    return { complete: partitions.every((partition) => partition.read >= partition.end), partitions };
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#teardown();
+    await this.#recovering;
+  }
+
+  async #open(): Promise<void> {
+    const consumer = newConsumer(this.#connection, 'reader');
+    const positions = [...this.#next.values()];
     try {
       const stream = await consumer.consume({
-        topics,
+        topics: [...new Set(positions.map((position) => position.topic))],
         mode: 'manual',
-        offsets: from.map(({ topic, partition, offset }) => ({ topic, partition, offset })),
+        offsets: positions.map(({ topic, partition, offset }) => ({ topic, partition, offset })),
         autocommit: false,
         // Low fetch wait: end-to-end latency is measured from record timestamps, but the drain wait and
         // the progress of a short test both profit from a reader that is never parked for long.
@@ -84,38 +183,71 @@ export class TopicReader {
         sessionTimeout: 10_000,
         heartbeatInterval: 1000,
       });
-      const reader = new TopicReader(consumer, stream);
-      stream.on('data', (message) => {
-        reader.#records += 1;
-        onRecord({
-          topic: message.topic,
-          partition: message.partition,
-          offset: message.offset,
-          timestampMs: Number(message.timestamp),
-          value: message.value,
+      this.#consumer = consumer;
+      this.#stream = stream;
+      stream.on('data', (record) => {
+        const position = this.#next.get(`${record.topic}:${record.partition}`);
+        // A record below the resume point was already delivered by an earlier consumer.
+        if (position !== undefined && record.offset < position.offset) return;
+        this.#next.set(`${record.topic}:${record.partition}`, {
+          topic: record.topic,
+          partition: record.partition,
+          offset: record.offset + 1n,
+        });
+        this.#records += 1;
+        this.#onRecord({
+          topic: record.topic,
+          partition: record.partition,
+          offset: record.offset,
+          timestampMs: Number(record.timestamp),
+          value: record.value,
         });
       });
+      // `on`, not `once`: a stream may emit more than one error, and an unheard one would crash the process.
       stream.on('error', (error: Error) => {
-        reader.#failure = error;
+        if (this.#stream !== stream) return;
+        this.#lastError = error;
+        this.#recovering ??= this.#recover().finally(() => {
+          this.#recovering = undefined;
+        });
       });
-      return reader;
     } catch (error) {
       await consumer.close(true).catch(() => undefined);
       throw error;
     }
   }
 
-  get records(): number {
-    return this.#records;
+  /** Replaces the failed consumer by a new one at the next unread offsets, until one starts or `close()`. */
+  async #recover(): Promise<void> {
+    await this.#teardown();
+    for (let attempt = 0; !this.#closed; attempt++) {
+      await sleep(RECONNECT_DELAYS_MS[Math.min(attempt, RECONNECT_DELAYS_MS.length - 1)]);
+      if (this.#closed) return;
+      try {
+        await this.#open();
+        if (this.#closed) await this.#teardown();
+        this.#reconnects += 1;
+        return;
+      } catch (error) {
+        this.#lastError = error instanceof Error ? error : new Error(String(error));
+      }
+    }
   }
 
-  /** The stream's error, if it failed (reading stops; the run reports it instead of counting losses). */
-  get failure(): Error | undefined {
-    return this.#failure;
+  async #teardown(): Promise<void> {
+    const stream = this.#stream;
+    const consumer = this.#consumer;
+    this.#stream = undefined;
+    this.#consumer = undefined;
+    await stream?.close().catch(() => undefined);
+    await consumer?.close(true).catch(() => undefined);
   }
+}
 
-  async close(): Promise<void> {
-    await this.#stream.close().catch(() => undefined);
-    await this.#consumer.close(true).catch(() => undefined);
-  }
+function key(position: { topic: string; partition: number }): string {
+  return `${position.topic}:${position.partition}`;
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

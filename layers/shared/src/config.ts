@@ -40,7 +40,14 @@ export const kafkaEnv = z
     KAFKA_CLIENT_ID: z.string().min(1).default('log-enrichment'),
     KAFKA_PRODUCE_RETRIES: z.coerce.number().int().min(2).default(3),
     KAFKA_RETRY_DELAY_MS: milliseconds(100),
+    /** Connect timeout and per-request timeout of every Kafka client (the library's own default is 30 s). */
     KAFKA_TIMEOUT_MS: milliseconds(5000),
+    /**
+     * Produce deadline: how long one publish may wait for the broker's acknowledgement, queueing included,
+     * before it is given up (ingest then answers 503 with Retry-After, enrich fails the batch). Bounded above
+     * so that it stays well inside an HTTP request (the ingest Lambda's 10 s, API Gateway's 29 s).
+     */
+    KAFKA_PRODUCE_TIMEOUT_MS: z.coerce.number().int().min(100).max(20_000).default(2000),
     AWS_REGION: z.string().optional(),
   })
   .refine((env) => (env.KAFKA_BROKERS?.length ?? 0) > 0 || env.MSK_CLUSTER_ARN !== undefined, {

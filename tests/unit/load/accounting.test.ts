@@ -147,3 +147,57 @@ describe('observationFrom', () => {
     expect(observationFrom('deadLetter', Buffer.from([0xff, 0x00]), 1).eventId).toBeUndefined();
   });
 });
+
+describe('Ledger when not every output record could be read', () => {
+  it('counts ids not seen as unknown, not lost, and names them', () => {
+    // Prepare
+    const ledger = new Ledger();
+    ledger.accept(['a', 'b', 'c'], 900);
+    ledger.observe(output('a'));
+
+    // Act
+    const summary = ledger.summary({ readAll: false });
+
+    // Assess
+    expect(summary).toMatchObject({ accepted: 3, complete: 1, lost: 0, unknown: 2, lostSample: [] });
+    expect([...summary.unknownSample].sort()).toEqual(['b', 'c']);
+  });
+
+  it('counts the same ids as lost once every output record was read', () => {
+    // Prepare
+    const ledger = new Ledger();
+    ledger.accept(['a', 'b'], 900);
+    ledger.observe(output('a'));
+
+    // Act
+    const summary = ledger.summary({ readAll: true });
+
+    // Assess
+    expect(summary).toMatchObject({ lost: 1, unknown: 0, lostSample: ['b'], unknownSample: [] });
+  });
+
+  it('has nothing unknown when every accepted id was seen, read in full or not', () => {
+    // Prepare
+    const ledger = new Ledger();
+    ledger.accept(['a'], 900);
+    ledger.observe(output('a', { outcome: 'partial' }));
+
+    // Act
+    const summary = ledger.summary({ readAll: false });
+
+    // Assess: what was seen is settled whatever could not be read afterwards
+    expect(summary).toMatchObject({ partial: 1, lost: 0, unknown: 0 });
+  });
+
+  it('assumes a complete read when told nothing (the callers that read their outputs in full)', () => {
+    // Prepare
+    const ledger = new Ledger();
+    ledger.accept(['a'], 900);
+
+    // Act
+    const summary = ledger.summary();
+
+    // Assess
+    expect(summary).toMatchObject({ lost: 1, unknown: 0 });
+  });
+});

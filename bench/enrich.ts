@@ -8,7 +8,7 @@
  *
  *   npm run bench:enrich                         # Redis and PostgreSQL stand-ins answering in-process
  *   npm run bench:enrich -- --real               # real Redis + PostgreSQL (REDIS_URL, DATABASE_URL): adds the
- *                                                # per-batch Redis round trip (version + breaker states)
+ *                                                # per-batch Redis round trip (version + breaker reports)
  *   npm run bench:enrich -- --batches 3000 --batch-size 100
  *
  * Prints records/s, and per record: latency p50/p99 (batch start → outputs handed to the publisher; every
@@ -140,17 +140,22 @@ function mskEvent(batch: number): unknown {
 }
 
 // ---------------------------------------------------------------- in-process stand-ins for Redis and PostgreSQL
-class InProcessRedis implements MetadataCacheTier, BreakerStateStore {
+class InProcessRedis implements MetadataCacheTier {
   readonly store = new Map<string, Entity | null>();
   async read(keys: readonly string[]): Promise<RemoteCacheRead> {
     const values: CachedValue[] = keys.map((key) => (this.store.has(key) ? this.store.get(key) : undefined));
-    return { version: '1', values, breakers: [] };
+    return { version: '1', values };
   }
   async write(entries: readonly { key: string; value: Entity | null }[]): Promise<void> {
     for (const entry of entries) this.store.set(entry.key, entry.value);
   }
-  async save(): Promise<void> {}
 }
+
+/** No other instance ever reports a failure. */
+const noReports: BreakerStateStore = {
+  read: async () => [],
+  reportOpen: async (name, instanceId) => ({ name, epoch: 1, reportedAt: 0, instanceId }),
+};
 
 class InProcessPostgres implements MetadataSource {
   readonly #byIp = new Map(hosts.map((host) => [host.ipAddress, host]));
@@ -209,8 +214,8 @@ async function buildHandler(publisher: CountingPublisher): Promise<{ enrich: Enr
     memory: new MemoryCache({ maxEntries: 100_000, maxBytes: 64 * 1024 * 1024, ttlMs: 60_000, negativeTtlMs: 10_000 }),
     remote,
     source: new InProcessPostgres(),
-    redisBreaker: new SharedBreaker({ ...settings, name: 'redis' }, remote, 'bench'),
-    postgresBreaker: new SharedBreaker({ ...settings, name: 'postgres' }, remote, 'bench'),
+    redisBreaker: new SharedBreaker({ ...settings, name: 'redis' }, undefined, 'bench'),
+    postgresBreaker: new SharedBreaker({ ...settings, name: 'postgres' }, noReports, 'bench'),
   });
   const useCase = new EnrichBatch({
     lookup,

@@ -15,6 +15,7 @@ import { metrics as powertoolsMetrics } from '#shared/observability.ts';
 import { MemoryCache } from './src/adapters/memory-cache.ts';
 import { PostgresMetadataSource } from './src/adapters/postgres-metadata-source.ts';
 import { PowertoolsEnrichMetrics } from './src/adapters/powertools-metrics.ts';
+import { RedisBreakerState } from './src/adapters/redis-breaker-state.ts';
 import { RedisMetadataCache } from './src/adapters/redis-metadata-cache.ts';
 import { SharedBreaker } from './src/breaker.ts';
 import { enrichEnv } from './src/config.ts';
@@ -34,7 +35,7 @@ export interface EnrichDependencyOptions {
   publisher?: EventPublisher;
   /** Defaults to EMF through Powertools. */
   metrics?: EnrichMetrics;
-  /** Identifies this instance in the shared breaker states (defaults to host, pid and a random suffix). */
+  /** Identifies this instance in the shared breaker reports (defaults to host, pid and a random suffix). */
   instanceId?: string;
 }
 
@@ -65,8 +66,12 @@ export function createEnrichDependencies(options: EnrichDependencyOptions = {}):
   const remote = new RedisMetadataCache(redis, {
     ttlSeconds: config.ENRICH_REDIS_TTL_S,
     negativeTtlSeconds: config.ENRICH_REDIS_NEGATIVE_TTL_S,
-    breakerKeyPrefix: config.ENRICH_BREAKER_KEY_PREFIX,
-    breakerNames: [BREAKER_NAMES.redis, BREAKER_NAMES.postgres],
+  });
+  // Instances that keep failing re-open, and so re-report, once per reset time: twice that keeps a report
+  // alive exactly while someone still fails (functions/enrich/src/breaker.ts).
+  const breakerReports = new RedisBreakerState(redis, {
+    keyPrefix: config.ENRICH_BREAKER_KEY_PREFIX,
+    reportTtlMs: 2 * config.ENRICH_BREAKER_RESET_MS,
   });
   const breaker = {
     resetMs: config.ENRICH_BREAKER_RESET_MS,
@@ -75,14 +80,15 @@ export function createEnrichDependencies(options: EnrichDependencyOptions = {}):
     windowMs: config.ENRICH_BREAKER_WINDOW_MS,
   };
   const redisConnectMs = Math.max(config.REDIS_TIMEOUT_MS * 4, 200); // as createRedis sets it
+  // The Redis breaker stays in-process: whoever can read a shared report has just reached Redis itself.
   const redisBreaker = new SharedBreaker(
     { ...breaker, name: BREAKER_NAMES.redis, timeoutMs: redisConnectMs + config.REDIS_TIMEOUT_MS },
-    remote,
+    undefined,
     instanceId,
   );
   const postgresBreaker = new SharedBreaker(
     { ...breaker, name: BREAKER_NAMES.postgres, timeoutMs: config.ENRICH_DB_CONNECT_TIMEOUT_MS + config.ENRICH_DB_TIMEOUT_MS },
-    remote,
+    breakerReports,
     instanceId,
   );
   const lookup = new TieredMetadataLookup({

@@ -1,18 +1,28 @@
 /**
- * An opossum circuit breaker whose state is shared between function instances through a store (Redis).
+ * An opossum circuit breaker that shares evidence, not verdicts, with the other function instances.
  *
- * Why shared: Lambda scales out; without it, every new instance would rediscover a dead database by paying
- * the timeout on its first batches. Each transition (open, half-open, close) is saved, fire-and-forget; the
- * states other instances saved are applied with `adopt` (read in the batch's Redis round trip).
+ * Why share at all: Lambda scales out; without it, every new instance would rediscover a dead database by
+ * paying its own volume of failed calls. Why not share the state itself: one instance with a broken path
+ * to the source (a wrong URL, an AZ that cannot reach it, a bad deploy) would then open every healthy
+ * instance's breaker, and a healthy instance's "closed" would re-open a really-down source to the fleet.
  *
- * Why we record `openedAt` ourselves: opossum's `toJSON().state.lastTimerAt` is when the breaker was
- * constructed, not when it opened, so restoring from it could half-open too early (toolchain notes).
- * A restored open breaker is rebuilt with `resetTimeout` set to the time left, then put back to the
- * configured value once its timer is running.
+ * The rule:
+ * - Each instance opens, half-opens and closes on its own calls only (opossum's rolling window).
+ * - When it opens, it reports that to the store (Redis), which orders the reports with a counter and
+ *   stamps its own time; instance clocks are never compared. Closing is not shared: it would erase the
+ *   evidence of instances that still fail.
+ * - A closed instance that reads a report it has not seen from another instance makes its next call a
+ *   probe: that call runs alone (concurrent calls of this instance wait for its outcome, bounded by the
+ *   call timeout); if it fails, the breaker opens at once (without waiting for the volume threshold) and
+ *   reports; if it succeeds, the instance stays closed and ignores further reports for one reset time.
+ *   So a healthy instance pays at most one probe per reset time (a normal call that succeeds), and a
+ *   really-down source costs each other instance one bounded call before it opens too.
+ * - A report is evidence for twice the reset time: instances that keep failing re-open (and re-report)
+ *   once per reset time, so it stays alive exactly as long as someone still fails.
  */
 import CircuitBreaker from 'opossum';
 import { logger } from '#shared/observability.ts';
-import type { BreakerCounts, BreakerHealth, BreakerStateName, BreakerStateStore, StoredBreakerState } from './ports.ts';
+import type { BreakerCounts, BreakerHealth, BreakerStateName, BreakerStateStore, SharedOpenReport } from './ports.ts';
 
 export interface BreakerSettings {
   name: string;
@@ -26,42 +36,116 @@ export interface BreakerSettings {
 
 type Task = () => Promise<unknown>;
 
-/** The `state` option opossum 10 accepts but @types/opossum does not declare. */
-interface RestoreOptions {
-  state?: { closed: boolean; open: boolean; halfOpen: boolean };
-}
-
 const run = (task: Task): Promise<unknown> => task();
 
-/** Error codes opossum gives its own rejections. */
+/**
+ * True for opossum's fail-fast rejections (breaker open, or half-open with its one probe already out): the
+ * task never ran, so there is nothing to log. Its timeout (`ETIMEDOUT`) is a real failure and is not one.
+ */
 export function isBreakerRejection(error: unknown): boolean {
-  return error instanceof Error && CircuitBreaker.isOurError(error);
+  if (!(error instanceof Error) || !CircuitBreaker.isOurError(error)) return false;
+  const code = (error as Error & { code?: string }).code;
+  return code === 'EOPENBREAKER' || code === 'ESEMLOCKED';
 }
 
+function tokenOf(report: SharedOpenReport): string {
+  return `${report.epoch}:${report.reportedAt}:${report.instanceId}`;
+}
+
+/**
+ * @example
+ * const postgres = new SharedBreaker({ name: 'postgres', timeoutMs: 300, resetMs: 5000, errorPercent: 50, volume: 3, windowMs: 10000 }, store, 'instance-1');
+ * await postgres.refresh();                        // with the batch's Redis read
+ * const rows = await postgres.fire(() => source.fetch(request));
+ */
 export class SharedBreaker {
   readonly name: string;
   readonly #settings: BreakerSettings;
   readonly #store: BreakerStateStore | undefined;
   readonly #instanceId: string;
   readonly #now: () => number;
-  #breaker: CircuitBreaker<[Task], unknown>;
+  readonly #breaker: CircuitBreaker<[Task], unknown>;
   #openedAt: number | null = null;
-  /** updatedAt of the newest state we saved or adopted; older remote states are ignored. */
-  #knownAt = 0;
-  #adopting = false;
+  /** The last report read or made; the store keeps only the latest, so one token is enough to dedupe. */
+  #lastReport: string | undefined;
+  /** A report from another instance that our next call must probe. */
+  #pending: SharedOpenReport | undefined;
+  /** The probe in flight; concurrent calls wait for it. */
+  #probe: Promise<void> | undefined;
+  /** After a successful probe, reports are not probed again before this time (this instance's clock). */
+  #quietUntil = Number.NEGATIVE_INFINITY;
 
+  /**
+   * @param store where reports are shared; undefined for a breaker that stays in-process (the Redis breaker:
+   *   an instance that can read the shared state has just reached Redis, so a report could only be wrong).
+   */
   constructor(settings: BreakerSettings, store: BreakerStateStore | undefined, instanceId: string, now: () => number = Date.now) {
     this.name = settings.name;
     this.#settings = settings;
     this.#store = store;
     this.#instanceId = instanceId;
     this.#now = now;
-    this.#breaker = this.#create(undefined);
+    this.#breaker = new CircuitBreaker(run, {
+      name: settings.name,
+      timeout: settings.timeoutMs,
+      resetTimeout: settings.resetMs,
+      errorThresholdPercentage: settings.errorPercent,
+      volumeThreshold: settings.volume,
+      rollingCountTimeout: settings.windowMs,
+      rollingPercentilesEnabled: false,
+      enableSnapshots: false,
+    });
+    this.#breaker.on('open', () => {
+      this.#openedAt = this.#now();
+      this.#pending = undefined;
+      logger.warn('circuit breaker open', { breaker: this.name });
+      this.#report();
+    });
+    this.#breaker.on('halfOpen', () => logger.info('circuit breaker half-open', { breaker: this.name }));
+    this.#breaker.on('close', () => {
+      this.#openedAt = null;
+      logger.info('circuit breaker closed', { breaker: this.name });
+    });
   }
 
-  /** Runs `task` through the breaker: rejects at once while open, or with the task's error / a timeout. */
-  fire<T>(task: () => Promise<T>): Promise<T> {
-    return this.#breaker.fire(task) as Promise<T>;
+  /**
+   * Runs `task` through the breaker: rejects at once while open, or with the task's error / a timeout.
+   * While a probe is out, waits for its outcome first.
+   */
+  async fire<T>(task: () => Promise<T>): Promise<T> {
+    while (this.#probe !== undefined) await this.#probe;
+    if (this.#pending !== undefined && this.state === 'closed' && this.#now() >= this.#quietUntil) return this.#probeWith(task);
+    return (await this.#breaker.fire(task)) as T;
+  }
+
+  /** Reads the latest report of this breaker from the store; never rejects (Redis down: in-process only). */
+  async refresh(): Promise<void> {
+    const store = this.#store;
+    if (store === undefined) return;
+    let reports: SharedOpenReport[];
+    try {
+      reports = await store.read([this.name]);
+    } catch (error) {
+      logger.debug('could not read shared circuit breaker reports', { breaker: this.name, error });
+      return;
+    }
+    for (const report of reports) this.consider(report);
+  }
+
+  /**
+   * Takes in a report read from the store. Only a new report from another instance, read while closed, is
+   * acted on (the next call probes); one read while open or half-open is older than our own next probe.
+   */
+  consider(report: SharedOpenReport): void {
+    if (report.name !== this.name) return;
+    const token = tokenOf(report);
+    if (token === this.#lastReport) return;
+    this.#lastReport = token;
+    if (report.instanceId === this.#instanceId || this.state !== 'closed') return;
+    if (this.#pending === undefined) {
+      logger.info('another instance reported this source failing; the next call probes it', { breaker: this.name, by: report.instanceId });
+    }
+    this.#pending = report;
   }
 
   get state(): BreakerStateName {
@@ -75,95 +159,53 @@ export class SharedBreaker {
   }
 
   health(): BreakerHealth {
-    return { name: this.name, state: this.state, openedAt: this.#openedAt, counts: this.#counts() };
-  }
-
-  snapshot(): StoredBreakerState {
-    return { ...this.health(), updatedAt: this.#knownAt, instanceId: this.#instanceId };
-  }
-
-  /**
-   * Applies a state another instance saved: an open breaker elsewhere opens ours (from its `openedAt`, so it
-   * half-opens when theirs does); a close elsewhere (a probe that succeeded) closes ours. Our own and older
-   * states are ignored; half-open is left to each instance's own probe.
-   */
-  adopt(remote: StoredBreakerState | undefined): void {
-    if (remote === undefined || remote.name !== this.name || remote.instanceId === this.#instanceId) return;
-    if (remote.updatedAt <= this.#knownAt) return;
-    this.#knownAt = remote.updatedAt;
-    const local = this.state;
-    if (remote.state === 'open' && local === 'closed' && remote.openedAt !== null) {
-      logger.info('circuit breaker opened by another instance', { breaker: this.name, openedAt: remote.openedAt, by: remote.instanceId });
-      this.#breaker.shutdown();
-      this.#breaker = this.#create(remote.openedAt);
-    } else if (remote.state === 'closed' && local !== 'closed') {
-      logger.info('circuit breaker closed by another instance', { breaker: this.name, by: remote.instanceId });
-      this.#adopting = true;
-      try {
-        this.#breaker.close();
-      } finally {
-        this.#adopting = false;
-      }
-    }
+    return {
+      name: this.name,
+      state: this.state,
+      openedAt: this.#openedAt,
+      probePending: this.#pending !== undefined || this.#probe !== undefined,
+      counts: this.#counts(),
+    };
   }
 
   shutdown(): void {
     this.#breaker.shutdown();
   }
 
-  #create(openedAt: number | undefined): CircuitBreaker<[Task], unknown> {
-    const settings = this.#settings;
-    const options: CircuitBreaker.Options<[Task]> & RestoreOptions = {
-      name: settings.name,
-      timeout: settings.timeoutMs,
-      resetTimeout: settings.resetMs,
-      errorThresholdPercentage: settings.errorPercent,
-      volumeThreshold: settings.volume,
-      rollingCountTimeout: settings.windowMs,
-      rollingPercentilesEnabled: false,
-      enableSnapshots: false,
-    };
-    if (openedAt !== undefined) {
-      const left = openedAt + settings.resetMs - this.#now();
-      this.#openedAt = openedAt;
-      if (left <= 0) {
-        options.state = { closed: false, open: false, halfOpen: true };
-      } else {
-        // No lastTimerAt: opossum would compare it with the shortened resetTimeout and half-open at once.
-        options.state = { closed: false, open: true, halfOpen: false };
-        options.resetTimeout = left;
-      }
+  async #probeWith<T>(task: () => Promise<T>): Promise<T> {
+    const report = this.#pending;
+    this.#pending = undefined;
+    let settle: () => void = () => undefined;
+    this.#probe = new Promise<void>((resolve) => {
+      settle = resolve;
+    });
+    try {
+      const result = (await this.#breaker.fire(task)) as T;
+      this.#quietUntil = this.#now() + this.#settings.resetMs;
+      logger.info('probe after another instance reported a failure succeeded; staying closed', { breaker: this.name, by: report?.instanceId });
+      return result;
+    } catch (error) {
+      // One failure is enough here: another instance already saw the source fail.
+      if (this.state === 'closed') this.#breaker.open();
+      throw error;
+    } finally {
+      this.#probe = undefined;
+      settle();
     }
-    const breaker = new CircuitBreaker(run, options);
-    // The restored timer is running with the time left; later openings wait the full reset time again.
-    // `options` is public in opossum but missing from @types/opossum.
-    (breaker as unknown as { options: { resetTimeout: number } }).options.resetTimeout = settings.resetMs;
-    breaker.on('open', () => {
-      this.#openedAt = this.#now();
-      logger.warn('circuit breaker open', { breaker: this.name });
-      this.#changed();
-    });
-    breaker.on('halfOpen', () => {
-      logger.info('circuit breaker half-open', { breaker: this.name });
-      this.#changed();
-    });
-    breaker.on('close', () => {
-      this.#openedAt = null;
-      logger.info('circuit breaker closed', { breaker: this.name });
-      if (!this.#adopting) this.#changed();
-    });
-    return breaker;
   }
 
-  #changed(): void {
-    // Strictly increasing, so two transitions within one millisecond are still ordered.
-    this.#knownAt = Math.max(this.#now(), this.#knownAt + 1);
+  #report(): void {
     const store = this.#store;
     if (store === undefined) return;
-    store.save(this.snapshot()).catch((error: unknown) => {
-      // Expected while Redis is down: the in-process state is then the only state.
-      logger.debug('could not share circuit breaker state', { breaker: this.name, error });
-    });
+    store.reportOpen(this.name, this.#instanceId).then(
+      (report) => {
+        this.#lastReport = tokenOf(report);
+      },
+      (error: unknown) => {
+        // Expected while Redis is down or unreachable from here: the in-process state is then the only one.
+        logger.debug('could not share circuit breaker open', { breaker: this.name, error });
+      },
+    );
   }
 
   #counts(): BreakerCounts {

@@ -22,14 +22,21 @@ export const enrichEnv = z.object({
   ENRICH_MEMORY_MAX_BYTES: positiveInt(64 * 1024 * 1024),
   ENRICH_REDIS_TTL_S: positiveInt(300),
   ENRICH_REDIS_NEGATIVE_TTL_S: positiveInt(30),
-  /** How long an open breaker waits before letting one probe through (half-open). */
+  /**
+   * How long an open breaker waits before letting one probe through (half-open). Also how long a healthy
+   * instance ignores further reports after a probe that succeeded; a report stays evidence for twice this.
+   */
   ENRICH_BREAKER_RESET_MS: positiveInt(5_000),
   ENRICH_BREAKER_ERROR_PERCENT: positiveInt(50),
   /** Calls in the rolling window before the error rate can open a breaker (one call per batch and source). */
   ENRICH_BREAKER_VOLUME: positiveInt(3),
   ENRICH_BREAKER_WINDOW_MS: positiveInt(10_000),
-  /** Redis key prefix of the shared breaker state (tests use their own so they never share a breaker). */
-  ENRICH_BREAKER_KEY_PREFIX: z.string().min(1).default('enrich:breaker:v1:'),
+  /**
+   * Redis key prefix of the breakers' shared open reports (tests use their own so they never share one).
+   * v2: reports are hashes written by a script (v1 held whole JSON states); a new prefix keeps the two
+   * apart while both versions run during a deploy.
+   */
+  ENRICH_BREAKER_KEY_PREFIX: z.string().min(1).default('enrich:breaker:v2:'),
   /** `true` when the event source mapping has `FunctionResponseTypes: ["ReportBatchItemFailures"]`. */
   ENRICH_REPORT_BATCH_ITEM_FAILURES: flag,
 });

@@ -50,7 +50,10 @@ export type BreakerStateName = 'closed' | 'open' | 'halfOpen';
 export interface BreakerHealth {
   name: string;
   state: BreakerStateName;
+  /** When this instance's breaker opened (its own clock; for display only, never compared across instances). */
   openedAt: number | null;
+  /** Another instance reported this source failing and this instance has not probed it yet (see SharedBreaker). */
+  probePending: boolean;
   counts: BreakerCounts;
 }
 export interface BreakerCounts {
@@ -74,11 +77,29 @@ export interface MetadataLookup {
   breakers(): BreakerHealth[];
 }
 
-/** The in-process tier. Expired entries stay readable through `getStale` (served, flagged stale, while sources are down). */
+/**
+ * The metadata version (`cacheKeys.version`) a value was read under: a string from Redis, `null` when the
+ * counter was never written, `undefined` while this instance has not read Redis yet.
+ */
+export type MetadataVersion = string | null | undefined;
+
+/**
+ * The in-process tier. Every entry carries the metadata version observed BEFORE the read that produced it;
+ * only entries of the current version are served. Expired entries stay readable through `getStale`
+ * (served, flagged stale, while sources are down).
+ */
 export interface LocalCache {
+  /** The metadata version of the latest Redis answer (it moves back too if Redis lost its counter). */
+  readonly version: MetadataVersion;
+  /** Moves to `version`; when it differs from the current one, every entry (all older) is dropped. */
+  useVersion(version: MetadataVersion): void;
   get(key: string): Resolution<Entity> | undefined;
   getStale(key: string): Resolution<Entity> | undefined;
-  set(key: string, value: Resolution<Entity>): void;
+  /**
+   * Stores `value` read under `version`. Refused (returns false) when that is not the current version: the
+   * value was read before a metadata write this instance has already seen, and would hide it for a whole TTL.
+   */
+  set(key: string, value: Resolution<Entity>, version: MetadataVersion): boolean;
   clear(): void;
   readonly entries: number;
   readonly bytes: number;
@@ -86,18 +107,25 @@ export interface LocalCache {
   readonly maxBytes: number;
 }
 
-/** Breaker state as shared between function instances. `openedAt` is recorded by us on `open` (not opossum's lastTimerAt). */
-export interface StoredBreakerState {
+/**
+ * The latest "this source failed" report any instance made for a breaker: evidence, not a verdict. An
+ * instance that reads one it has not seen probes the source with its own next call (see SharedBreaker).
+ */
+export interface SharedOpenReport {
   name: string;
-  state: BreakerStateName;
-  openedAt: number | null;
-  updatedAt: number;
+  /** Redis-side counter, bumped by every report: with `instanceId`, tells one report from the next. */
+  epoch: number;
+  /** Redis server time of the report (ms): comparable between instances, unlike their own clocks. */
+  reportedAt: number;
   instanceId: string;
-  counts: BreakerCounts;
 }
 
+/** Where instances share breaker evidence (Redis), apart from the metadata cache. */
 export interface BreakerStateStore {
-  save(state: StoredBreakerState): Promise<void>;
+  /** The latest report of each named breaker still within its time to live; one round trip. */
+  read(names: readonly string[]): Promise<SharedOpenReport[]>;
+  /** Reports that `instanceId` opened `name`; Redis orders concurrent reports and stamps its own time. */
+  reportOpen(name: string, instanceId: string): Promise<SharedOpenReport>;
 }
 
 /** One entry read from the shared cache: an entity, `null` for a stored negative marker, `undefined` for a miss. */
@@ -107,8 +135,6 @@ export interface RemoteCacheRead {
   /** The metadata version counter (`cacheKeys.version`), null when never written. */
   version: string | null;
   values: CachedValue[];
-  /** Shared breaker states, read in the same round trip. */
-  breakers: StoredBreakerState[];
 }
 
 /** The shared cache tier (Redis): one round trip per call. */

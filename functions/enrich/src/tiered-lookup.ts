@@ -2,17 +2,22 @@
  * Stage 2: host, network and service metadata for all distinct keys of a batch, from three tiers.
  *
  * 1. In-process cache (per instance): answers most keys without I/O.
- * 2. Redis, ONE round trip per batch: the version counter, the shared breaker states and every key the
- *    in-process tier missed. When the version moved (a metadata write happened), the in-process cache is
- *    dropped and the keys it had answered are read again (a second round trip, only after a write), so no
- *    batch is enriched from a value older than the last write the instance could see.
+ * 2. Redis, ONE round trip per batch: the version counter and every key the in-process tier missed (MGET),
+ *    pipelined with the PostgreSQL breaker's shared reports (HMGET, its own port). When the version moved
+ *    (a metadata write happened), the in-process cache moves to the new version (dropping every entry) and
+ *    the keys it had answered are read again (a second round trip, only after a write), so no batch is
+ *    enriched from a value older than the last write the instance could see.
  * 3. PostgreSQL, ONE query per entity kind for what Redis missed; results go to the in-process cache and back
- *    to Redis (fire-and-forget, only if the version has not moved since the read: a write that raced our
- *    query would otherwise be hidden behind our older value for the whole TTL).
+ *    to Redis (fire-and-forget), both under the version observed BEFORE the query: if a write moved it
+ *    meanwhile, both refuse the value, which would otherwise hide the write for a whole TTL.
+ *
+ * Batches run side by side and Redis answers arrive in the order they were asked, so only the answer to
+ * the latest request moves the in-process version: a late answer to an older one cannot move it back.
  *
  * Each remote tier runs behind its own circuit breaker; a tier that fails or whose breaker is open is skipped
  * at once. Keys nothing could answer are served from an expired in-process value (flagged stale) where there
- * is one, else reported unavailable. Concurrent lookups of one key share one remote fetch (in-flight map).
+ * is one, else reported unavailable. Concurrent lookups of one key share one remote fetch (in-flight map),
+ * unless the answer came from before a version this instance has since seen.
  */
 import type { Host, Network, Service } from '#shared/metadata/model.ts';
 import { cacheKeys } from '#shared/metadata/cache-keys.ts';
@@ -28,6 +33,7 @@ import {
   type MetadataLookup,
   type MetadataRequest,
   type MetadataSource,
+  type MetadataVersion,
   NOT_FOUND,
   NOT_FOUND_STALE,
   type Resolution,
@@ -45,7 +51,8 @@ interface Pending {
   key: string;
 }
 
-type Fetched = Map<string, Resolution<Entity>>;
+/** What one fetch answered, per key, with the version each answer was read under. */
+type Fetched = Map<string, { resolution: Resolution<Entity>; version: MetadataVersion }>;
 
 export interface TieredLookupDeps {
   memory: LocalCache;
@@ -86,8 +93,9 @@ export class TieredMetadataLookup implements MetadataLookup {
   readonly #postgresBreaker: SharedBreaker;
   readonly #inflight = new Map<string, Promise<Fetched>>();
   readonly #totals = emptyTally();
-  /** Last metadata version seen in Redis; undefined until the first successful read. */
-  #version: string | null | undefined;
+  /** Redis reads asked so far, and the latest one whose answer was applied to the in-process version. */
+  #readsAsked = 0;
+  #readsApplied = 0;
 
   constructor(deps: TieredLookupDeps) {
     this.#memory = deps.memory;
@@ -106,6 +114,8 @@ export class TieredMetadataLookup implements MetadataLookup {
     const result = { hostsByIp, hostsByName, services, networks, tally };
     const maps: Record<Kind, Map<string, Resolution<Entity>>> = result as unknown as Record<Kind, Map<string, Resolution<Entity>>>;
 
+    // The in-process answers below hold for this version; the batch's Redis read tells whether it moved.
+    const memoryVersion = this.#memory.version;
     const misses: Pending[] = [];
     const memoryHits: Pending[] = [];
     const visit = (kind: Kind, id: string, key: string): void => {
@@ -134,17 +144,21 @@ export class TieredMetadataLookup implements MetadataLookup {
       if (fetch === undefined) own.push(pending);
       else borrowed.push({ pending, fetch });
     }
-    const fetch = this.#fetch(own, memoryHits, tally, maps);
+    const fetch = this.#fetch(own, memoryHits, memoryVersion, tally, maps);
     for (const pending of own) this.#inflight.set(pending.key, fetch);
     try {
       await fetch;
     } finally {
       for (const pending of own) if (this.#inflight.get(pending.key) === fetch) this.#inflight.delete(pending.key);
     }
+    // A borrowed answer read under an older version than the one now known predates a write: fetch it again.
+    const again: Pending[] = [];
     for (const { pending, fetch: other } of borrowed) {
-      const answer = (await other.catch(() => undefined))?.get(pending.key) ?? this.#fallback(pending.key, tally);
-      maps[pending.kind].set(pending.id, answer);
+      const answer = (await other.catch(() => undefined))?.get(pending.key);
+      if (answer !== undefined && answer.version !== this.#memory.version) again.push(pending);
+      else maps[pending.kind].set(pending.id, answer?.resolution ?? this.#fallback(pending.key, tally));
     }
+    if (again.length > 0) await this.#fetch(again, [], this.#memory.version, tally, maps);
     addTally(this.#totals, tally);
     return result;
   }
@@ -164,60 +178,65 @@ export class TieredMetadataLookup implements MetadataLookup {
 
   /**
    * Redis, then PostgreSQL, then stale in-process values; never rejects. Answers go into `maps` (this batch)
-   * and into the returned map (for concurrent batches waiting on the same keys). After a version move the
-   * re-read memory hits replace what the in-process cache had said.
+   * and into the returned map (for concurrent batches waiting on the same keys). `memoryHits` were answered
+   * by the in-process cache under `memoryVersion`; if Redis says the version moved, they are read again.
    */
-  async #fetch(own: Pending[], memoryHits: Pending[], tally: TierTally, maps: Record<Kind, Map<string, Resolution<Entity>>>): Promise<Fetched> {
+  async #fetch(
+    own: Pending[],
+    memoryHits: Pending[],
+    memoryVersion: MetadataVersion,
+    tally: TierTally,
+    maps: Record<Kind, Map<string, Resolution<Entity>>>,
+  ): Promise<Fetched> {
     const out: Fetched = new Map();
-    const answer = (pending: Pending, resolution: Resolution<Entity>): void => {
-      out.set(pending.key, resolution);
+    const answer = (pending: Pending, resolution: Resolution<Entity>, version: MetadataVersion): void => {
+      out.set(pending.key, { resolution, version });
       maps[pending.kind].set(pending.id, resolution);
     };
-    let missing = own;
-    let version: string | null | undefined = this.#version;
-    let redisUsable = true;
-    try {
-      const first = await this.#redisBreaker.fire(() => this.#remote.read(own.map(keyOf)));
-      for (const state of first.breakers) {
-        if (state.name === this.#redisBreaker.name) this.#redisBreaker.adopt(state);
-        else if (state.name === this.#postgresBreaker.name) this.#postgresBreaker.adopt(state);
-      }
-      let keys = own;
-      let values = first.values;
-      version = first.version;
-      if (this.#version !== undefined && first.version !== this.#version) {
-        logger.debug('metadata version moved; dropping the in-process cache', { from: this.#version, to: first.version });
-        this.#memory.clear();
-        if (memoryHits.length > 0) {
-          missing = own.concat(memoryHits);
-          const again = await this.#redisBreaker.fire(() => this.#remote.read(memoryHits.map(keyOf)));
-          keys = missing;
-          values = values.concat(again.values);
-          version = again.version;
-        }
-      }
-      this.#version = version;
-      missing = [];
+    const fromRedis = (keys: readonly Pending[], values: readonly CachedValue[], version: MetadataVersion, misses: Pending[]): void => {
       for (let i = 0; i < keys.length; i++) {
         const pending = keys[i] as Pending;
-        const value: CachedValue = values[i];
+        const value = values[i];
         if (value === undefined) {
-          missing.push(pending);
+          misses.push(pending);
           tally.redis.misses++;
           continue;
         }
         tally.redis.hits++;
         const resolution = value === null ? NOT_FOUND : found(value);
-        this.#memory.set(pending.key, resolution);
-        answer(pending, resolution);
+        this.#memory.set(pending.key, resolution, version);
+        answer(pending, resolution, version);
+      }
+    };
+    let missing = own;
+    let redisUsable = false;
+    try {
+      const asked = ++this.#readsAsked;
+      // The breaker reports ride along: same connection, same tick, so the same round trip.
+      const [first] = await this.#redisBreaker.fire(() => Promise.all([this.#remote.read(own.map(keyOf)), this.#postgresBreaker.refresh()]));
+      this.#applyVersion(asked, first.version);
+      const misses: Pending[] = [];
+      fromRedis(own, first.values, first.version, misses);
+      missing = misses;
+      redisUsable = true;
+      if (first.version !== memoryVersion && memoryHits.length > 0) {
+        logger.debug('metadata version moved; reading the in-process answers again', { from: memoryVersion, to: first.version });
+        // Should this second read fail, PostgreSQL answers them instead of the in-process cache.
+        missing = misses.concat(memoryHits);
+        const askedAgain = ++this.#readsAsked;
+        const again = await this.#redisBreaker.fire(() => this.#remote.read(memoryHits.map(keyOf)));
+        this.#applyVersion(askedAgain, again.version);
+        fromRedis(memoryHits, again.values, again.version, misses);
+        missing = misses;
       }
     } catch (error) {
-      redisUsable = false;
       if (!isBreakerRejection(error)) logger.warn('Redis metadata lookup failed', { error: describe(error), keys: missing.length });
     }
 
     if (missing.length > 0) {
       const writeBack: { key: string; value: Entity | null }[] = [];
+      // The version before the query: if a write moves it while the query runs, its answer is not cached.
+      const version = this.#memory.version;
       try {
         const request = toSourceRequest(missing);
         const rows = await this.#postgresBreaker.fire(() => this.#source.fetch(request));
@@ -226,8 +245,8 @@ export class TieredMetadataLookup implements MetadataLookup {
           const resolution = entity === undefined ? NOT_FOUND : found(entity);
           if (entity === undefined) tally.postgres.misses++;
           else tally.postgres.hits++;
-          this.#memory.set(pending.key, resolution);
-          answer(pending, resolution);
+          this.#memory.set(pending.key, resolution, version);
+          answer(pending, resolution, version);
           writeBack.push({ key: pending.key, value: entity ?? null });
         }
         missing = [];
@@ -241,8 +260,18 @@ export class TieredMetadataLookup implements MetadataLookup {
       }
     }
 
-    for (const pending of missing) answer(pending, this.#fallback(pending.key, tally));
+    for (const pending of missing) answer(pending, this.#fallback(pending.key, tally), this.#memory.version);
     return out;
+  }
+
+  /** Moves the in-process version to what the Redis read `asked` answered, unless a later read already did. */
+  #applyVersion(asked: number, version: string | null): void {
+    if (asked < this.#readsApplied) return;
+    this.#readsApplied = asked;
+    if (version !== this.#memory.version) {
+      logger.debug('metadata version moved; dropping the in-process cache', { from: this.#memory.version, to: version });
+      this.#memory.useVersion(version);
+    }
   }
 
   /** Nothing could answer: the last in-process value (stale) if any, else unavailable. */

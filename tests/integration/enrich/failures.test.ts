@@ -26,6 +26,7 @@ import {
   type Topics,
   throwawayTopics,
   uniqueNetwork,
+  unroutedIp,
 } from './support.ts';
 
 const seed = new MetadataSeed();
@@ -186,38 +187,135 @@ describe('enrich while PostgreSQL is unreachable', () => {
   });
 });
 
-describe('breaker state shared between instances', () => {
-  it('a second instance starting afterwards skips PostgreSQL because the first one opened the breaker', async () => {
-    // Prepare: instance A cannot reach PostgreSQL; B can, and shares A's breaker keys
-    const topics = await throwawayTopics('shared-breaker');
-    const env = enrichTestEnv(topics, { ENRICH_BREAKER_RESET_MS: '60000' });
-    const deadDatabase = new URL(process.env.DATABASE_URL ?? '');
-    deadDatabase.port = String(await freePort());
-    const a = createEnrichDependencies({ env: { ...env, DATABASE_URL: deadDatabase.toString() }, instanceId: 'instance-a' });
-    const redis = new Redis(process.env.REDIS_URL ?? '');
-    const unseen = { hostname: `d-${id}`, ipAddress: net.ip(4), datacenter: 'dc-d', environment: 'production', costCenter: 'cc-4' };
-    await seed.host(unseen);
-    let b: EnrichDependencies | undefined;
+describe('PostgreSQL breaker reports shared between instances', () => {
+  // Volume 3: an instance's own calls need three failures to open it; a failed probe after another
+  // instance's report opens it on one. Both instances share one report key prefix (same `env`). A generous
+  // connect budget: a healthy instance's first connection (through its proxy, on a busy test machine) must
+  // not fail its probe; a cut proxy refuses connections at once whatever the budget.
+  const sharedEnv = (topics: Topics) =>
+    enrichTestEnv(topics, { ENRICH_BREAKER_VOLUME: '3', ENRICH_BREAKER_RESET_MS: '1500', ENRICH_DB_CONNECT_TIMEOUT_MS: '2000' });
+  const redis = new Redis(process.env.REDIS_URL ?? '');
+  const opened: { deps: EnrichDependencies; proxy: TcpProxy }[] = [];
+
+  /** An enrich instance whose PostgreSQL connections go through a TCP proxy of its own. */
+  async function instance(env: NodeJS.ProcessEnv, instanceId: string): Promise<{ deps: EnrichDependencies; proxy: TcpProxy }> {
+    const database = new URL(process.env.DATABASE_URL ?? '');
+    const proxy = await TcpProxy.start({ host: database.hostname, port: Number(database.port || 5432) });
+    database.port = String(proxy.port);
+    const deps = createEnrichDependencies({ env: { ...env, DATABASE_URL: database.toString() }, instanceId });
+    opened.push({ deps, proxy });
+    return { deps, proxy };
+  }
+
+  /** Enriches one batch of logs (host IP → event id) on `deps`; returns the event ids. */
+  async function batch(deps: EnrichDependencies, topic: string, ips: string[]): Promise<string[]> {
+    const ids = ips.map(() => randomUUID());
+    await deps.enrich(eventOf(topic, ips.map((ip, index) => rawValue(ids[index] as string, ip))));
+    return ids;
+  }
+
+  // Addresses for unseen hosts: numbered within a random /24, a new one every 200 (IPs are unique in hosts).
+  let unseen = { net: uniqueNetwork(), count: 0 };
+
+  /** A host registered in PostgreSQL only: no cache tier has seen it, so only a PostgreSQL call can answer. */
+  async function unseenHost(label: string): Promise<string> {
+    if (unseen.count === 200) unseen = { net: uniqueNetwork(), count: 0 };
+    unseen.count += 1;
+    const ip = unseen.net.ip(unseen.count);
+    await seed.host({ hostname: `${label}-${randomUUID().slice(0, 8)}`, ipAddress: ip, datacenter: 'dc-u', environment: 'production', costCenter: 'cc-u' });
+    return ip;
+  }
+
+  const reporter = (env: NodeJS.ProcessEnv) => redis.hget(`${env.ENRICH_BREAKER_KEY_PREFIX}postgres`, 'instanceId');
+  const countsOf = (deps: EnrichDependencies) => deps.lookup.breakers().find((breaker) => breaker.name === 'postgres')?.counts;
+
+  afterEach(async () => {
+    for (const { deps, proxy } of opened.splice(0)) {
+      await deps.close();
+      await proxy.cut();
+    }
+  });
+
+  afterAll(() => {
+    redis.disconnect();
+  });
+
+  it('a healthy instance keeps publishing complete records while a sick one has its breaker open', async () => {
+    // Prepare: A cannot reach PostgreSQL (its own proxy is cut); B can; both share the breaker reports
+    const topics = await throwawayTopics('shared-breaker-sick');
+    const env = sharedEnv(topics);
+    const a = await instance(env, 'instance-a');
+    const b = await instance(env, 'instance-b');
+    const ids: string[] = [];
     try {
-      const ids = [randomUUID(), randomUUID()];
-      await a.enrich(eventOf(topics.raw, [rawValue(ids[0] as string, net.ip(99))]));
-      expect(breakerState(a, 'postgres')).toBe('open');
-      const shared = await eventually(async () => (await redis.get(`${env.ENRICH_BREAKER_KEY_PREFIX}postgres`))?.includes('"open"') ?? false, 5_000);
-      expect(shared).toBe(true);
+      await a.proxy.cut();
+      for (let i = 0; i < 3; i++) ids.push(...(await batch(a.deps, topics.raw, [unroutedIp()])));
+      expect(breakerState(a.deps, 'postgres')).toBe('open');
+      expect(await eventually(async () => (await reporter(env)) === 'instance-a', 5_000)).toBe(true);
 
-      // Act: B starts afterwards and enriches a host only PostgreSQL knows
-      b = createEnrichDependencies({ env, instanceId: 'instance-b' });
-      await b.enrich(eventOf(topics.raw, [rawValue(ids[1] as string, unseen.ipAddress)]));
+      // Act: B enriches hosts only PostgreSQL knows, batch after batch
+      const healthy: string[] = [];
+      for (let i = 0; i < 3; i++) healthy.push(...(await batch(b.deps, topics.raw, [await unseenHost('b'), await unseenHost('b')])));
+      ids.push(...healthy);
 
-      // Assess
-      expect(breakerState(b, 'postgres')).toBe('open');
+      // Assess: B stayed closed and paid no failure; A is still not closed; every B record is complete
+      expect(breakerState(b.deps, 'postgres')).toBe('closed');
+      expect(countsOf(b.deps)).toMatchObject({ failures: 0, rejects: 0 });
+      expect(breakerState(a.deps, 'postgres')).not.toBe('closed');
       const outputs = await collectOutputs(topics, (out) => accountedFor(out, ids).length === 0);
       expect(accountedFor(outputs, ids)).toEqual([]);
-      expect(statusOf(outputs, ids[1])).toMatchObject({ status: 'partial', missing: { 'host.hostname': 'unavailable' } });
+      const unavailable = healthy.filter((eventId) => Object.values(statusOf(outputs, eventId)?.missing ?? {}).includes('unavailable'));
+      expect(unavailable).toEqual([]);
+      expect(healthy.filter((eventId) => !outputs.complete.has(eventId))).toEqual([]);
     } finally {
-      await a.close();
-      await b?.close();
-      redis.disconnect();
+      await deleteTopics(topics);
+    }
+  });
+
+  it('when PostgreSQL is down for both, the second opens after one probe, both skip it, and both recover', async () => {
+    // Prepare: both instances behind proxies that are cut
+    const topics = await throwawayTopics('shared-breaker-down');
+    const env = sharedEnv(topics);
+    const first = await instance(env, 'instance-first');
+    const second = await instance(env, 'instance-second');
+    const ids: string[] = [];
+    try {
+      await first.proxy.cut();
+      await second.proxy.cut();
+      for (let i = 0; i < 3; i++) ids.push(...(await batch(first.deps, topics.raw, [unroutedIp()])));
+      expect(breakerState(first.deps, 'postgres')).toBe('open');
+      expect(await eventually(async () => (await reporter(env)) === 'instance-first', 5_000)).toBe(true);
+
+      // Act 1: the second instance enriches two batches
+      ids.push(...(await batch(second.deps, topics.raw, [unroutedIp()])));
+      const afterProbe = { state: breakerState(second.deps, 'postgres'), counts: countsOf(second.deps) };
+      const skipped = await batch(second.deps, topics.raw, [unroutedIp()]);
+      ids.push(...skipped);
+
+      // Assess 1: one failed call (the probe) opened it, below its own volume of three; the next was skipped
+      expect(afterProbe).toMatchObject({ state: 'open', counts: { fires: 1, failures: 1 } });
+      expect(countsOf(second.deps)).toMatchObject({ failures: 1, rejects: 1 });
+
+      // Act 2: PostgreSQL comes back for both; both keep enriching hosts only PostgreSQL knows
+      await first.proxy.restore();
+      await second.proxy.restore();
+      let last: string[] = [];
+      const recovered = await eventually(async () => {
+        last = [
+          ...(await batch(first.deps, topics.raw, [await unseenHost('first')])),
+          ...(await batch(second.deps, topics.raw, [await unseenHost('second')])),
+        ];
+        ids.push(...last);
+        return breakerState(first.deps, 'postgres') === 'closed' && breakerState(second.deps, 'postgres') === 'closed';
+      }, 20_000, 200);
+
+      // Assess 2: both closed, the last records of both complete, every event accounted for
+      expect(recovered).toBe(true);
+      const outputs = await collectOutputs(topics, (out) => accountedFor(out, ids).length === 0);
+      expect(accountedFor(outputs, ids)).toEqual([]);
+      expect(statusOf(outputs, skipped[0])).toMatchObject({ status: 'partial', missing: { 'host.hostname': 'unavailable' } });
+      expect(last.map((eventId) => statusOf(outputs, eventId)?.status)).toEqual(['complete', 'complete']);
+    } finally {
       await deleteTopics(topics);
     }
   });

@@ -19,15 +19,17 @@ import type {
   MetadataCacheTier,
   MetadataSource,
   RemoteCacheRead,
+  SharedOpenReport,
   SourceRequest,
   SourceResult,
-  StoredBreakerState,
 } from '../../../functions/enrich/src/ports.ts';
 
 const FIXTURES = new URL('../../fixtures/', import.meta.url);
 
 /** A fresh copy of a fixture event for every call (tests mutate theirs). */
-export function fixture<T = KafkaEvent>(name: 'msk-event.json' | 'self-managed-kafka-event.json'): T {
+export function fixture<T = KafkaEvent>(
+  name: 'msk-event.json' | 'self-managed-kafka-event.json' | 'aws-msk-event.json' | 'aws-self-managed-kafka-event.json' | 'poller-msk-event.json',
+): T {
   return JSON.parse(readFileSync(new URL(name, FIXTURES), 'utf8')) as T;
 }
 
@@ -80,9 +82,8 @@ export function kafkaEvent(records: KafkaEventRecord[]): KafkaEvent {
 }
 
 /** A Redis tier over a Map; `down` makes every call fail like a dead connection. */
-export class FakeRemoteCache implements MetadataCacheTier, BreakerStateStore {
+export class FakeRemoteCache implements MetadataCacheTier {
   readonly store = new Map<string, Entity | null>();
-  readonly breakerStates = new Map<string, StoredBreakerState>();
   version: string | null = '1';
   down = false;
   reads: string[][] = [];
@@ -92,7 +93,7 @@ export class FakeRemoteCache implements MetadataCacheTier, BreakerStateStore {
     if (this.down) throw new Error('connect ECONNREFUSED');
     this.reads.push([...keys]);
     const values: CachedValue[] = keys.map((key) => (this.store.has(key) ? this.store.get(key) : undefined));
-    return { version: this.version, values, breakers: [...this.breakerStates.values()] };
+    return { version: this.version, values };
   }
 
   async write(entries: readonly { key: string; value: Entity | null }[], seenVersion: string | null): Promise<void> {
@@ -101,14 +102,40 @@ export class FakeRemoteCache implements MetadataCacheTier, BreakerStateStore {
     this.writes.push([...entries]);
     for (const entry of entries) this.store.set(entry.key, entry.value);
   }
+}
 
-  async save(state: StoredBreakerState): Promise<void> {
+/**
+ * Breaker reports shared by every breaker given this store, as the Redis script keeps them: the latest
+ * report per name, a counter for the epoch, and the store's own clock. `down` fails every call.
+ */
+export class FakeBreakerReports implements BreakerStateStore {
+  readonly latest = new Map<string, SharedOpenReport>();
+  down = false;
+  #epoch = 0;
+  #clock = 1_000;
+
+  async read(names: readonly string[]): Promise<SharedOpenReport[]> {
     if (this.down) throw new Error('connect ECONNREFUSED');
-    this.breakerStates.set(state.name, state);
+    return names.flatMap((name) => {
+      const report = this.latest.get(name);
+      return report === undefined ? [] : [report];
+    });
+  }
+
+  async reportOpen(name: string, instanceId: string): Promise<SharedOpenReport> {
+    if (this.down) throw new Error('connect ECONNREFUSED');
+    this.#epoch += 1;
+    this.#clock += 10;
+    const report = { name, epoch: this.#epoch, reportedAt: this.#clock, instanceId };
+    this.latest.set(name, report);
+    return report;
   }
 }
 
-/** A PostgreSQL tier over arrays; `down` fails every call; `gate` holds calls until released. */
+/**
+ * A PostgreSQL tier over arrays; `down` fails every call; `gate` holds calls until released. A held call
+ * answers with the data as it was when the call began (as a PostgreSQL statement sees its snapshot).
+ */
 export class FakeSource implements MetadataSource {
   hosts: Host[] = [];
   services: Service[] = [];
@@ -119,8 +146,13 @@ export class FakeSource implements MetadataSource {
 
   async fetch(request: SourceRequest): Promise<SourceResult> {
     this.calls.push(request);
+    const answer = this.#answer(request);
     if (this.gate !== undefined) await this.gate;
     if (this.down) throw new Error('connect ECONNREFUSED');
+    return answer;
+  }
+
+  #answer(request: SourceRequest): SourceResult {
     const hostsByIp = new Map<string, Host>();
     for (const ip of request.hostIps) {
       const match = this.hosts.find((candidate) => candidate.ipAddress === ip);
@@ -170,12 +202,13 @@ export class RecordingMetrics implements EnrichMetrics {
 export function buildLookup(
   remote: FakeRemoteCache,
   source: FakeSource,
-  options: { instanceId?: string; resetMs?: number; volume?: number; ttlMs?: number } = {},
+  options: { instanceId?: string; resetMs?: number; volume?: number; ttlMs?: number; reports?: FakeBreakerReports } = {},
 ): { lookup: TieredMetadataLookup; memory: MemoryCache; redisBreaker: SharedBreaker; postgresBreaker: SharedBreaker } {
   const settings = { resetMs: options.resetMs ?? 60_000, errorPercent: 50, volume: options.volume ?? 1, windowMs: 10_000, timeoutMs: 1_000 };
   const instanceId = options.instanceId ?? 'test-instance';
-  const redisBreaker = new SharedBreaker({ ...settings, name: 'redis' }, remote, instanceId);
-  const postgresBreaker = new SharedBreaker({ ...settings, name: 'postgres' }, remote, instanceId);
+  // As wired in functions/enrich/dependencies.ts: only the PostgreSQL breaker shares reports.
+  const redisBreaker = new SharedBreaker({ ...settings, name: 'redis' }, undefined, instanceId);
+  const postgresBreaker = new SharedBreaker({ ...settings, name: 'postgres' }, options.reports ?? new FakeBreakerReports(), instanceId);
   const ttlMs = options.ttlMs ?? 60_000;
   const memory = new MemoryCache({ maxEntries: 1000, maxBytes: 1_000_000, ttlMs, negativeTtlMs: ttlMs });
   const lookup = new TieredMetadataLookup({ memory, remote, source, redisBreaker, postgresBreaker });

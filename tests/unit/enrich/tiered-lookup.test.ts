@@ -1,6 +1,20 @@
 import { cacheKeys } from '#shared/metadata/cache-keys.ts';
 import type { MetadataRequest } from '../../../functions/enrich/src/ports.ts';
-import { buildLookup, FakeRemoteCache, FakeSource, host, network, service } from './fakes.ts';
+import { buildLookup, FakeBreakerReports, FakeRemoteCache, FakeSource, host, network, service } from './fakes.ts';
+
+/** A gate for FakeSource: calls hold until `release()`. */
+function gate(source: FakeSource): () => void {
+  let release: () => void = () => undefined;
+  source.gate = new Promise((resolve) => {
+    release = resolve;
+  });
+  return () => {
+    source.gate = undefined;
+    release();
+  };
+}
+
+const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
 
 function request(parts: Partial<{ ips: string[]; hostnames: string[]; services: string[] }>): MetadataRequest {
   return { ips: new Set(parts.ips ?? []), hostnames: new Set(parts.hostnames ?? []), services: new Set(parts.services ?? []) };
@@ -141,5 +155,82 @@ describe('TieredMetadataLookup', () => {
     await new Promise((resolve) => setImmediate(resolve));
     // Assess
     expect(remote.writes).toHaveLength(0);
+  });
+
+  it('does not keep in process a PostgreSQL answer read before a write another batch has already seen', async () => {
+    // Prepare: batch X queries PostgreSQL under version 1, and is held there; Redis knows what Y will ask
+    const { lookup } = buildLookup(remote, source);
+    remote.store.set(cacheKeys.hostByIp('10.0.0.1'), host());
+    remote.store.set(cacheKeys.networkForIp('10.0.0.1'), network());
+    const release = gate(source);
+    const x = lookup.resolve(request({ services: ['payment-api'] }));
+    await tick();
+    // Act: a metadata write (new row, key deleted, version bumped); batch Y sees version 2; then X finishes
+    source.services = [service({ team: 'new-team' })];
+    remote.version = '2';
+    const y = await lookup.resolve(request({ ips: ['10.0.0.1'] }));
+    expect(y.tally.postgres).toEqual({ hits: 0, misses: 0 });
+    release();
+    const answeredX = await x;
+    const next = await lookup.resolve(request({ services: ['payment-api'] }));
+    // Assess: X answered what it read; the next batch does not get it from the in-process cache
+    expect(answeredX.services.get('payment-api')).toMatchObject({ value: { team: 'payments' } });
+    expect(next.services.get('payment-api')).toMatchObject({ state: 'found', value: { team: 'new-team' } });
+    expect(next.tally.memory).toEqual({ hits: 0, misses: 1 });
+  });
+
+  it("does not take a concurrent batch's answer for a key when it was read before a version it has since seen", async () => {
+    // Prepare: batch X fetches the service under version 1, and is held in PostgreSQL
+    const { lookup } = buildLookup(remote, source);
+    const release = gate(source);
+    const x = lookup.resolve(request({ services: ['payment-api'] }));
+    await tick();
+    source.services = [service({ team: 'new-team' })];
+    remote.version = '2';
+    // Act: batch Y asks for the same key while X is in flight; its Redis read sees version 2
+    const y = lookup.resolve(request({ services: ['payment-api'] }));
+    await tick();
+    release();
+    const [answeredX, answeredY] = await Promise.all([x, y]);
+    // Assess
+    expect(answeredX.services.get('payment-api')).toMatchObject({ value: { team: 'payments' } });
+    expect(answeredY.services.get('payment-api')).toMatchObject({ state: 'found', value: { team: 'new-team' } });
+  });
+
+  it('reads the in-process answers again from Redis when the version moved, and caches them under the new one', async () => {
+    // Prepare
+    const { lookup, memory } = buildLookup(remote, source);
+    await lookup.resolve(request({ services: ['payment-api'] }));
+    remote.store.set(cacheKeys.service('payment-api'), service({ team: 'from-redis' }));
+    remote.version = '2';
+    // Act
+    const resolved = await lookup.resolve(request({ services: ['payment-api'] }));
+    // Assess
+    expect(resolved.services.get('payment-api')).toMatchObject({ value: { team: 'from-redis' } });
+    expect(memory.version).toBe('2');
+    expect(memory.get(cacheKeys.service('payment-api'))).toMatchObject({ value: { team: 'from-redis' } });
+  });
+
+  it("reads the PostgreSQL breaker reports with the batch's Redis read, and probes on a report from another instance", async () => {
+    // Prepare: another instance reported PostgreSQL failing; here it answers
+    const reports = new FakeBreakerReports();
+    await reports.reportOpen('postgres', 'sick-instance');
+    const { lookup, postgresBreaker } = buildLookup(remote, source, { reports, volume: 3 });
+    // Act
+    const resolved = await lookup.resolve(request({ ips: ['10.0.0.1'] }));
+    // Assess
+    expect(resolved.hostsByIp.get('10.0.0.1')).toMatchObject({ state: 'found' });
+    expect(postgresBreaker.health()).toMatchObject({ state: 'closed', probePending: false, counts: { successes: 1 } });
+    expect(remote.reads).toHaveLength(1);
+  });
+
+  it('opens the PostgreSQL breaker after one failed probe when another instance reported it failing', async () => {
+    const reports = new FakeBreakerReports();
+    await reports.reportOpen('postgres', 'sick-instance');
+    const { lookup, postgresBreaker } = buildLookup(remote, source, { reports, volume: 3 });
+    source.down = true;
+    const resolved = await lookup.resolve(request({ ips: ['10.0.0.1'] }));
+    expect(resolved.hostsByIp.get('10.0.0.1')).toEqual({ state: 'unavailable' });
+    expect(postgresBreaker.state).toBe('open');
   });
 });

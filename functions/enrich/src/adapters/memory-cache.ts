@@ -2,9 +2,14 @@
  * The in-process tier: an lru-cache bounded by entries AND bytes, with a TTL (shorter for negative entries).
  * Expired entries are kept (`noDeleteOnStaleGet`, no autopurge) until the LRU evicts them: when Redis and
  * PostgreSQL are both unreachable, the last value this instance saw is still served, flagged stale.
+ *
+ * Versioned: each entry keeps the metadata version that was current when its read began. Batches run side
+ * by side in one process, so a PostgreSQL read that began before a metadata write can finish after another
+ * batch has already seen the write's new version; storing its answer would serve the old value as fresh
+ * for a whole TTL. Such a write is refused, and an entry of any other version than the current is a miss.
  */
 import { LRUCache } from 'lru-cache';
-import type { Entity, LocalCache, Resolution } from '../ports.ts';
+import type { Entity, LocalCache, MetadataVersion, Resolution } from '../ports.ts';
 
 export interface MemoryCacheOptions {
   maxEntries: number;
@@ -28,9 +33,22 @@ export function approximateSize(key: string, value: Resolution<Entity>): number 
   return size;
 }
 
+interface Entry {
+  value: Resolution<Entity>;
+  version: MetadataVersion;
+}
+
+/**
+ * @example
+ * const memory = new MemoryCache({ maxEntries: 100_000, maxBytes: 64 * 1024 * 1024, ttlMs: 60_000, negativeTtlMs: 10_000 });
+ * memory.useVersion('7');
+ * memory.set(key, resolution, '7'); // stored
+ * memory.set(key, resolution, '6'); // refused: read before the write that made version 7
+ */
 export class MemoryCache implements LocalCache {
-  readonly #cache: LRUCache<string, Resolution<Entity>>;
+  readonly #cache: LRUCache<string, Entry>;
   readonly #negative: { ttl: number };
+  #version: MetadataVersion;
   readonly maxEntries: number;
   readonly maxBytes: number;
 
@@ -38,10 +56,10 @@ export class MemoryCache implements LocalCache {
     this.maxEntries = options.maxEntries;
     this.maxBytes = options.maxBytes;
     this.#negative = { ttl: options.negativeTtlMs };
-    this.#cache = new LRUCache<string, Resolution<Entity>>({
+    this.#cache = new LRUCache<string, Entry>({
       max: options.maxEntries,
       maxSize: options.maxBytes,
-      sizeCalculation: (value, key) => approximateSize(key, value),
+      sizeCalculation: (entry, key) => approximateSize(key, entry.value),
       ttl: options.ttlMs,
       allowStale: false,
       noDeleteOnStaleGet: true,
@@ -50,17 +68,29 @@ export class MemoryCache implements LocalCache {
     });
   }
 
+  get version(): MetadataVersion {
+    return this.#version;
+  }
+
+  useVersion(version: MetadataVersion): void {
+    if (version === this.#version) return;
+    this.#version = version;
+    // Every entry is of the old version now: none could be served, so free them at once.
+    this.#cache.clear();
+  }
+
   get(key: string): Resolution<Entity> | undefined {
-    return this.#cache.get(key);
+    return this.#current(this.#cache.get(key));
   }
 
   getStale(key: string): Resolution<Entity> | undefined {
-    return this.#cache.get(key, { allowStale: true });
+    return this.#current(this.#cache.get(key, { allowStale: true }));
   }
 
-  set(key: string, value: Resolution<Entity>): void {
-    if (value.state === 'unavailable') return;
-    this.#cache.set(key, value, value.state === 'found' ? undefined : this.#negative);
+  set(key: string, value: Resolution<Entity>, version: MetadataVersion): boolean {
+    if (value.state === 'unavailable' || version !== this.#version) return false;
+    this.#cache.set(key, { value, version }, value.state === 'found' ? undefined : this.#negative);
+    return true;
   }
 
   clear(): void {
@@ -73,5 +103,9 @@ export class MemoryCache implements LocalCache {
 
   get bytes(): number {
     return this.#cache.calculatedSize;
+  }
+
+  #current(entry: Entry | undefined): Resolution<Entity> | undefined {
+    return entry !== undefined && entry.version === this.#version ? entry.value : undefined;
   }
 }

@@ -1,5 +1,5 @@
 /**
- * The Redis tier, and the shared store of the circuit breaker states. Key layout: `#shared/metadata/cache-keys.ts`
+ * The Redis tier (breaker reports have their own store: ./redis-breaker-state.ts). Key layout: `#shared/metadata/cache-keys.ts`
  * (the metadata writer deletes those keys and bumps `version` on every write, so they must match exactly).
  *
  * Values: the entity as JSON (camelCase model), or NEGATIVE_MARKER for "looked up, does not exist", so a
@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis';
 import { ensureConnected } from '#shared/clients/redis.ts';
 import { cacheKeys } from '#shared/metadata/cache-keys.ts';
 import { logger } from '#shared/observability.ts';
-import type { BreakerStateStore, CachedValue, Entity, MetadataCacheTier, RemoteCacheRead, StoredBreakerState } from '../ports.ts';
+import type { CachedValue, Entity, MetadataCacheTier, RemoteCacheRead } from '../ports.ts';
 
 /** Stored for a key whose entity does not exist. Entities are JSON objects, so this can never collide. */
 export const NEGATIVE_MARKER = '!none';
@@ -31,42 +31,32 @@ return #KEYS - 1
 export interface RedisMetadataCacheOptions {
   ttlSeconds: number;
   negativeTtlSeconds: number;
-  breakerKeyPrefix: string;
-  /** Breakers whose shared state is read with every batch. */
-  breakerNames: readonly string[];
-  /** Shared breaker states expire so a forgotten one cannot hold a breaker open forever. */
-  breakerStateTtlSeconds?: number;
 }
 
-export class RedisMetadataCache implements MetadataCacheTier, BreakerStateStore {
+/**
+ * @example
+ * const cache = new RedisMetadataCache(createRedis(config, 'enrich'), { ttlSeconds: 300, negativeTtlSeconds: 30 });
+ * const { version, values } = await cache.read([cacheKeys.service('checkout')]);
+ * await cache.write([{ key: cacheKeys.service('checkout'), value: service }], version); // refused if version moved
+ */
+export class RedisMetadataCache implements MetadataCacheTier {
   readonly #redis: Redis;
-  readonly #options: RedisMetadataCacheOptions;
-  readonly #breakerKeys: string[];
   readonly #ttl: string;
   readonly #negativeTtl: string;
 
   constructor(redis: Redis, options: RedisMetadataCacheOptions) {
     this.#redis = redis;
-    this.#options = options;
-    this.#breakerKeys = options.breakerNames.map((name) => options.breakerKeyPrefix + name);
     this.#ttl = String(options.ttlSeconds);
     this.#negativeTtl = String(options.negativeTtlSeconds);
   }
 
-  /** One MGET: version, breaker states, then the keys. */
+  /** One MGET: the version, then the keys (so every value comes with the version it was current under). */
   async read(keys: readonly string[]): Promise<RemoteCacheRead> {
     await ensureConnected(this.#redis);
-    const breakerKeys = this.#breakerKeys;
-    const answer = await this.#redis.mget(cacheKeys.version, ...breakerKeys, ...keys);
-    const head = 1 + breakerKeys.length;
+    const answer = await this.#redis.mget(cacheKeys.version, ...keys);
     const values: CachedValue[] = new Array(keys.length);
-    for (let i = 0; i < keys.length; i++) values[i] = decodeValue(answer[head + i] ?? null, keys[i] as string);
-    const breakers: StoredBreakerState[] = [];
-    for (let i = 1; i < head; i++) {
-      const state = decodeBreaker(answer[i] ?? null);
-      if (state !== undefined) breakers.push(state);
-    }
-    return { version: answer[0] ?? null, values, breakers };
+    for (let i = 0; i < keys.length; i++) values[i] = decodeValue(answer[1 + i] ?? null, keys[i] as string);
+    return { version: answer[0] ?? null, values };
   }
 
   async write(entries: readonly { key: string; value: Entity | null }[], seenVersion: string | null): Promise<void> {
@@ -82,12 +72,6 @@ export class RedisMetadataCache implements MetadataCacheTier, BreakerStateStore 
     const written = await this.#redis.eval(WRITE_BACK, entries.length + 1, ...args);
     if (written === -1) logger.debug('metadata write-back skipped: version moved during the batch', { keys: entries.length });
   }
-
-  async save(state: StoredBreakerState): Promise<void> {
-    await ensureConnected(this.#redis);
-    const ttl = this.#options.breakerStateTtlSeconds ?? 3600;
-    await this.#redis.set(this.#options.breakerKeyPrefix + state.name, JSON.stringify(state), 'EX', ttl);
-  }
 }
 
 function decodeValue(raw: string | null, key: string): CachedValue {
@@ -100,18 +84,5 @@ function decodeValue(raw: string | null, key: string): CachedValue {
     // fall through: treated as a miss, and overwritten by the write-back
   }
   logger.warn('unreadable metadata cache entry ignored', { key });
-  return undefined;
-}
-
-function decodeBreaker(raw: string | null): StoredBreakerState | undefined {
-  if (raw === null) return undefined;
-  try {
-    const value = JSON.parse(raw) as Partial<StoredBreakerState>;
-    if (typeof value.name === 'string' && typeof value.state === 'string' && typeof value.updatedAt === 'number') {
-      return value as StoredBreakerState;
-    }
-  } catch {
-    // fall through
-  }
   return undefined;
 }

@@ -1,25 +1,35 @@
 /**
  * Local stand-in for the Lambda Kafka event source mapping (LocalStack's free tier has none): a consumer group
  * on `raw-logs` that builds the same event AWS would (SelfManagedKafka form: base64 key and value, headers as
- * byte arrays), in batches of up to `batchSize` records or `batchWindowMs` after the first record, and invokes
- * the enrich function.
+ * Java signed byte arrays), in batches of up to `batchSize` records or `batchWindowMs` after the first record,
+ * and invokes the enrich function.
  *
  * Like the mapping: offsets are committed only after the invocation succeeded; a failed batch is retried
  * with backoff, never skipped, and nothing after it in its partition is processed meanwhile (per-partition
  * order holds; other partitions go on, as the mapping's pollers do);
  * with `{ batchItemFailures }` the records before each partition's first failure are committed and the rest
  * retried. Several runners (processes) with the same group id share the partitions.
+ *
+ * Under rebalance (README "Running more than one enrich runner"): each partition the group assigns gets its own
+ * lane, owned until the group takes the partition away. A revoked lane is dropped at once: its buffered records
+ * are discarded and the outcome of its in-flight invocation is neither committed nor retried, because the new
+ * owner already restarts from the group's committed offset (those in-flight records are the only duplicates).
+ * A stop (SIGTERM) drains instead: in-flight invocations finish and are committed before the runner leaves the group.
  */
 import { hostname } from 'node:os';
-import { Consumer, type Message, MessagesStreamFallbackModes, MessagesStreamModes, type MessagesStream } from '@platformatic/kafka';
+import { type ConsumeOptions, Consumer, type ConsumerGroupJoinPayload, MessagesStreamFallbackModes, MessagesStreamModes, type MessagesStream } from '@platformatic/kafka';
 import { kafkaEnv, readConfig, topicsEnv } from '#shared/config.ts';
 import { connectionOptions, resolveBrokers } from '#shared/kafka/connection.ts';
 import { logger } from '#shared/observability.ts';
 import { createEnrichDependencies, type EnrichDependencies } from '../dependencies.ts';
 import { PrometheusEnrichMetrics } from '../src/adapters/prometheus-metrics.ts';
 import type { EnrichFunction } from '../src/enrich-handler.ts';
-import type { KafkaBatchResponse, KafkaEvent, KafkaEventRecord } from '../src/kafka-event.ts';
+import type { KafkaBatchResponse, KafkaEvent } from '../src/kafka-event.ts';
 import type { EventPublisher } from '#shared/kafka/publisher.ts';
+import { type RunnerMessage, toKafkaEvent } from './event.ts';
+import { committable, diffAssignment, PartitionProgress, partitionsOf } from './offsets.ts';
+
+export { toKafkaEvent } from './event.ts';
 
 export interface EnrichRunnerOptions {
   env?: NodeJS.ProcessEnv;
@@ -49,8 +59,16 @@ export interface RunnerStats {
   /** Invocations that threw or reported item failures (each retry counts). */
   failedInvocations: number;
   lastError: string | undefined;
-  /** Records received and not yet committed. */
+  /** Records received and not yet handed to an invocation. */
   pending: number;
+  /** Times the group took a partition away from this runner. */
+  revokedPartitions: number;
+  /** Buffered records dropped at a revocation (the new owner reads them from the committed offset). */
+  droppedRecords: number;
+  /** Records redelivered by the stream after a rejoin and skipped (already buffered, in flight or processed here). */
+  redeliveredRecords: number;
+  /** OffsetCommit requests that failed (retried with backoff). */
+  failedCommits: number;
 }
 
 export interface EnrichRunner {
@@ -61,7 +79,7 @@ export interface EnrichRunner {
   readonly metrics: PrometheusEnrichMetrics;
   /** Records behind the end of each assigned partition (`<topic>-<partition>` → lag). */
   lag(): Promise<Record<string, number>>;
-  /** The partitions the consumer group currently gives this runner (`<topic>-<partition>`). */
+  /** The partitions this runner owns a lane for, from the group's last assignment (`<topic>-<partition>`). */
   assignedPartitions(): string[];
 }
 
@@ -99,7 +117,178 @@ export async function startEnrichRunner(options: EnrichRunnerOptions = {}): Prom
     retries: 20,
     retryDelay: 250,
   });
-  const stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> = await consumer.consume({
+
+  const stats: RunnerStats = {
+    batches: 0,
+    records: 0,
+    failedInvocations: 0,
+    lastError: undefined,
+    pending: 0,
+    revokedPartitions: 0,
+    droppedRecords: 0,
+    redeliveredRecords: 0,
+    failedCommits: 0,
+  };
+  // One lane per owned partition, like the mapping's pollers: a lane invokes the function for its own
+  // partition's records, one batch at a time (per-partition order holds), while lanes run side by side. Their
+  // produce calls meet in the publisher, which merges concurrent sends. The map holds exactly the partitions of
+  // the group's last assignment: lanes are created and dropped by onAssignment, never by arriving records.
+  const lanes = new Map<number, Lane>();
+  let stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | undefined;
+  let running = true;
+  /** Between 'consumer:group:rebalance' and the next assignment (see onRebalance). */
+  let rebalancing = false;
+
+  // Backpressure: stop fetching while about two batches per owned partition are waiting.
+  const pauseAt = () => batchSize * 2 * Math.max(lanes.size, 1);
+  const buffered = () => {
+    let total = 0;
+    for (const lane of lanes.values()) total += lane.buffer.length;
+    return total;
+  };
+  function resumeIfRoom(): void {
+    if (running && stream?.isPaused() && buffered() < pauseAt()) stream.resume();
+  }
+
+  // Commit state (see flushCommits); declared before the first assignment can arrive, inside consume().
+  let committing: Promise<void> | undefined;
+  let commitAgain = false;
+  let commitRetry: NodeJS.Timeout | undefined;
+  let commitDelay = retryInitialMs;
+
+  // The group's assignment, as the client surfaces it. With the classic protocol and the client's default
+  // eager assignor (roundrobin), @platformatic/kafka rejoins on the heartbeat's REBALANCE_IN_PROGRESS and, after
+  // SyncGroup, sets `consumer.assignments` and emits 'consumer:group:join' with `{ assignments }`
+  // (consumer.js #completeClassicSyncGroup) on every rebalance, the first one included. That is the first
+  // moment the runner can know a partition was taken away, and also the moment its new owner starts: the
+  // client has no hook that holds the rejoin until lanes drain (Java's onPartitionsRevoked), so a revoked lane
+  // is dropped, not drained. Registered before consume() so it runs before the stream's own listener, which
+  // re-fetches every assigned partition from the committed offset and flushes queued commits.
+  const onAssignment = (payload: ConsumerGroupJoinPayload) => {
+    rebalancing = false;
+    // The classic protocol's payload carries the assignment; the client's own field is the same after SyncGroup.
+    const { revoked, added } = diffAssignment(new Set(lanes.keys()), partitionsOf(payload.assignments ?? consumer.assignments, topic));
+    for (const partition of revoked) revoke(partition);
+    for (const partition of added) lanes.set(partition, newLane(partition));
+    if (revoked.length > 0 || added.length > 0) {
+      logger.info('enrich runner assignment changed', { topic, revoked, added, owned: [...lanes.keys()], generationId: payload.generationId });
+    }
+    resumeIfRoom();
+    // Lanes held by the rebalance (see onRebalance) go on with what they still own.
+    for (const lane of lanes.values()) if (lane.active === undefined && lane.buffer.length > 0) lane.active = runLane(lane);
+    // Offsets acknowledged while the group was rebalancing were held back (see flushCommits): commit the ones
+    // of partitions still owned, under the new generation.
+    requestCommit();
+  };
+  consumer.on('consumer:group:join', onAssignment);
+  // The client emits 'consumer:group:rebalance' when a heartbeat answers REBALANCE_IN_PROGRESS, just before it
+  // rejoins (consumer.js #getRejoinError). From then until the new assignment no lane starts a batch: any
+  // partition may be about to move, and a batch started now would only add duplicates on its new owner. So the
+  // duplicates of a move are bounded by what was in flight when the rebalance began (the eager protocol's
+  // stop-the-world, as Java's poll() returns nothing mid-rebalance).
+  const onRebalance = () => {
+    rebalancing = true;
+  };
+  consumer.on('consumer:group:rebalance', onRebalance);
+
+  function revoke(partition: number): void {
+    const lane = lanes.get(partition);
+    if (lane === undefined) return;
+    lanes.delete(partition);
+    lane.revoked = true;
+    stats.revokedPartitions++;
+    stats.droppedRecords += lane.buffer.length;
+    lane.buffer.length = 0;
+    stats.pending = buffered();
+    signal(lane, false);
+    forgetFetchPosition(partition);
+  }
+
+  // The stream keeps its own fetch position per partition (`offsetsToFetch`, keyed `${topic}:${partition}`,
+  // consumer/utils.js partitionKey). After a rejoin it replaces it with the group's committed offset, but only
+  // when one exists (messages-stream.js #assignOffsets: `if (offset >= 0n)`); otherwise it keeps the old one,
+  // which for a partition this runner fetched, lost before any commit and got back would skip the records it
+  // dropped. Forgetting the position makes the next refresh fall back to the start position (`fallbackMode`),
+  // as for a partition never seen. A fetch sent before the rebalance can set it again when it lands, so
+  // records of unowned partitions forget it too (see the data listener).
+  function forgetFetchPosition(partition: number): void {
+    stream?.offsetsToFetch.delete(`${topic}:${partition}`);
+  }
+
+  const onData = (message: RunnerMessage) => {
+    const lane = lanes.get(message.partition);
+    if (lane === undefined) {
+      // From a fetch sent before the group took this partition away: its new owner reads it from the
+      // committed offset. The fetch also moved the stream's position for it (see forgetFetchPosition).
+      forgetFetchPosition(message.partition);
+      return;
+    }
+    if (!lane.progress.accept(message.offset)) {
+      stats.redeliveredRecords++;
+      return;
+    }
+    lane.buffer.push(message);
+    stats.pending = buffered();
+    if (stats.pending >= pauseAt() && stream !== undefined && !stream.isPaused()) {
+      stream.pause();
+      // No more records arrive while paused: a lane waiting out its batching window would only stall.
+      for (const waiting of lanes.values()) signal(waiting, true);
+    }
+    if (lane.active === undefined) {
+      if (!rebalancing) lane.active = runLane(lane);
+    } else if (lane.buffer.length >= batchSize) signal(lane, true);
+  };
+
+  function attach(next: MessagesStream<Buffer, Buffer, Buffer, Buffer>): void {
+    stream = next;
+    next.on('data', onData);
+    next.on('error', (error) => {
+      stats.lastError = String(error);
+      logger.error('enrich runner consumer stream failed; restarting it', { error });
+    });
+    next.once('close', () => {
+      if (stream !== next) return;
+      stream = undefined;
+      if (running) scheduleRecovery();
+    });
+  }
+
+  // Recovery from a broker outage longer than the client's own retries (20 × 250 ms per request). The stream
+  // destroys itself when a fetch, a metadata request or an offsets refresh fails for good (messages-stream.js
+  // #fetch, #scheduleRefreshOffsetsAndFetch: `this.destroy(error)`), and a failed rejoin leaves the member out
+  // of the group (above). Both are retried with backoff until they work: a new stream (consume() rejoins when
+  // needed, and starts every assigned partition at its committed offset) and a new join. Lanes, their buffers
+  // and their progress are kept, so what the new stream redelivers is skipped and nothing is skipped over.
+  let recovery: NodeJS.Timeout | undefined;
+  let recoveryDelay = RECOVERY_INITIAL_MS;
+  function scheduleRecovery(): void {
+    if (!running || recovery !== undefined) return;
+    recovery = setTimeout(() => {
+      recovery = undefined;
+      void recover();
+    }, recoveryDelay);
+    recoveryDelay = Math.min(recoveryDelay * 2, RECOVERY_MAX_MS);
+  }
+  async function recover(): Promise<void> {
+    if (!running) return;
+    try {
+      if (stream === undefined) {
+        attach(await consumer.consume(consumeOptions()));
+        logger.warn('enrich runner consumer stream restarted', { topic });
+      } else if (!consumer.isActive()) {
+        await consumer.joinGroup({});
+        logger.warn('enrich runner rejoined the group', { topic, generationId: consumer.generationId });
+      }
+      recoveryDelay = RECOVERY_INITIAL_MS;
+    } catch (error) {
+      stats.lastError = String(error);
+      logger.warn('enrich runner could not recover the consumer yet; retrying', { retryInMs: recoveryDelay, error });
+      scheduleRecovery();
+    }
+  }
+
+  // A fresh object per consume(): the client fills defaults into the one it is given.
+  const consumeOptions = (): ConsumeOptions<Buffer, Buffer, Buffer, Buffer> => ({
     topics: [topic],
     autocommit: false,
     mode: MessagesStreamModes.COMMITTED,
@@ -109,73 +298,97 @@ export async function startEnrichRunner(options: EnrichRunnerOptions = {}): Prom
     maxBytesPerPartition: FETCH_BYTES_PER_PARTITION,
     fallbackMode: options.startFrom === 'latest' ? MessagesStreamFallbackModes.LATEST : MessagesStreamFallbackModes.EARLIEST,
   });
-
-  const stats: RunnerStats = { batches: 0, records: 0, failedInvocations: 0, lastError: undefined, pending: 0 };
-  // One lane per partition, like the mapping's pollers: a lane invokes the function for its own partition's
-  // records, one batch at a time (per-partition order holds), while lanes run side by side. Their produce
-  // calls meet in the publisher, which merges concurrent sends.
-  const lanes = new Map<number, Lane>();
-  let running = true;
-  // Backpressure: stop fetching while about two batches per assigned partition are waiting. (Counting
-  // only the lanes seen so far would throttle the first fetches, which often carry one partition at a time,
-  // to the speed of a single lane.)
-  const assignedCount = () => (consumer.assignments ?? []).reduce((total, assignment) => total + assignment.partitions.length, 0);
-  const pauseAt = () => batchSize * 2 * Math.max(assignedCount(), lanes.size, 1);
-  // Offset commits in flight. A lane does not wait for its commit before the next batch: the broker serves
-  // a connection's requests in order, so an awaited commit queues behind the consumer's long-poll fetch
-  // and capped a lane at a few batches a second. Commits still follow only successful invocations, and the
-  // stream merges them per partition (highest offset wins), so at-least-once holds; stop() awaits them.
-  const commits = new Set<Promise<void>>();
-  const track = (commit: Promise<void>) => {
-    commits.add(commit);
-    void commit.finally(() => commits.delete(commit));
-  };
-
-  const laneOf = (partition: number): Lane => {
-    let lane = lanes.get(partition);
-    if (lane === undefined) {
-      lane = { partition, buffer: [], active: undefined, wake: undefined, wakeOnData: false };
-      lanes.set(partition, lane);
-    }
-    return lane;
-  };
-  const buffered = () => {
-    let total = 0;
-    for (const lane of lanes.values()) total += lane.buffer.length;
-    return total;
-  };
-
-  stream.on('data', (message) => {
-    const lane = laneOf(message.partition);
-    lane.buffer.push(message);
-    stats.pending = buffered();
-    if (stats.pending >= pauseAt() && !stream.isPaused()) {
-      stream.pause();
-      // No more records arrive while paused: a lane waiting out its batching window would only stall.
-      for (const waiting of lanes.values()) signal(waiting, true);
-    }
-    if (lane.active === undefined) lane.active = runLane(lane);
-    else if (lane.buffer.length >= batchSize) signal(lane, true);
-  });
-  stream.on('error', (error) => {
+  // The client emits 'error' on itself when a rejoin fails for good (consumer.js #heartbeat: `emitWithDebug(null,
+  // 'error', error)`); with no listener Node would throw it and end the process. After it the client schedules
+  // no more heartbeats: this member is out of the group until someone joins again, so the runner does.
+  consumer.on('error', (error: Error) => {
     stats.lastError = String(error);
-    logger.error('enrich runner consumer error', { error });
+    logger.error('enrich runner consumer error; rejoining', { error });
+    scheduleRecovery();
   });
+  try {
+    attach(await consumer.consume(consumeOptions()));
+  } catch (error) {
+    consumer.off('consumer:group:join', onAssignment);
+    consumer.off('consumer:group:rebalance', onRebalance);
+    await consumer.close(true).catch(() => undefined);
+    await dependencies?.close();
+    throw error;
+  }
+
+  // Commits. Only acknowledged offsets, only for owned partitions, one OffsetCommit request at a time for all
+  // lanes (a lane does not wait for it: an awaited commit per batch capped a lane at a few batches a second).
+  // Consumer#commit is used rather than message.commit(): the stream's commit queue flushes whatever it holds
+  // when the group rejoins (messages-stream.js #onConsumerGroupJoin → kAutocommit), revoked partitions
+  // included, under the new generation; the broker accepts that (classic groups check the generation, not
+  // ownership) and it would race the new owner's commits, moving the committed offset backwards.
+  // While the consumer is not active (mid-rejoin: the client cancels its heartbeat, consumer.js isActive)
+  // nothing is sent; onAssignment flushes afterwards, for the partitions still owned.
+  function requestCommit(): void {
+    if (committing !== undefined) {
+      commitAgain = true;
+      return;
+    }
+    committing = flushCommits().finally(() => {
+      committing = undefined;
+      if (commitAgain) requestCommit();
+    });
+  }
+  async function flushCommits(): Promise<void> {
+    commitAgain = false;
+    if (!consumer.isActive()) return;
+    const sent: { lane: Lane; offset: bigint }[] = [];
+    const offsets = [];
+    for (const lane of lanes.values()) {
+      const next = lane.progress.toCommit();
+      if (next === undefined) continue;
+      sent.push({ lane, offset: next.offset });
+      offsets.push({ topic, partition: lane.partition, offset: next.offset, leaderEpoch: next.leaderEpoch });
+    }
+    if (offsets.length === 0) return;
+    try {
+      // Residual risk, from the client: on a rejoin error (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID after this
+      // member's session expired) Consumer#commit rejoins and sends the same offsets again under the new
+      // generation (consumer.js #commit). Nothing is sent mid-rebalance, so only a stall beyond the session
+      // timeout gets there.
+      await consumer.commit({ offsets });
+      for (const { lane, offset } of sent) lane.progress.committed(offset);
+      commitDelay = retryInitialMs;
+    } catch (error) {
+      // The offsets stay acknowledged: retried with backoff (a broker restart, a coordinator moving), and by
+      // the next acknowledgement or assignment anyway. The lanes go on meanwhile (at-least-once).
+      stats.failedCommits++;
+      logger.warn('could not commit offsets; retrying', { partitions: offsets.map((offset) => `${topic}-${offset.partition}`), retryInMs: commitDelay, error });
+      clearTimeout(commitRetry);
+      commitRetry = setTimeout(() => {
+        commitRetry = undefined;
+        if (running) requestCommit();
+      }, commitDelay);
+      commitDelay = Math.min(commitDelay * 2, retryMaxMs);
+    }
+  }
 
   async function runLane(lane: Lane): Promise<void> {
     try {
-      while (running && lane.buffer.length > 0) {
+      while (running && !lane.revoked && !rebalancing && lane.buffer.length > 0) {
         // Batching window: from the first buffered record, unless the batch is already full.
-        if (lane.buffer.length < batchSize && !stream.isPaused()) await sleep(lane, batchWindowMs, true);
-        if (!running) break;
+        if (lane.buffer.length < batchSize && stream?.isPaused() !== true) await sleep(lane, batchWindowMs, true);
+        if (!running || lane.revoked || rebalancing) break;
         let batch = lane.buffer.splice(0, batchSize);
         stats.pending = buffered();
-        if (stream.isPaused() && stats.pending < pauseAt()) stream.resume();
+        resumeIfRoom();
         let delay = retryInitialMs;
-        while (running && batch.length > 0) {
+        while (batch.length > 0) {
           const outcome = await invoke(enrich, toKafkaEvent(batch, bootstrapServers));
+          // Taken away meanwhile: the new owner already reads these records from the committed offset, so
+          // this outcome is neither committed nor retried.
+          if (lane.revoked) return;
           const done = outcome.ok ? batch : committable(batch, outcome.failures);
-          if (done.length > 0) track(commit(done));
+          const last = done.at(-1);
+          if (last !== undefined) {
+            lane.progress.acknowledge(last.offset, last.leaderEpoch);
+            requestCommit();
+          }
           if (outcome.ok) {
             stats.batches++;
             stats.records += batch.length;
@@ -183,9 +396,17 @@ export async function startEnrichRunner(options: EnrichRunnerOptions = {}): Prom
           }
           stats.failedInvocations++;
           stats.lastError = outcome.error;
-          batch = batch.filter((message) => !done.includes(message));
+          batch = batch.slice(done.length);
+          // A stop ends the retries: the records are not acknowledged, the next owner gets them.
+          if (!running) break;
           logger.warn('enrich batch failed; retrying', { partition: lane.partition, records: batch.length, retryInMs: delay, error: outcome.error });
           await sleep(lane, delay, false);
+          if (!running || lane.revoked) return;
+          if (rebalancing) {
+            // Held like a new batch; onAssignment restarts the lane from these records if it keeps the partition.
+            lane.buffer.unshift(...batch);
+            return;
+          }
           delay = Math.min(delay * 2, retryMaxMs);
         }
       }
@@ -199,17 +420,25 @@ export async function startEnrichRunner(options: EnrichRunnerOptions = {}): Prom
     dependencies,
     metrics,
     async stop() {
+      // Drain: no new batches start, in-flight invocations finish, what they acknowledged is committed, and
+      // only then does the consumer leave the group (its partitions move at once, not after the session timeout).
       running = false;
+      clearTimeout(recovery);
+      stream?.pause();
       const active = [...lanes.values()].flatMap((lane) => (lane.active === undefined ? [] : [lane.active]));
       for (const lane of lanes.values()) signal(lane, false);
       await Promise.all(active);
-      await Promise.all([...commits]);
-      await stream.close().catch(() => undefined);
+      clearTimeout(commitRetry);
+      while (committing !== undefined) await committing;
+      await flushCommits();
+      consumer.off('consumer:group:join', onAssignment);
+      consumer.off('consumer:group:rebalance', onRebalance);
+      await stream?.close().catch(() => undefined);
       await consumer.close(true).catch(() => undefined);
       await dependencies?.close();
     },
     assignedPartitions() {
-      return (consumer.assignments ?? []).flatMap((assignment) => assignment.partitions.map((partition) => `${assignment.topic}-${partition}`));
+      return [...lanes.keys()].sort((a, b) => a - b).map((partition) => `${topic}-${partition}`);
     },
     async lag() {
       const lags = await consumer.getLag({ topics: [topic] });
@@ -229,18 +458,26 @@ export async function startEnrichRunner(options: EnrichRunnerOptions = {}): Prom
 }
 
 const FETCH_BYTES_PER_PARTITION = 64 * 1024;
-
-type RunnerMessage = Message<Buffer, Buffer, Buffer, Buffer>;
+const RECOVERY_INITIAL_MS = 500;
+const RECOVERY_MAX_MS = 10_000;
 
 interface Lane {
   partition: number;
+  /** Received, acknowledged and committed offsets of this ownership of the partition. */
+  progress: PartitionProgress;
   buffer: RunnerMessage[];
   /** The lane's loop while it has records; undefined when idle. */
   active: Promise<void> | undefined;
+  /** Set when the group took the partition away; the loop ends and its outcome is discarded. */
+  revoked: boolean;
   /** Ends the lane's current sleep early. */
   wake: (() => void) | undefined;
-  /** Whether a full batch may end the sleep (the batching window), or only stop() (a retry backoff). */
+  /** Whether a full batch may end the sleep (the batching window), or only stop()/revocation (a retry backoff). */
   wakeOnData: boolean;
+}
+
+function newLane(partition: number): Lane {
+  return { partition, progress: new PartitionProgress(), buffer: [], active: undefined, revoked: false, wake: undefined, wakeOnData: false };
 }
 
 function signal(lane: Lane, fromData: boolean): void {
@@ -275,64 +512,4 @@ async function invoke(enrich: EnrichFunction, event: KafkaEvent): Promise<Outcom
   } catch (error) {
     return { ok: false, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error), failures: undefined };
   }
-}
-
-/** With item failures: the records before each partition's first reported failure. A throw commits nothing. */
-function committable(
-  batch: Message<Buffer, Buffer, Buffer, Buffer>[],
-  failures: KafkaBatchResponse['batchItemFailures'] | undefined,
-): Message<Buffer, Buffer, Buffer, Buffer>[] {
-  if (failures === undefined) return [];
-  const firstFailed = new Map<string, number>();
-  for (const { itemIdentifier } of failures) {
-    const current = firstFailed.get(itemIdentifier.partition);
-    if (current === undefined || itemIdentifier.offset < current) firstFailed.set(itemIdentifier.partition, itemIdentifier.offset);
-  }
-  return batch.filter((message) => {
-    const first = firstFailed.get(`${message.topic}-${message.partition}`);
-    return first === undefined || Number(message.offset) < first;
-  });
-}
-
-/** Commits the last offset of each partition in `messages` (a message's commit stores offset + 1). */
-async function commit(messages: Message<Buffer, Buffer, Buffer, Buffer>[]): Promise<void> {
-  const last = new Map<string, Message<Buffer, Buffer, Buffer, Buffer>>();
-  for (const message of messages) last.set(`${message.topic}-${message.partition}`, message);
-  await Promise.all(
-    [...last.values()].map(async (message) => {
-      try {
-        await message.commit();
-      } catch (error) {
-        // Usually a rebalance: the partition's new owner starts from the last commit (at-least-once).
-        logger.warn('could not commit offsets', { partition: `${message.topic}-${message.partition}`, offset: String(message.offset), error });
-      }
-    }),
-  );
-}
-
-/** The event the Lambda Kafka event source mapping would deliver for these messages. */
-export function toKafkaEvent(messages: readonly Message<Buffer, Buffer, Buffer, Buffer>[], bootstrapServers: string): KafkaEvent {
-  const records: Record<string, KafkaEventRecord[]> = {};
-  for (const message of messages) {
-    const key = `${message.topic}-${message.partition}`;
-    let list = records[key];
-    if (list === undefined) {
-      list = [];
-      records[key] = list;
-    }
-    const headers: Record<string, number[]>[] = [];
-    for (const [name, value] of message.headers) headers.push({ [name.toString('utf8')]: [...value] });
-    const record: KafkaEventRecord = {
-      topic: message.topic,
-      partition: message.partition,
-      offset: Number(message.offset),
-      timestamp: Number(message.timestamp),
-      timestampType: 'CREATE_TIME',
-      value: message.value === undefined || message.value === null ? null : message.value.toString('base64'),
-      headers,
-    };
-    if (message.key !== undefined && message.key !== null && message.key.length > 0) record.key = message.key.toString('base64');
-    list.push(record);
-  }
-  return { eventSource: 'SelfManagedKafka', bootstrapServers, records };
 }

@@ -4,12 +4,7 @@
  * stop (its own redis-server; a TCP proxy in front of the shared PostgreSQL). No mocks.
  */
 import { freePort } from '../../support/net.ts';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server, type Socket, connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Admin, Consumer, type Message, MessagesStreamModes } from '@platformatic/kafka';
 import pg from 'pg';
 import { kafkaEnv, readConfig } from '#shared/config.ts';
@@ -30,12 +25,12 @@ export interface Topics {
 
 export const kafka = () => readConfig(kafkaEnv);
 
-/** Fresh topics for one test file (raw with 2 partitions so two runners can share it). */
-export async function throwawayTopics(label: string): Promise<Topics> {
+/** Fresh topics for one test file (raw with 2 partitions by default, so two runners can share it). */
+export async function throwawayTopics(label: string, rawPartitions = 2): Promise<Topics> {
   const id = randomUUID().slice(0, 8);
   const topics = { raw: `t-enrich-${label}-raw-${id}`, complete: `t-enrich-${label}-complete-${id}`, partial: `t-enrich-${label}-partial-${id}`, dlq: `t-enrich-${label}-dlq-${id}` };
   await createTopics(kafka().KAFKA_BROKERS ?? [], [
-    { name: topics.raw, partitions: 2 },
+    { name: topics.raw, partitions: rawPartitions },
     { name: topics.complete, partitions: 1 },
     { name: topics.partial, partitions: 1 },
     { name: topics.dlq, partitions: 1 },
@@ -217,113 +212,7 @@ export async function produceRaw(messages: OutgoingMessage[]): Promise<void> {
 }
 
 
-/** This test's own redis-server (temp dir, spare port, no persistence); stop() and start() it at will. */
-export class OwnRedis {
-  readonly port: number;
-  readonly #dir: string;
-  #process: ChildProcess | undefined;
-
-  private constructor(port: number) {
-    this.port = port;
-    this.#dir = mkdtempSync(join(tmpdir(), 'enrich-redis-'));
-  }
-
-  static async start(): Promise<OwnRedis> {
-    const redis = new OwnRedis(await freePort());
-    await redis.start();
-    return redis;
-  }
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}/0`;
-  }
-
-  async start(): Promise<void> {
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.#dir], {
-      stdio: 'ignore',
-    });
-    this.#process = child;
-    await waitForPort(this.port, 10_000);
-  }
-
-  async stop(): Promise<void> {
-    const child = this.#process;
-    this.#process = undefined;
-    if (child === undefined || child.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
-      child.once('exit', () => resolve());
-      child.kill('SIGKILL');
-    });
-  }
-
-  async destroy(): Promise<void> {
-    await this.stop();
-    rmSync(this.#dir, { recursive: true, force: true });
-  }
-}
-
-/** A TCP proxy in front of a real server: cut() drops every connection and refuses new ones; restore() listens again. */
-export class TcpProxy {
-  readonly port: number;
-  readonly #target: { host: string; port: number };
-  readonly #sockets = new Set<Socket>();
-  #server: Server | undefined;
-
-  private constructor(port: number, target: { host: string; port: number }) {
-    this.port = port;
-    this.#target = target;
-  }
-
-  static async start(target: { host: string; port: number }): Promise<TcpProxy> {
-    const proxy = new TcpProxy(await freePort(), target);
-    await proxy.restore();
-    return proxy;
-  }
-
-  async restore(): Promise<void> {
-    const server = createServer((client) => {
-      const upstream = connect(this.#target.port, this.#target.host);
-      this.#sockets.add(client);
-      this.#sockets.add(upstream);
-      const drop = () => {
-        client.destroy();
-        upstream.destroy();
-        this.#sockets.delete(client);
-        this.#sockets.delete(upstream);
-      };
-      client.on('error', drop).on('close', drop);
-      upstream.on('error', drop).on('close', drop);
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
-    this.#server = server;
-  }
-
-  async cut(): Promise<void> {
-    const server = this.#server;
-    this.#server = undefined;
-    for (const socket of this.#sockets) socket.destroy();
-    this.#sockets.clear();
-    if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-}
-
-async function waitForPort(port: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (open) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`nothing listens on ${port} after ${timeoutMs} ms`);
-}
+export { OwnRedis, TcpProxy } from '../../support/own-services.ts';
 
 /** Polls `check` until it is true or the timeout passes; returns the last answer. */
 export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 20_000, everyMs = 100): Promise<boolean> {

@@ -1,0 +1,55 @@
+/**
+ * The event the Lambda Kafka event source mapping would deliver for records read from the broker (no I/O), so
+ * that local runs exercise the same decoding path as AWS.
+ */
+import type { Message } from '@platformatic/kafka';
+import { type KafkaEventRecord, toPollerHeaderBytes } from '../src/kafka-event.ts';
+
+/** A record as the runner's consumer stream delivers it (no deserializers: every part stays bytes). */
+export type RunnerMessage = Message<Buffer, Buffer, Buffer, Buffer>;
+
+/** A `KafkaEvent` whose records are known to be well formed (the runner built them); assignable to `KafkaEvent`. */
+export interface BuiltKafkaEvent {
+  eventSource: 'SelfManagedKafka';
+  bootstrapServers: string;
+  records: Record<string, KafkaEventRecord[]>;
+}
+
+/**
+ * Builds the `SelfManagedKafka` event for `messages`: records grouped under `"<topic>-<partition>"` in the order
+ * given, key and value in base64, and headers as the poller writes them: one `{ name: [bytes] }` object per
+ * header, in record order (a repeated name stays repeated), with Java's signed bytes (b > 127 → b − 256).
+ *
+ * @example
+ * const event = toKafkaEvent(batch, '127.0.0.1:9092');
+ * // event.records['raw-logs-0'][0].headers → [{ tenant: [122, -61, -87] }] for the header tenant: "zé"
+ */
+export function toKafkaEvent(messages: readonly RunnerMessage[], bootstrapServers: string): BuiltKafkaEvent {
+  const records: Record<string, KafkaEventRecord[]> = {};
+  for (const message of messages) {
+    const key = `${message.topic}-${message.partition}`;
+    let list = records[key];
+    if (list === undefined) {
+      list = [];
+      records[key] = list;
+    }
+    const headers: Record<string, number[]>[] = [];
+    // headerEntries, not headers: the Map keeps one value per name, the poller sends every header.
+    for (const [name, value] of message.headerEntries) {
+      // A null header value reaches here as undefined (the stream's `headerValue ?? undefined`): no bytes.
+      headers.push({ [name.toString('utf8')]: value === undefined ? [] : toPollerHeaderBytes(value) });
+    }
+    const record: KafkaEventRecord = {
+      topic: message.topic,
+      partition: message.partition,
+      offset: Number(message.offset),
+      timestamp: Number(message.timestamp),
+      timestampType: 'CREATE_TIME',
+      value: message.value === undefined || message.value === null ? null : message.value.toString('base64'),
+      headers,
+    };
+    if (message.key !== undefined && message.key !== null && message.key.length > 0) record.key = message.key.toString('base64');
+    list.push(record);
+  }
+  return { eventSource: 'SelfManagedKafka', bootstrapServers, records };
+}

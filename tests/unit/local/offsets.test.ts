@@ -1,0 +1,183 @@
+/**
+ * The runner's at-least-once contract, without a broker: what an invocation lets it commit, how a partition's
+ * progress moves (never backwards, redeliveries skipped), and what an assignment change revokes.
+ */
+import { committable, diffAssignment, PartitionProgress, partitionsOf } from '../../../functions/enrich/local/offsets.ts';
+import { range } from './messages.ts';
+
+describe('committable', () => {
+  it('lets the whole batch be committed when the invocation succeeded', () => {
+    // Prepare
+    const batch = range(10, 14);
+    // Act
+    const done = committable(batch, []);
+    // Assess
+    expect(done.map((record) => record.offset)).toEqual([10n, 11n, 12n, 13n, 14n]);
+  });
+
+  it('lets nothing be committed when the invocation threw', () => {
+    expect(committable(range(10, 14), undefined)).toEqual([]);
+  });
+
+  it('keeps the records before the first reported failure of each partition', () => {
+    // Prepare: two partitions, failures reported out of order
+    const batch = [...range(10, 14, { partition: 0 }), ...range(20, 22, { partition: 1 })];
+    const failures = [
+      { itemIdentifier: { partition: 'raw-logs-0', offset: 13 } },
+      { itemIdentifier: { partition: 'raw-logs-0', offset: 12 } },
+      { itemIdentifier: { partition: 'raw-logs-1', offset: 20 } },
+    ];
+    // Act
+    const done = committable(batch, failures);
+    // Assess: partition 0 up to 11; partition 1 failed on its first record
+    expect(done.map((record) => `${record.partition}@${record.offset}`)).toEqual(['0@10', '0@11']);
+  });
+
+  it('does not match a failure of another topic with the same partition number', () => {
+    // Prepare
+    const batch = range(10, 12, { topic: 'raw-logs' });
+    // Act
+    const done = committable(batch, [{ itemIdentifier: { partition: 'other-0', offset: 10 } }]);
+    // Assess
+    expect(done).toHaveLength(3);
+  });
+});
+
+describe('PartitionProgress', () => {
+  it('commits the offset after the last acknowledged record, with its leader epoch', () => {
+    // Prepare
+    const progress = new PartitionProgress();
+    for (const record of range(0, 4)) progress.accept(record.offset);
+    // Act
+    progress.acknowledge(4n, 3);
+    // Assess: Kafka stores the next offset to read
+    expect(progress.toCommit()).toEqual({ offset: 5n, leaderEpoch: 3 });
+  });
+
+  it('has nothing to commit before an acknowledgement, and nothing once the broker confirmed it', () => {
+    // Prepare
+    const progress = new PartitionProgress();
+    progress.accept(0n);
+    const before = progress.toCommit();
+    progress.acknowledge(0n, 0);
+    // Act
+    progress.committed(1n);
+    // Assess
+    expect(before).toBeUndefined();
+    expect(progress.toCommit()).toBeUndefined();
+  });
+
+  it('never moves the offset to commit backwards', () => {
+    // Prepare: a later batch acknowledged, then an older acknowledgement arrives (e.g. a partial retry)
+    const progress = new PartitionProgress();
+    progress.acknowledge(199n, 0);
+    // Act
+    progress.acknowledge(99n, 0);
+    // Assess
+    expect(progress.toCommit()).toEqual({ offset: 200n, leaderEpoch: 0 });
+  });
+
+  it('keeps the highest confirmed commit when responses arrive out of order', () => {
+    // Prepare
+    const progress = new PartitionProgress();
+    progress.acknowledge(299n, 0);
+    // Act: the commit of 300 is confirmed, then an older one of 200
+    progress.committed(300n);
+    progress.committed(200n);
+    // Assess: nothing left to send; 200 would have moved the group backwards
+    expect(progress.toCommit()).toBeUndefined();
+  });
+
+  it('asks for the newer offset again after a commit that was not confirmed', () => {
+    // Prepare
+    const progress = new PartitionProgress();
+    progress.acknowledge(99n, 0);
+    progress.committed(50n);
+    // Act
+    const next = progress.toCommit();
+    // Assess
+    expect(next?.offset).toBe(100n);
+  });
+
+  it('skips records the stream redelivers after a rejoin, and accepts what follows', () => {
+    // Prepare: 0..9 received (some in flight, some buffered); the group committed 5 when it rejoined
+    const progress = new PartitionProgress();
+    for (const record of range(0, 9)) progress.accept(record.offset);
+    // Act: the stream re-fetches from the committed offset
+    const accepted = range(5, 12).filter((record) => progress.accept(record.offset));
+    // Assess
+    expect(accepted.map((record) => record.offset)).toEqual([10n, 11n, 12n]);
+  });
+
+  it('accepts a gap in offsets (compaction, transaction markers) rather than waiting for it', () => {
+    // Prepare
+    const progress = new PartitionProgress();
+    progress.accept(4n);
+    // Act
+    const accepted = progress.accept(9n);
+    // Assess
+    expect(accepted).toBe(true);
+    expect(progress.accept(5n)).toBe(false);
+  });
+
+  it('starts where the stream starts for a new ownership', () => {
+    // Prepare: a partition given back to this runner starts from the committed offset, which may be far on
+    const progress = new PartitionProgress();
+    // Act
+    const accepted = progress.accept(1_000n);
+    // Assess
+    expect(accepted).toBe(true);
+    expect(progress.toCommit()).toBeUndefined();
+  });
+});
+
+describe('at-least-once over a rebalance (pure walk-through)', () => {
+  it('commits only acknowledged records and processes each received record once per owner', () => {
+    // Prepare: a runner owns partition 0, receives 0..299 and invokes 0..99 (acknowledged) and 100..199 (in flight)
+    const progress = new PartitionProgress();
+    const received = range(0, 299);
+    for (const record of received) progress.accept(record.offset);
+    progress.acknowledge(99n, 0);
+    const sent = progress.toCommit();
+    progress.committed(sent?.offset ?? -1n);
+    // Act: a rejoin keeps the partition; the stream redelivers from the committed offset 100
+    const redelivered = range(100, 349).filter((record) => progress.accept(record.offset));
+    progress.acknowledge(199n, 0);
+    // Assess: only 300..349 are new; the commit follows acknowledgements, not receipts
+    expect(sent?.offset).toBe(100n);
+    expect(redelivered[0]?.offset).toBe(300n);
+    expect(redelivered).toHaveLength(50);
+    expect(progress.toCommit()?.offset).toBe(200n);
+  });
+});
+
+describe('partitionsOf and diffAssignment', () => {
+  it('reads the partitions of one topic from a group assignment', () => {
+    // Act
+    const owned = partitionsOf(
+      [
+        { topic: 'raw-logs', partitions: [0, 3] },
+        { topic: 'other', partitions: [1] },
+      ],
+      'raw-logs',
+    );
+    // Assess
+    expect([...owned]).toEqual([0, 3]);
+  });
+
+  it('reads no partitions from a missing assignment (after leaving the group)', () => {
+    expect(partitionsOf(null, 'raw-logs').size).toBe(0);
+    expect(partitionsOf(undefined, 'raw-logs').size).toBe(0);
+  });
+
+  it('revokes what the new assignment leaves out and adds what it brings, keeping the rest', () => {
+    // Act
+    const change = diffAssignment(new Set([0, 1, 2]), new Set([2, 3]));
+    // Assess
+    expect(change).toEqual({ revoked: [0, 1], added: [3] });
+  });
+
+  it('changes nothing when the assignment is the same', () => {
+    expect(diffAssignment(new Set([0, 1]), new Set([1, 0]))).toEqual({ revoked: [], added: [] });
+  });
+});

@@ -11,7 +11,7 @@ import { type AccountingSummary, Ledger, type Outcome, observationFrom } from '.
 import { type DriveResult, drive } from './http-driver.ts';
 import { createLogMix, type MixCatalog } from './mix.ts';
 import { planArrivals } from './schedule.ts';
-import { snapshotEnds, TopicReader } from './topic-reader.ts';
+import { type ReadCoverage, snapshotEnds, TopicReader } from './topic-reader.ts';
 
 export interface OutputTopics {
   complete: string;
@@ -31,6 +31,12 @@ export interface LoadRunOptions {
   /** Kafka connection for accounting, or the reason accounting is skipped. */
   kafka: { connection: BaseOptions; topics: OutputTopics } | { skipped: string };
   log?: (line: string) => void;
+  /** Sees every record read from the output topics (the fault suite watches for recovery with it). */
+  onOutput?: (outcome: Outcome, value: Buffer, timestampMs: number) => void;
+  /** Sees the event ids of every 202 as it arrives (client clock, epoch ms). */
+  onAccepted?: (eventIds: readonly string[], atMs: number) => void;
+  /** Sees every HTTP response as it completes (status, latency from its scheduled start, epoch ms). */
+  onResponse?: (status: string, latencyMs: number, atMs: number) => void;
 }
 
 export interface LoadReport {
@@ -40,8 +46,15 @@ export interface LoadReport {
   accountingSkipped?: string;
   /** Milliseconds from the last response until nothing was pending (or the drain timeout). */
   drainMs?: number;
-  /** The output reader failed part-way: the accounting is incomplete and says nothing about losses. */
+  /**
+   * Set when the output reader could not read everything written to the output topics (a broker that did
+   * not come back in time, ends that could not be asked): the ids it did not see count as unknown, not lost.
+   */
   readerFailure?: string;
+  /** What the reader read against the topics' ends after the drain. */
+  coverage?: ReadCoverage;
+  /** How many times the reader's stream failed and it reconnected (a broker restart during the run, say). */
+  readerReconnects?: number;
 }
 
 /**
@@ -71,7 +84,9 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadReport> {
     const from = await snapshotEnds(connection, [...outcomeOf.keys()]);
     reader = await TopicReader.start(connection, from, (record) => {
       const outcome = outcomeOf.get(record.topic);
-      if (outcome !== undefined) ledger.observe(observationFrom(outcome, record.value, record.timestampMs));
+      if (outcome === undefined) return;
+      ledger.observe(observationFrom(outcome, record.value, record.timestampMs));
+      options.onOutput?.(outcome, record.value, record.timestampMs);
     });
   }
 
@@ -86,8 +101,12 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadReport> {
       plan,
       maxInFlight: options.maxInFlight,
       body,
-      onAccepted: (ids, at) => ledger.accept(ids, at),
+      onAccepted: (ids, at) => {
+        ledger.accept(ids, at);
+        options.onAccepted?.(ids, at);
+      },
       onProgress: log,
+      ...(options.onResponse === undefined ? {} : { onResponse: options.onResponse }),
     });
     if (reader === undefined) {
       return { runId, http, accountingSkipped: (options.kafka as { skipped: string }).skipped };
@@ -96,7 +115,8 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadReport> {
     const drainBegan = performance.now();
     const deadline = drainBegan + options.drainTimeoutSeconds * 1000;
     let lastReport = drainBegan;
-    while (ledger.pending > 0 && performance.now() < deadline && reader.failure === undefined) {
+    // A broker restart does not end the wait: the reader reconnects and resumes where it was.
+    while (ledger.pending > 0 && performance.now() < deadline) {
       await sleep(50);
       if (performance.now() - lastReport >= 1000) {
         log(`draining: ${ledger.pending} of ${ledger.accepted} accepted logs not out yet`);
@@ -106,15 +126,31 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadReport> {
     const drainMs = performance.now() - drainBegan;
     // A moment more to catch a redelivered duplicate that trails the last first delivery.
     await sleep(Math.min(500, options.drainTimeoutSeconds * 1000));
-    const failure = reader.failure;
+    // Lost means "written nowhere we read": only when every output record since the snapshot was read.
+    const coverage = await reader.coverage();
+    const failure = coverage.complete ? undefined : describeShortfall(coverage, reader.lastError);
     return {
       runId,
       http,
-      accounting: ledger.summary(),
+      accounting: ledger.summary({ readAll: coverage.complete }),
       drainMs,
-      ...(failure === undefined ? {} : { readerFailure: failure.message }),
+      coverage,
+      readerReconnects: reader.reconnects,
+      ...(failure === undefined ? {} : { readerFailure: failure }),
     };
   } finally {
     await reader?.close();
   }
+}
+
+/** One line on what the reader could not read: per topic, records not read, or why the ends are unknown. */
+function describeShortfall(coverage: ReadCoverage, lastError: Error | undefined): string {
+  const cause = lastError === undefined ? '' : ` (last reader error: ${lastError.message})`;
+  if (coverage.partitions === undefined) return `${coverage.reason ?? 'the topics could not be read'}${cause}`;
+  const unread = new Map<string, bigint>();
+  for (const { topic, read, end } of coverage.partitions) {
+    if (read < end) unread.set(topic, (unread.get(topic) ?? 0n) + (end - read));
+  }
+  const topics = [...unread].map(([topic, count]) => `${topic}: ${count} record(s) not read`).join(', ');
+  return `not every output record was read: ${topics}${cause}`;
 }

@@ -85,8 +85,10 @@ function runnerKilled(): Fault {
 }
 
 /**
- * min.insync.replicas=2 on a single-broker cluster: every acks=all write to the output topics is refused
- * (NOT_ENOUGH_REPLICAS), as when a partition's replicas are down. The setting is removed to clear it.
+ * max.message.bytes=64 on the output topics: every enriched record and dead letter is refused by the broker
+ * (RECORD_TOO_LARGE), as when a topic is misconfigured or its writes are refused; the setting is removed to
+ * clear it. (min.insync.replicas above the replication factor would be the natural choice, but Kafka 4
+ * caps the effective minimum ISR at the replication factor, so on one broker it refuses nothing.)
  */
 function outputsFailing(): Fault {
   const outputs = [FAULT_TOPICS.complete, FAULT_TOPICS.partial, FAULT_TOPICS.deadLetter];
@@ -99,8 +101,8 @@ function outputsFailing(): Fault {
           resourceName: topic,
           configs: [
             value === undefined
-              ? { name: 'min.insync.replicas', configOperation: 1 } // DELETE
-              : { name: 'min.insync.replicas', configOperation: 0, value }, // SET
+              ? { name: 'max.message.bytes', configOperation: 1 } // DELETE
+              : { name: 'max.message.bytes', configOperation: 0, value }, // SET
           ],
         })),
       });
@@ -108,11 +110,32 @@ function outputsFailing(): Fault {
       await admin.close();
     }
   };
+  // The fault must bite: the runner's failed invocations (retried, never skipped) are counted across it.
+  let failedBefore: number | undefined;
+  let failedAfter: number | undefined;
   return {
     name: 'producing outputs failing',
-    what: 'min.insync.replicas=2 on the output topics of a one-broker cluster (acks=all writes refused); removed',
-    inject: ({ lab }) => alter(lab, '2'),
-    clear: ({ lab }) => alter(lab, undefined),
+    what: 'max.message.bytes=64 on the output topics (every write refused by the broker); removed',
+    async inject({ lab }) {
+      failedBefore = (await runnerHealth(lab.healthUrl))?.failedInvocations;
+      await alter(lab, '64');
+    },
+    async clear({ lab }) {
+      failedAfter = (await runnerHealth(lab.healthUrl))?.failedInvocations;
+      await alter(lab, undefined);
+    },
+    findings: () => {
+      const failed = failedBefore === undefined || failedAfter === undefined ? undefined : failedAfter - failedBefore;
+      return [
+        {
+          ok: failed !== undefined && failed > 0,
+          text:
+            failed === undefined
+              ? 'failed invocations during the fault: unknown (the runner did not answer /health)'
+              : `${failed} enrich invocation(s) failed during the fault and were retried${failed === 0 ? ' (the fault did not bite)' : ''}`,
+        },
+      ];
+    },
   };
 }
 

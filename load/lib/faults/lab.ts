@@ -30,6 +30,8 @@ export const FAULT_TOPICS = {
 export interface RunnerHealth {
   breakers: { name: string; state: string }[];
   partitions: string[];
+  /** Invocations that threw or reported failures since the runner started (each retry counts). */
+  failedInvocations: number;
 }
 
 /** A child process of the suite, with its output in a log file (printed when something goes wrong). */
@@ -246,8 +248,11 @@ export class Lab {
 export async function runnerHealth(url: string): Promise<RunnerHealth | undefined> {
   try {
     const response = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2_000) });
-    const body = (await response.json()) as { breakers?: { name: string; state: string }[]; consumer?: { partitions?: string[] } };
-    return { breakers: body.breakers ?? [], partitions: body.consumer?.partitions ?? [] };
+    const body = (await response.json()) as {
+      breakers?: { name: string; state: string }[];
+      consumer?: { partitions?: string[]; failedInvocations?: number };
+    };
+    return { breakers: body.breakers ?? [], partitions: body.consumer?.partitions ?? [], failedInvocations: body.consumer?.failedInvocations ?? 0 };
   } catch {
     return undefined;
   }

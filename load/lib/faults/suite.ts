@@ -73,10 +73,27 @@ export async function runFault(lab: Lab, fault: Fault, settings: FaultSettings, 
         for (const id of ids) if (!acceptedAt.has(id)) acceptedAt.set(id, at);
       },
     });
+    // What the healthy runner's breakers went through from the injection to the end of the drain: shows
+    // which faults the pipeline noticed and which a cache tier absorbed.
+    const breakersSeen = new Map<string, Set<string>>();
+    let sampling = false;
+    const sampler = async () => {
+      while (sampling) {
+        for (const breaker of (await runnerHealth(lab.healthUrl))?.breakers ?? []) {
+          const states = breakersSeen.get(breaker.name) ?? new Set<string>();
+          states.add(breaker.state);
+          breakersSeen.set(breaker.name, states);
+        }
+        await sleep(250);
+      }
+    };
+    let sampled: Promise<void> | undefined;
     // The timeline runs beside the load; a failure in it must not leave the load's promise unobserved.
     const timeline = (async () => {
       await sleep(settings.injectAtSeconds * 1000);
       log(`   t=${settings.injectAtSeconds}s inject`);
+      sampling = true;
+      sampled = sampler();
       await fault.inject(run);
       await sleep(settings.holdSeconds * 1000);
       const clearing = Date.now();
@@ -84,7 +101,10 @@ export async function runFault(lab: Lab, fault: Fault, settings: FaultSettings, 
       clearedAt = Date.now();
       log(`   cleared (took ${((clearedAt - clearing) / 1000).toFixed(1)} s to answer again)`);
     })();
-    const [report] = await Promise.all([load, timeline]);
+    const [report] = await Promise.all([load, timeline]).finally(() => {
+      sampling = false;
+    });
+    await sampled;
     await fault.cleanup?.(run);
     const accounting = report.accounting;
     const refused = [...report.http.statuses].filter(([status]) => status !== '202').reduce((sum, [, count]) => sum + count, 0);
@@ -103,6 +123,7 @@ export async function runFault(lab: Lab, fault: Fault, settings: FaultSettings, 
         ...(refused === 0 ? [] : [{ ok: true, text: `ingest answered ${statusSummary(report.http.statuses)}` }]),
         ...(report.readerFailure === undefined ? [] : [{ ok: false, text: `output reader: ${report.readerFailure}` }]),
         ...(fault.findings?.(run) ?? []),
+        { ok: true, text: `healthy runner's breakers: ${describeBreakers(breakersSeen)}` },
       ],
     };
   } catch (error) {
@@ -151,6 +172,11 @@ function eventIdOf(value: Buffer): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+function describeBreakers(seen: ReadonlyMap<string, ReadonlySet<string>>): string {
+  if (seen.size === 0) return 'unknown (its /health did not answer)';
+  return [...seen].map(([name, states]) => `${name} ${[...states].join('/')}`).join(', ');
 }
 
 function statusSummary(statuses: ReadonlyMap<string, number>): string {

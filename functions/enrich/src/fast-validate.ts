@@ -15,13 +15,14 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
-import { LIMITS, LOG_LEVELS, levelOf, parseRawLogRecord, RawLogRecord } from '#shared/schemas/log.ts';
+import { deeperThan, LIMITS, LOG_LEVELS, levelOf, parseRawLogRecord, RawLogRecord } from '#shared/schemas/log.ts';
 import { type LogEvent, NONE, toLogEvent } from './log-event.ts';
 
 interface Bounds {
   min: number;
   max: number;
-  pattern: RegExp | undefined;
+  /** Every one must match (a hostname: no control characters, no surrounding whitespace). */
+  patterns: RegExp[];
 }
 
 interface ZodDef {
@@ -61,17 +62,18 @@ function unwrap(schema: unknown): ZodDef {
   }
 }
 
-/** Length bounds and regex of a string schema, or undefined when it has other checks. */
+/** Length bounds and regexes of a string schema, or undefined when it has other checks. */
 function stringBounds(schema: unknown): Bounds | undefined {
   const def = unwrap(schema);
   if (def.type !== 'string') return undefined;
-  const bounds: Bounds = { min: 0, max: Number.POSITIVE_INFINITY, pattern: def.pattern instanceof RegExp ? def.pattern : undefined };
+  const bounds: Bounds = { min: 0, max: Number.POSITIVE_INFINITY, patterns: def.pattern instanceof RegExp ? [def.pattern] : [] };
   for (const check of def.checks ?? []) {
     const inner = check._zod.def;
     if (inner.check === 'min_length' && inner.minimum !== undefined) bounds.min = Math.max(bounds.min, inner.minimum);
     else if (inner.check === 'max_length' && inner.maximum !== undefined) bounds.max = Math.min(bounds.max, inner.maximum);
-    else if (inner.check === 'string_format' && inner.format === 'regex' && inner.pattern instanceof RegExp && bounds.pattern === undefined) {
-      bounds.pattern = inner.pattern;
+    // A stateful regex (g, y) would not answer the same twice: not understood, fast path off.
+    else if (inner.check === 'string_format' && inner.format === 'regex' && inner.pattern instanceof RegExp && !inner.pattern.global && !inner.pattern.sticky) {
+      bounds.patterns.push(inner.pattern);
     } else return undefined;
   }
   return bounds;
@@ -92,14 +94,14 @@ function buildChecker(): ((value: unknown) => LogEvent | undefined) | undefined 
   const hostname = stringBounds(shape.hostname);
   const traceId = stringBounds(shape.trace_id);
   const ipv4 = (unwrap(shape.source_ip).options ?? []).find((option) => option._zod.def.format === 'ipv4')?._zod.def.pattern;
-  if (message === undefined || service?.pattern === undefined || eventId?.pattern === undefined || hostname === undefined || traceId === undefined || !(ipv4 instanceof RegExp)) {
+  if (message === undefined || !service?.patterns.length || !eventId?.patterns.length || hostname === undefined || traceId === undefined || !(ipv4 instanceof RegExp)) {
     return undefined;
   }
   // Canonical level names must be their own normal form for the shortcut below to be exact.
   if (!LOG_LEVELS.every((name) => levelOf(name) === name)) return undefined;
   const levels = new Set<string>(LOG_LEVELS);
   const fits = (value: unknown, bounds: Bounds): value is string =>
-    typeof value === 'string' && value.length >= bounds.min && value.length <= bounds.max && (bounds.pattern === undefined || bounds.pattern.test(value));
+    typeof value === 'string' && value.length >= bounds.min && value.length <= bounds.max && bounds.patterns.every((pattern) => pattern.test(value));
 
   return (value: unknown): LogEvent | undefined => {
     if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
@@ -123,6 +125,8 @@ function buildChecker(): ((value: unknown) => LogEvent | undefined) | undefined 
     if (attributes !== undefined) {
       if (attributes === null || typeof attributes !== 'object' || Object.getPrototypeOf(attributes) !== Object.prototype) return undefined;
       if (Object.hasOwn(attributes, '__proto__')) return undefined;
+      // Depth first: the contract refuses deeper members, and JSON.stringify overflows on very deep ones.
+      for (const key in attributes) if (deeperThan((attributes as Record<string, unknown>)[key], LIMITS.nestingDepth)) return undefined;
       if (Buffer.byteLength(JSON.stringify(attributes)) > LIMITS.attributesBytes) return undefined;
     }
     // Built in the order toLogEvent builds it.

@@ -28,9 +28,14 @@ import {
 
 /** Produces one message per value onto partition 0 with kcat; `headers` go on every message of the call. */
 function kcatProduce(topic: string, values: readonly unknown[], headers: Record<string, string> = {}): void {
+  kcatProduceLines(topic, values.map((value) => JSON.stringify(value)), headers);
+}
+
+/** Produces each line as one message, as written (for JSON that JSON.stringify cannot write: 5,000 levels deep). */
+function kcatProduceLines(topic: string, lines: readonly string[], headers: Record<string, string> = {}): void {
   const brokers = (kafka().KAFKA_BROKERS ?? []).join(',');
   const args = ['-P', '-b', brokers, '-t', topic, '-p', '0', ...Object.entries(headers).flatMap(([name, value]) => ['-H', `${name}=${value}`])];
-  const result = spawnSync(KCAT, args, { input: `${values.map((value) => JSON.stringify(value)).join('\n')}\n`, encoding: 'utf8', timeout: 30_000 });
+  const result = spawnSync(KCAT, args, { input: `${lines.join('\n')}\n`, encoding: 'utf8', timeout: 30_000 });
   if (result.status !== 0) throw new Error(`kcat ${args.join(' ')} failed: ${result.error?.message ?? result.stderr}`);
 }
 
@@ -130,6 +135,26 @@ describe('enrich: records another Kafka producer wrote', () => {
       source: { topic: topics.raw, partition: 0, offset: 4 },
       original: { value: Buffer.from(JSON.stringify(noHost)).toString('base64') },
     });
+  });
+
+  it('dead-letters a hostname with NUL and a value nested 5,000 deep, and enriches their batch neighbour from PostgreSQL', async () => {
+    // Prepare: a host only PostgreSQL knows, and two records that once failed the batch's hosts query (22021) or threw
+    const fresh = { hostname: `edge-${id}`, ipAddress: net.ip(30), datacenter: 'dc-east-1', environment: 'production', costCenter: 'cc-100' };
+    await seed.host(fresh);
+    const good = { level: 'INFO', message: `neighbour ${id}`, service: service.name, hostname: fresh.hostname };
+    const nul = { level: 'INFO', message: `nul ${id}`, service: service.name, hostname: 'a\u0000b' };
+    const deep = `${JSON.stringify({ level: 'INFO', message: `deep ${id}`, service: service.name, hostname: fresh.hostname }).slice(0, -1)},"a":${'['.repeat(5000)}${']'.repeat(5000)}}`;
+    const letterOf = (outputs: Outputs, text: string) => outputs.dlq.find((letter) => (letter.original as { value?: string } | undefined)?.value === Buffer.from(text).toString('base64'));
+    const neighbour = (outputs: Outputs) => [...outputs.complete.values(), ...outputs.partial.values()].find((value) => value.message === good.message);
+
+    // Act: one kcat call, so that the three share a batch
+    kcatProduceLines(topics.raw, [JSON.stringify(good), JSON.stringify(nul), deep]);
+    const outputs = await collectOutputs(topics, (out) => neighbour(out) !== undefined && letterOf(out, JSON.stringify(nul)) !== undefined && letterOf(out, deep) !== undefined);
+
+    // Assess
+    expect(letterOf(outputs, JSON.stringify(nul))).toMatchObject({ reason: 'invalid', problems: [{ field: 'hostname', reason: 'must not contain control characters (U+0000-U+001F, U+007F)' }] });
+    expect(letterOf(outputs, deep)).toMatchObject({ reason: 'invalid', problems: [{ field: 'a', reason: 'is nested deeper than 32 levels' }] });
+    expect(neighbour(outputs)).toMatchObject({ hostname: fresh.hostname, host: { hostname: fresh.hostname, datacenter: 'dc-east-1' }, enrichment: { status: 'complete' } });
   });
 
   it('accepts an ECS log and a hostname-only log POSTed to ingest, through the same contract', async () => {

@@ -45,6 +45,12 @@ function corpus(): unknown[] {
     (value) => { value.dropped_attributes = ['x']; },
     (value) => { value.hostname = undefined; },
     (value) => { value.message = 42; },
+    (value) => { value.hostname = 'a\u0000b'; },
+    (value) => { value.hostname = 'web-01\n'; },
+    (value) => { value.hostname = ' web-01'; },
+    (value) => { value.trace_id = 'abc\u007f'; },
+    (value) => { value.attributes = { deep: JSON.parse(`${'['.repeat(33)}${']'.repeat(33)}`) }; },
+    (value) => { value.attributes = { deep: JSON.parse(`${'['.repeat(32)}${']'.repeat(32)}`) }; },
   ];
   const out: unknown[] = [null, [], 'string', 42];
   for (const record of base) {
@@ -75,7 +81,36 @@ describe('fastLogEvent', () => {
       expect(fast).toEqual(expected);
       expect(Object.keys(fast)).toEqual(Object.keys(expected));
     }
-    expect(accepted).toBe(2); // the unmutated IPv4 records with canonical timestamps (with and without optional fields)
+    // The unmutated IPv4 records with canonical timestamps (with and without optional fields), and the same with an
+    // attribute exactly LIMITS.nestingDepth levels deep.
+    expect(accepted).toBe(4);
+  });
+
+  it('declines attributes nested 5,000 levels deep without overflowing the stack, and the contract refuses them', () => {
+    // Prepare
+    const value = JSON.parse(`${JSON.stringify(rawLog()).slice(0, -1)},"attributes":{"a":${'['.repeat(5000)}${']'.repeat(5000)}}}`);
+    // Act / Assess
+    expect(fastLogEvent(value)).toBeUndefined();
+    expect(parseRawLogRecord(value)).toEqual({ ok: false, problems: [{ field: 'attributes.a', reason: 'is nested deeper than 32 levels' }] });
+  });
+
+  it('applies the hostname and trace id patterns as the contract does (fuzzed)', () => {
+    const pieces = ['a', ' ', '\n', '\t', '\u0000', '\u007f', '\u00a0', '\ufeff', 'é', '-', '😀'];
+    let seed = 7;
+    const next = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed;
+    };
+    for (let i = 0; i < 2000; i++) {
+      let text = '';
+      for (let n = next() % 5; n >= 0; n--) text += pieces[next() % pieces.length];
+      const value = rawLog(i % 2 === 0 ? { hostname: text } : { trace_id: text });
+      const fast = fastLogEvent(value);
+      const slow = parseRawLogRecord(value);
+      // Our own records otherwise: the fast path takes exactly the ones the contract accepts.
+      expect([text, fast !== undefined]).toEqual([text, slow.ok]);
+      if (fast !== undefined && slow.ok) expect(fast).toEqual(toLogEvent(slow.log, POSITION));
+    }
   });
 
   it('leaves IPv6 sources, levels and timestamps to normalise, aliases, extras and derivation to the contract', () => {

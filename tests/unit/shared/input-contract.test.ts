@@ -18,6 +18,13 @@ const ours = { level: 'INFO', message: 'm', service: 'checkout', source_ip: '10.
 const ecs = { '@timestamp': '2024-01-15T10:30:00.123Z', message: 'm', log: { level: 'warn' }, service: { name: 'checkout' }, host: { name: 'web-1' } };
 const uuid = '6ba7b810-9dad-11d1-80b4-00c04fd430c8';
 
+/** An array with `levels` levels of arrays: `[[…[]…]]`. */
+function nested(levels: number): unknown[] {
+  let value: unknown[] = [];
+  for (let level = 1; level < levels; level++) value = [value];
+  return value;
+}
+
 const valid: [string, unknown][] = [
   ['ours, minimal', ours],
   ['ours, every field', { ...ours, timestamp: '2024-01-15T10:30:00+02:00', hostname: 'web-1', trace_id: 't', attributes: { a: 1 } }],
@@ -46,6 +53,23 @@ const valid: [string, unknown][] = [
   ['host object without name, source_ip given', { ...ours, host: { os: 'linux' } }],
   ['extra fields', { ...ours, ecs: { version: '8.11' }, labels: { team: 'a' }, user: 'u-1' }],
   ['leap day', { ...ours, timestamp: '2024-02-29T00:00:00Z' }],
+  ['extra field 32 levels deep', { ...ours, deep: nested(LIMITS.nestingDepth) }],
+  ['attribute 32 levels deep', { ...ours, attributes: { deep: nested(LIMITS.nestingDepth) } }],
+  ['ECS object 32 levels deep', { ...ours, host: { os: { deep: nested(LIMITS.nestingDepth - 2) } } }],
+  ['hostname with inner blanks', { ...ours, hostname: 'Web Server 1' }],
+  ['ECS host.ip list, link-local first', { ...ecs, host: { ip: ['fe80::1', '10.0.0.5'] } }],
+  ['year 0000 and 9999 in UTC', { ...ours, timestamp: '0000-01-01T00:00:00Z', received_at: '9999-12-31T23:59:59.999Z' }],
+  ['the ends of the range through an offset', { ...ours, timestamp: '0000-01-01T01:00:00+01:00', received_at: '9999-12-31T22:59:59.9999-01:00' }],
+  ['python-json-logger levelname', { levelname: 'CRITICAL', name: 'app', message: 'm', service: 's', hostname: 'h' }],
+  ['GELF', { version: '1.1', host: 'web-1', short_message: 'm', timestamp: 1733040000.123, level: 3, service: 's' }],
+  ['zap ts, dpanic', { level: 'dpanic', ts: 1733040000.123, msg: 'm', service: 's', hostname: 'h' }],
+  ['Fluent Bit date number', { date: 1733040000.123, log: 'x', level: 'info', service: 'api', hostname: 'h' }],
+  ['a string date is an extra field', { ...ours, date: 'yesterday' }],
+  ['kubernetes.host nested', { log: 'x', level: 'info', service: 'api', kubernetes: { host: 'node-7', pod_name: 'p' } }],
+  ['kubernetes.host dotted', { log: 'x', level: 'info', service: 'api', 'kubernetes.host': 'node-7' }],
+  ['logback HOSTNAME', { message: 'm', level: 'INFO', HOSTNAME: 'web-2', service: 'app' }],
+  ['bunyan name with v 0', { name: 'myapp', hostname: 'web-1', level: 40, msg: 'm', v: 0 }],
+  ['bunyan name, service wins', { name: 'not a service', service: 's', hostname: 'web-1', level: 40, msg: 'm', v: 0 }],
 ];
 
 const invalid: [string, unknown][] = [
@@ -82,6 +106,26 @@ const invalid: [string, unknown][] = [
   ['event_id not a UUID', { ...ours, event_id: 'abc' }],
   ['received_at bad', { ...ours, received_at: 'now' }],
   ['dropped_attributes not a list', { ...ours, dropped_attributes: 'x' }],
+  ['extra field 33 levels deep', { ...ours, deep: nested(LIMITS.nestingDepth + 1) }],
+  ['attribute 33 levels deep', { ...ours, attributes: { deep: nested(LIMITS.nestingDepth + 1) } }],
+  ['ECS object 33 levels deep', { ...ours, host: { os: { deep: nested(LIMITS.nestingDepth - 1) } } }],
+  ['attributes not an object, 33 levels deep', { ...ours, attributes: nested(LIMITS.nestingDepth + 1) }],
+  ['hostname with NUL', { ...ours, hostname: 'a\u0000b' }],
+  ['hostname with DEL', { ...ours, hostname: 'a\u007f' }],
+  ['hostname blank', { ...ours, hostname: '   ' }],
+  ['hostname with a trailing newline', { ...ours, hostname: 'web-1\n' }],
+  ['host.name with a leading blank', { ...ecs, host: { name: ' web-1' } }],
+  ['trace_id with a tab', { ...ours, trace_id: 'a\tb' }],
+  ['trace.id with a trailing blank', { ...ours, 'trace.id': 'abc ' }],
+  ['kubernetes.host with NUL', { log: 'x', level: 'info', service: 'api', kubernetes: { host: 'a\u0000' } }],
+  ['Fluent Bit date negative', { date: -1, log: 'x', level: 'info', service: 'api', hostname: 'h' }],
+  ['zap ts bad', { level: 'info', ts: 'soon', msg: 'm', service: 's', hostname: 'h' }],
+  ['name without v is no service', { name: 'myapp', hostname: 'web-1', level: 40, msg: 'm' }],
+  ['name with v 1 is no service', { name: 'myapp', hostname: 'web-1', level: 40, msg: 'm', v: 1 }],
+  ['winston default timestamp', { ...ours, timestamp: '2024-12-01 08:00:00' }],
+  ['timestamp in year -1 in UTC', { ...ours, timestamp: '0000-01-01T00:00:00+01:00' }],
+  ['timestamp in year 10000 in UTC', { ...ours, timestamp: '9999-12-31T23:59:59-01:00' }],
+  ['received_at in year 10000 in UTC', { ...ours, received_at: '9999-12-31T23:00:00.001-01:00' }],
 ];
 
 describe('raw-log.input.schema.json', () => {
@@ -118,4 +162,5 @@ describe('raw-log.input.schema.json', () => {
     const value = { ...ours, attributes: { big: 'x'.repeat(LIMITS.attributesBytes) } };
     expect([parseRawLogRecord(value).ok, validate(value)]).toEqual([false, true]);
   });
+
 });

@@ -2,9 +2,27 @@
  * The log contract's normaliser and value rules (#shared/schemas/log.ts): level table, aliases and their
  * precedence, timestamps by magnitude, extra fields kept under attributes within their bound.
  */
-import { instantOf, LEVEL_NAMES, LEVEL_NUMBERS, LIMITS, levelOf, parseLogInput, parseRawLogRecord } from '#shared/schemas/log.ts';
+import {
+  INSTANT_RANGE_RULE,
+  instantOf,
+  LEVEL_NAMES,
+  LEVEL_NUMBERS,
+  LIMITS,
+  levelOf,
+  NESTING_RULE,
+  parseLogInput,
+  parseRawLogRecord,
+  preferredIp,
+} from '#shared/schemas/log.ts';
 
 const base = { level: 'INFO', message: 'm', service: 'checkout', source_ip: '10.0.0.1' };
+
+/** An array with `levels` levels of arrays: `[[…[]…]]`. */
+function nested(levels: number): unknown[] {
+  let value: unknown[] = [];
+  for (let level = 1; level < levels; level++) value = [value];
+  return value;
+}
 
 function accepted(value: unknown) {
   const parsed = parseRawLogRecord(value);
@@ -93,8 +111,8 @@ describe('aliases', () => {
       timestamp: '2024-01-15T10:30:00.000Z',
       hostname: 'web-1',
       trace_id: 'abc',
-      // host.name lost to host.hostname: kept, not dropped.
-      attributes: { host: { name: 'web-1.example.com' } },
+      // host.name lost to host.hostname: kept, not dropped; so is the list of addresses, of which one was taken.
+      attributes: { host: { name: 'web-1.example.com', ip: ['10.0.0.7', '10.0.0.8'] } },
     });
   });
 
@@ -198,5 +216,188 @@ describe('extra fields', () => {
 
   it('still refuses the log’s own attributes over the bound', () => {
     expect(parseRawLogRecord({ ...base, attributes: { big: 'x'.repeat(LIMITS.attributesBytes) } })).toMatchObject({ ok: false, problems: [{ field: 'attributes' }] });
+  });
+});
+
+describe('nesting depth', () => {
+  it.each([
+    ['an extra field', { ...base, a: nested(5000) }, 'a'],
+    ['a member of attributes', { ...base, attributes: { a: nested(5000) } }, 'attributes.a'],
+    ['an ECS object', { ...base, host: { name: 'web-1', os: nested(5000) } }, 'host'],
+    ['__proto__', JSON.parse(`{"level":"INFO","message":"m","service":"s","hostname":"h","__proto__":${'['.repeat(5000)}${']'.repeat(5000)}}`), '__proto__'],
+  ])('refuses %s nested 5,000 levels deep, naming it, instead of overflowing the stack', (_, value, field) => {
+    // Act
+    const raw = parseRawLogRecord(value);
+    const input = parseLogInput(value, 2);
+    // Assess
+    expect(raw).toEqual({ ok: false, problems: [{ field, reason: `is nested deeper than ${LIMITS.nestingDepth} levels` }] });
+    expect(input).toEqual({ ok: false, problems: [{ index: 2, field, reason: NESTING_RULE }] });
+  });
+
+  it('accepts 32 levels in an extra field and in a member of attributes, and refuses 33', () => {
+    expect(accepted({ ...base, a: nested(32), attributes: { b: nested(32) } }).attributes).toEqual({ b: nested(32), a: nested(32) });
+    expect(parseRawLogRecord({ ...base, a: nested(33) })).toMatchObject({ ok: false, problems: [{ field: 'a' }] });
+    expect(parseRawLogRecord({ ...base, attributes: { b: nested(33) } })).toMatchObject({ ok: false, problems: [{ field: 'attributes.b' }] });
+  });
+
+  it('never throws: a value JSON cannot even write is a problem with the record', () => {
+    // Prepare: not JSON values, but what a caller might hand over (a cycle, a BigInt)
+    const cycle: Record<string, unknown> = { ...base };
+    cycle.self = cycle;
+    // Act / Assess
+    expect(parseRawLogRecord(cycle)).toMatchObject({ ok: false, problems: [{ field: 'self', reason: NESTING_RULE }] });
+    expect(parseLogInput({ ...base, big: 1n })).toEqual({ ok: false, problems: [{ field: '(record)', reason: 'could not be validated' }] });
+  });
+});
+
+describe('lookup keys and trace ids', () => {
+  it.each([
+    ['hostname', 'a\u0000b', 'must not contain control characters (U+0000-U+001F, U+007F)'],
+    ['hostname', 'web\u007f', 'must not contain control characters (U+0000-U+001F, U+007F)'],
+    ['hostname', 'web\u001b[0m', 'must not contain control characters (U+0000-U+001F, U+007F)'],
+    ['hostname', '   ', 'must not start or end with whitespace'],
+    ['hostname', ' web-1', 'must not start or end with whitespace'],
+    ['hostname', 'web-1\u00a0', 'must not start or end with whitespace'],
+    ['trace_id', 't\u0000', 'must not contain control characters (U+0000-U+001F, U+007F)'],
+    ['trace_id', 'abc ', 'must not start or end with whitespace'],
+  ])('refuses %s %j', (field, value, reason) => {
+    expect(parseRawLogRecord({ ...base, [field]: value })).toEqual({ ok: false, problems: [{ field, reason }] });
+  });
+
+  it('names both rules for a hostname with a trailing newline, and the field as written', () => {
+    expect(parseLogInput({ ...base, host: { name: 'web-1\n' } })).toEqual({
+      ok: false,
+      problems: [
+        { field: 'host.name', reason: 'must not contain control characters (U+0000-U+001F, U+007F)' },
+        { field: 'host.name', reason: 'must not start or end with whitespace' },
+      ],
+    });
+  });
+
+  it('accepts blanks inside a name and any other character', () => {
+    expect(accepted({ ...base, hostname: 'Web Server 1', trace_id: 'é-😀' })).toMatchObject({ hostname: 'Web Server 1', trace_id: 'é-😀' });
+  });
+});
+
+describe('reasons', () => {
+  it.each([
+    [{ message: 'x'.repeat(LIMITS.messageChars + 1) }, 'message', `must be at most ${LIMITS.messageChars} characters`],
+    [{ message: '' }, 'message', 'must not be empty'],
+    [{ message: 42 }, 'message', 'must be a string'],
+    [{ hostname: '' }, 'hostname', 'must not be empty'],
+    [{ hostname: 'h'.repeat(254) }, 'hostname', 'must be at most 253 characters'],
+    [{ hostname: 5 }, 'hostname', 'must be a string'],
+    [{ host: '' }, 'host', 'must not be empty'],
+    [{ trace_id: 't'.repeat(129) }, 'trace_id', 'must be at most 128 characters'],
+    [{ 'trace.id': 't'.repeat(129) }, 'trace.id', 'must be at most 128 characters'],
+  ])('tells each check its own way: %j', (fields, field, reason) => {
+    expect(parseRawLogRecord({ ...base, ...fields })).toEqual({ ok: false, problems: [{ field, reason }] });
+  });
+});
+
+describe('timestamps out of range', () => {
+  it.each([
+    ['timestamp', '0000-01-01T00:00:00+01:00'],
+    ['timestamp', '9999-12-31T23:59:59-01:00'],
+    ['@timestamp', '0000-01-01T00:59:59.999+01:00'],
+    ['received_at', '9999-12-31T23:59:59-01:00'],
+  ])('refuses %s %s, which is outside years 0000-9999 in UTC', (field, value) => {
+    expect(instantOf(value)).toBeUndefined();
+    expect(parseRawLogRecord({ ...base, [field]: value })).toEqual({ ok: false, problems: [{ field, reason: INSTANT_RANGE_RULE }] });
+  });
+
+  it('accepts both ends of the range, also reached through an offset', () => {
+    expect(instantOf('0000-01-01T00:00:00Z')).toBe('0000-01-01T00:00:00.000Z');
+    expect(instantOf('0000-01-01T01:00:00+01:00')).toBe('0000-01-01T00:00:00.000Z');
+    expect(instantOf('9999-12-31T23:59:59.999Z')).toBe('9999-12-31T23:59:59.999Z');
+    expect(instantOf('9999-12-31T22:59:59.999-01:00')).toBe('9999-12-31T23:59:59.999Z');
+    expect(INSTANT_RANGE_RULE).toBe('must be between 0000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z once converted to UTC');
+  });
+});
+
+describe('attributes.__proto__', () => {
+  it('names the log’s own attributes.__proto__ in dropped_attributes instead of losing it silently', () => {
+    // Prepare
+    const value = JSON.parse('{"level":"INFO","message":"m","service":"s","hostname":"h","attributes":{"__proto__":{"x":1},"a":1}}');
+    // Act
+    const raw = accepted(value);
+    const input = parseLogInput(value);
+    // Assess
+    expect(raw.attributes).toEqual({ a: 1 });
+    expect(raw.dropped_attributes).toEqual(['__proto__']);
+    expect(input).toMatchObject({ ok: true, log: { attributes: { a: 1 }, dropped_attributes: ['__proto__'] } });
+  });
+
+  it('names __proto__ once when the log has it as an extra field too, and keeps the others', () => {
+    const log = accepted(JSON.parse('{"level":"INFO","message":"m","service":"s","hostname":"h","__proto__":{"y":2},"attributes":{"__proto__":{"x":1}},"b":2}'));
+    expect(log.attributes).toEqual({ b: 2 });
+    expect(log.dropped_attributes).toEqual(['__proto__']);
+  });
+});
+
+describe('ECS host.ip lists', () => {
+  it('takes the first address that is not link-local or loopback, and keeps the whole list under attributes', () => {
+    // Prepare
+    const nestedList = { level: 'INFO', message: 'm', service: 's', host: { name: 'h', ip: ['fe80::1', '127.0.0.1', '10.0.0.5'] } };
+    const dottedList = { level: 'INFO', message: 'm', service: 's', 'host.ip': ['10.0.0.5', 'fe80::1'] };
+    // Act / Assess
+    expect(accepted(nestedList)).toMatchObject({ source_ip: '10.0.0.5', hostname: 'h', attributes: { host: { ip: ['fe80::1', '127.0.0.1', '10.0.0.5'] } } });
+    expect(accepted(dottedList)).toMatchObject({ source_ip: '10.0.0.5', attributes: { 'host.ip': ['10.0.0.5', 'fe80::1'] } });
+  });
+
+  it('takes the first valid address when all are link-local, loopback or unspecified, and does not keep a list of one', () => {
+    expect(preferredIp(['x', 'fe80::1', '::1'])).toBe('fe80::1');
+    expect(preferredIp(['0.0.0.0', '169.254.0.1', '::ffff:127.0.0.1', '2001:db8::1'])).toBe('2001:db8::1');
+    expect(preferredIp(['x'])).toEqual(['x']);
+    expect(accepted({ level: 'INFO', message: 'm', service: 's', 'host.ip': ['192.168.1.100'] })).toEqual({ level: 'INFO', message: 'm', service: 's', source_ip: '192.168.1.100' });
+  });
+});
+
+describe('producers’ fields', () => {
+  it('reads python-json-logger’s levelname', () => {
+    expect(accepted({ levelname: 'WARNING', name: 'app.db', message: 'm', service: 's', hostname: 'h' })).toMatchObject({ level: 'WARN', attributes: { name: 'app.db' } });
+  });
+
+  it('reads a GELF message: short_message, host, seconds', () => {
+    const log = accepted({ version: '1.1', host: 'web-1', short_message: 'm', full_message: 'long', timestamp: 1_733_040_000.123, level: 3, service: 's' });
+    expect(log).toMatchObject({ level: 'ERROR', message: 'm', hostname: 'web-1', timestamp: '2024-12-01T08:00:00.123Z', attributes: { version: '1.1', full_message: 'long' } });
+  });
+
+  it.each([
+    ['dpanic', 'ERROR'],
+    ['DPANIC', 'ERROR'],
+    ['panic', 'FATAL'],
+  ])('reads zap’s ts and level %s as %s', (level, expected) => {
+    expect(accepted({ level, ts: 1_733_040_000.123, caller: 'x.go:1', msg: 'm', service: 's', hostname: 'h' })).toMatchObject({ level: expected, timestamp: '2024-12-01T08:00:00.123Z' });
+  });
+
+  it('reads Fluent Bit’s date as the timestamp when it is a number and nothing else names the time', () => {
+    expect(accepted({ date: 1_733_040_000.123, log: 'x', level: 'info', service: 'api', hostname: 'node-7' })).toMatchObject({ timestamp: '2024-12-01T08:00:00.123Z' });
+    expect(accepted({ ...base, date: 1_733_040_000, time: 1_705_314_600 })).toMatchObject({ timestamp: '2024-01-15T10:30:00.000Z', attributes: { date: 1_733_040_000 } });
+    // A string date is as likely a calendar date: an extra field, not a refused timestamp.
+    expect(accepted({ ...base, date: '2024-12-01' })).toMatchObject({ attributes: { date: '2024-12-01' } });
+    expect(accepted({ ...base, date: '2024-12-01' }).timestamp).toBeUndefined();
+  });
+
+  it('reads the Kubernetes node as the hostname only when no other host is named', () => {
+    const k8s = { '@timestamp': 1_733_040_000.123, log: 'x', level: 'info', service: 'api', kubernetes: { pod_name: 'api-1', host: 'node-7' } };
+    expect(accepted(k8s)).toMatchObject({ hostname: 'node-7', attributes: { kubernetes: { pod_name: 'api-1' } } });
+    expect(accepted({ ...k8s, host: 'web-1' })).toMatchObject({ hostname: 'web-1', attributes: { kubernetes: { pod_name: 'api-1', host: 'node-7' } } });
+  });
+
+  it('reads logstash-logback-encoder’s HOSTNAME', () => {
+    expect(accepted({ '@timestamp': '2024-12-01T09:00:00.123+01:00', message: 'started', level: 'INFO', level_value: 20000, HOSTNAME: 'web-2', service: 'app' })).toMatchObject({ hostname: 'web-2' });
+  });
+
+  it('reads bunyan’s name as the service only in a bunyan record ("v": 0) without a service', () => {
+    const bunyan = { name: 'myapp', hostname: 'web-1', pid: 1, level: 40, msg: 'warn', time: '2024-12-01T08:00:00.123Z', v: 0 };
+    expect(accepted(bunyan)).toMatchObject({ service: 'myapp', level: 'WARN', attributes: { pid: 1, v: 0 } });
+    expect(accepted({ ...bunyan, service: 'api' })).toMatchObject({ service: 'api', attributes: { name: 'myapp' } });
+    const { v: _v, ...notBunyan } = bunyan;
+    expect(parseRawLogRecord(notBunyan)).toMatchObject({ ok: false, problems: [{ field: 'service', reason: 'is required' }] });
+  });
+
+  it('still refuses winston’s default timestamp, which has no offset', () => {
+    expect(parseRawLogRecord({ ...base, timestamp: '2024-12-01 08:00:00' })).toMatchObject({ ok: false, problems: [{ field: 'timestamp' }] });
   });
 });

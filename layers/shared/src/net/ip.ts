@@ -3,7 +3,29 @@
  * cache keys built from it and the keys the metadata writer deletes (from what PostgreSQL returns) agree:
  * `2001:0DB8::0:1` and `2001:db8::1` must not be two cache entries, one of which is never invalidated.
  */
-import { isIPv4, isIPv6 } from 'node:net';
+import { BlockList, isIPv4, isIPv6 } from 'node:net';
+
+/** Addresses that name no particular machine: loopback, link-local (RFC 3927, RFC 4291) and unspecified. */
+const NO_HOST = new BlockList();
+NO_HOST.addSubnet('127.0.0.0', 8, 'ipv4');
+NO_HOST.addSubnet('169.254.0.0', 16, 'ipv4');
+NO_HOST.addAddress('0.0.0.0', 'ipv4');
+NO_HOST.addAddress('::1', 'ipv6');
+NO_HOST.addAddress('::', 'ipv6');
+NO_HOST.addSubnet('fe80::', 10, 'ipv6');
+
+/**
+ * True for a loopback, link-local or unspecified address (also IPv4-mapped: `::ffff:127.0.0.1`): one that
+ * every machine has, so it cannot say which machine wrote a log. False for anything else, including non-addresses.
+ *
+ * @example
+ * isLinkLocalOrLoopback('fe80::1'); // true
+ * isLinkLocalOrLoopback('10.0.0.5'); // false
+ */
+export function isLinkLocalOrLoopback(text: string): boolean {
+  if (isIPv4(text)) return NO_HOST.check(text, 'ipv4');
+  return isIPv6(text) && NO_HOST.check(text, 'ipv6');
+}
 
 /**
  * @example

@@ -6,4 +6,11 @@ export const LIMITS = {
   /** Names listed in `dropped_attributes` (the last one counts the rest when there are more). */
   droppedKeys: 100,
   droppedKeyChars: 128,
+  /**
+   * Levels of objects and arrays in any field of a log and in each member of its `attributes` (`{"a":[1]}` is
+   * 2). Real logs stay far below; a few thousand levels overflow JSON.stringify's stack.
+   */
+  nestingDepth: 32,
+  hostnameChars: 253,
+  traceIdChars: 128,
 } as const;

@@ -7,18 +7,20 @@
  */
 import { z } from 'zod';
 import type { FieldProblem } from '../errors.ts';
-import { canonicalIp } from '../net/ip.ts';
+import { canonicalIp, isLinkLocalOrLoopback } from '../net/ip.ts';
 import { LIMITS } from './limits.ts';
-import { boundedKeyList, isPlainObject, normaliseLog } from './normalise.ts';
+import { boundedKeyList, deeperThan, FIELD_ALIASES, isPlainObject, nestingProblems, normaliseLog, pathName } from './normalise.ts';
 
-export { LIMITS };
+export { deeperThan, LIMITS };
 
 export const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /**
  * Level names, case-insensitive, surrounding blanks ignored. Syslog's crit, alert and emerg have no level of
- * their own here: they are FATAL (the top), like Python's CRITICAL; notice is INFO (below WARN).
+ * their own here: they are FATAL (the top), like Python's CRITICAL; notice is INFO (below WARN). zap's and
+ * logrus's panic ends the program, as fatal does: FATAL. zap's dpanic ("development panic") panics only in
+ * development; in production, where these logs come from, it is an error that did not stop anything: ERROR.
  */
 export const LEVEL_NAMES: ReadonlyMap<string, LogLevel> = new Map([
   ['trace', 'TRACE'],
@@ -36,6 +38,8 @@ export const LEVEL_NAMES: ReadonlyMap<string, LogLevel> = new Map([
   ['emerg', 'FATAL'],
   ['emergency', 'FATAL'],
   ['fatal', 'FATAL'],
+  ['panic', 'FATAL'],
+  ['dpanic', 'ERROR'],
 ]);
 
 /**
@@ -87,6 +91,17 @@ export const TIMESTAMP_RULE =
   'must be an ISO 8601 date-time with an offset (2024-01-15T10:30:00Z, …+02:00) or a non-negative epoch number (below 1e11 seconds, below 1e14 milliseconds, below 1e17 microseconds, below 1e20 nanoseconds)';
 
 /**
+ * The instants an ISO 8601 date-time with a four-digit year can write in UTC (what the enriched event's
+ * `format: date-time` accepts). `0000-01-01T00:00:00+01:00` is in year -1 in UTC: `Date#toISOString` would
+ * write `-000001-12-31T23:00:00.000Z`. Epoch numbers stay below 1e14 ms (year 5138) by the rule above.
+ */
+export const EARLIEST_INSTANT = '0000-01-01T00:00:00.000Z';
+export const LATEST_INSTANT = '9999-12-31T23:59:59.999Z';
+const EARLIEST_MS = Date.parse(EARLIEST_INSTANT);
+const LATEST_MS = Date.parse(LATEST_INSTANT);
+export const INSTANT_RANGE_RULE = `must be between ${EARLIEST_INSTANT} and ${LATEST_INSTANT} once converted to UTC`;
+
+/**
  * An instant as ISO 8601 in UTC with milliseconds (what `Date#toISOString` writes), or undefined when the value
  * is none of the accepted forms. Sub-millisecond digits are cut.
  *
@@ -96,6 +111,14 @@ export const TIMESTAMP_RULE =
  * instantOf(1705314600123456789);         // '2024-01-15T10:30:00.123Z' (nanoseconds)
  */
 export function instantOf(value: unknown): string | undefined {
+  const ms = epochMillisOf(value);
+  return ms !== undefined && inRange(ms) ? new Date(ms).toISOString() : undefined;
+}
+
+const inRange = (ms: number) => ms >= EARLIEST_MS && ms <= LATEST_MS;
+
+/** Whole epoch milliseconds of an accepted form, in range or not; undefined when the value is no accepted form. */
+function epochMillisOf(value: unknown): number | undefined {
   let ms: number;
   if (typeof value === 'string') {
     if (!ISO_DATETIME.test(value)) return undefined;
@@ -107,13 +130,13 @@ export function instantOf(value: unknown): string | undefined {
     else if (value < EPOCH_MICROS_BELOW) ms = value / 1e3;
     else ms = value / 1e6;
   } else return undefined;
-  return Number.isNaN(ms) ? undefined : new Date(Math.floor(ms)).toISOString();
+  return Number.isNaN(ms) ? undefined : Math.floor(ms);
 }
 
 const instant = z.any().transform((value, ctx): string => {
-  const iso = instantOf(value);
-  if (iso !== undefined) return iso;
-  ctx.issues.push({ code: 'custom', message: TIMESTAMP_RULE, input: value });
+  const ms = epochMillisOf(value);
+  if (ms !== undefined && inRange(ms)) return new Date(ms).toISOString();
+  ctx.issues.push({ code: 'custom', message: ms === undefined ? TIMESTAMP_RULE : INSTANT_RANGE_RULE, input: value });
   return z.NEVER;
 });
 
@@ -125,14 +148,44 @@ export const ServiceName = z
 /** An IPv4 or IPv6 address as written: also the rule for host addresses in the metadata API. */
 export const IpAddress = z.union([z.ipv4(), z.ipv6()], { error: 'must be an IPv4 or IPv6 address' });
 
-const attributes = z
-  .record(z.string(), z.unknown(), { error: 'must be a JSON object' })
-  .refine((value) => Buffer.byteLength(JSON.stringify(value)) <= LIMITS.attributesBytes, {
-    message: `must serialise to at most ${LIMITS.attributesBytes} bytes`,
-  });
+export const NESTING_RULE = `is nested deeper than ${LIMITS.nestingDepth} levels`;
 
-export const ORIGIN_RULE =
-  'is required when there is no hostname: a log needs an IP (source_ip, host.ip, source.ip or client.ip) or a hostname (hostname, host, host.hostname or host.name), or both';
+const attributes = z.record(z.string(), z.unknown(), { error: 'must be a JSON object' }).check((ctx) => {
+  // `parse` refuses deeper members before this runs; checked again so that the schema alone never throws.
+  const deep = Object.keys(ctx.value).filter((key) => deeperThan(ctx.value[key], LIMITS.nestingDepth));
+  for (const key of deep) ctx.issues.push({ code: 'custom', message: NESTING_RULE, input: ctx.value[key], path: [key] });
+  if (deep.length === 0 && Buffer.byteLength(JSON.stringify(ctx.value)) > LIMITS.attributesBytes) {
+    ctx.issues.push({ code: 'custom', message: `must serialise to at most ${LIMITS.attributesBytes} bytes`, input: ctx.value });
+  }
+});
+
+/**
+ * Lookup keys (hostname: the hosts query, the cache key, the Kafka key) and trace ids carry no control
+ * characters (PostgreSQL refuses NUL in text, failing the whole batch's query) and no surrounding whitespace
+ * (refused rather than trimmed: a name that is silently changed may match another host). Exported for the JSON
+ * Schema, which states the same patterns.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what this refuses
+export const NO_CONTROL_CHARACTERS = /^[^\u0000-\u001f\u007f]*$/;
+export const NO_SURROUNDING_WHITESPACE = /^(?:\S(?:[\s\S]*\S)?)?$/;
+const CONTROL_RULE = 'must not contain control characters (U+0000-U+001F, U+007F)';
+const WHITESPACE_RULE = 'must not start or end with whitespace';
+
+/** A string that names something: 1 to `max` characters (code points), no control characters, no surrounding blanks. */
+const label = (max: number) =>
+  z
+    .string({ error: 'must be a string' })
+    .min(1, 'must not be empty')
+    .max(max, `must be at most ${max} characters`)
+    .regex(NO_CONTROL_CHARACTERS, CONTROL_RULE)
+    .regex(NO_SURROUNDING_WHITESPACE, WHITESPACE_RULE);
+
+/** `a, b or c`: a field's names, from the alias table, so the rule lists every name a log may use. */
+const names = (field: keyof typeof FIELD_ALIASES) => {
+  const all = FIELD_ALIASES[field].map(pathName);
+  return `${all.slice(0, -1).join(', ')} or ${all.at(-1)}`;
+};
+export const ORIGIN_RULE = `is required when there is no hostname: a log needs an IP (${names('source_ip')}) or a hostname (${names('hostname')}), or both`;
 
 /** A log names where it came from: an address, a hostname, or both. */
 const hasOrigin = {
@@ -144,13 +197,16 @@ const hasOrigin = {
 /** One log with our field names (after normalisation). */
 const LogFields = z.object({
   level,
-  message: z.string({ error: 'must be a string' }).min(1, 'must not be empty').max(LIMITS.messageChars),
+  message: z
+    .string({ error: 'must be a string' })
+    .min(1, 'must not be empty')
+    .max(LIMITS.messageChars, `must be at most ${LIMITS.messageChars} characters`),
   service: ServiceName,
   /** One spelling per address (PostgreSQL's), so cache keys and metadata invalidation agree on IPv6. */
   source_ip: IpAddress.transform(canonicalIp).optional(),
   timestamp: instant.optional(),
-  hostname: z.string({ error: 'must be a string' }).min(1).max(253).optional(),
-  trace_id: z.string({ error: 'must be a string' }).min(1).max(128).optional(),
+  hostname: label(LIMITS.hostnameChars).optional(),
+  trace_id: label(LIMITS.traceIdChars).optional(),
   attributes: attributes.optional(),
 });
 
@@ -199,9 +255,24 @@ export function parseRawLogRecord(value: unknown): ParsedLog<RawLogRecord> {
   return parse(RawLogRecord, RAW_OWN, value);
 }
 
+/**
+ * Never throws, whatever the value: too deep a field is refused before anything serialises it, and an
+ * unexpected error (a contract bug) becomes a problem with the record rather than a failed request or batch.
+ */
 function parse<T extends { dropped_attributes?: string[] }>(schema: z.ZodType, own: ReadonlySet<string>, value: unknown, index?: number): ParsedLog<T> {
+  try {
+    return parseOrThrow<T>(schema, own, value, index);
+  } catch {
+    return { ok: false, problems: [withIndex({ field: '(record)', reason: 'could not be validated' }, index)] };
+  }
+}
+
+function parseOrThrow<T extends { dropped_attributes?: string[] }>(schema: z.ZodType, own: ReadonlySet<string>, value: unknown, index?: number): ParsedLog<T> {
   if (!isPlainObject(value)) return { ok: false, problems: [withIndex({ field: '(record)', reason: 'must be a JSON object' }, index)] };
-  const normalised = normaliseLog(value, own, firstIp);
+  // Alone: the other fields are not read (normalising and the byte bound serialise values).
+  const deep = nestingProblems(value, LIMITS.nestingDepth);
+  if (deep.length > 0) return { ok: false, problems: deep.map((field) => withIndex({ field, reason: NESTING_RULE }, index)) };
+  const normalised = normaliseLog(value, own, preferredIp);
   const result = schema.safeParse(normalised.record);
   if (!result.success) {
     return { ok: false, problems: zodProblems(result.error, normalised.record, index).map((problem) => renamed(problem, normalised.sources)) };
@@ -211,10 +282,21 @@ function parse<T extends { dropped_attributes?: string[] }>(schema: z.ZodType, o
   return { ok: true, log };
 }
 
-/** The first element of an ECS `host.ip` array that is an IP address; the array itself when none is. */
-function firstIp(values: readonly unknown[]): unknown {
-  for (const value of values) if (IpAddress.safeParse(value).success) return value;
-  return values;
+/**
+ * The address an ECS `host.ip` array names its host by: the first that is neither link-local, loopback nor
+ * unspecified (those name no particular machine); else the first valid one; the array itself when none is.
+ *
+ * @example
+ * preferredIp(['fe80::1', '127.0.0.1', '10.0.0.5']); // '10.0.0.5'
+ */
+export function preferredIp(values: readonly unknown[]): unknown {
+  let first: unknown;
+  for (const value of values) {
+    if (!IpAddress.safeParse(value).success) continue;
+    if (!isLinkLocalOrLoopback(value as string)) return value;
+    first ??= value;
+  }
+  return first ?? values;
 }
 
 /** A problem about one of our fields, told with the name the log used (`log.level`, `@timestamp`). */

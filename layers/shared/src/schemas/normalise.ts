@@ -11,11 +11,17 @@
  * - `host`, `service` and `log` are both a field and an ECS object: a string `host` is the hostname (Vector,
  *   Fluent Bit), a string `log` is the message (Fluent Bit's tail and Docker inputs); an object is read for its
  *   ECS members.
- * - ECS `host.ip` may be an array: the first element that is an IP address is taken.
+ * - ECS `host.ip` may be an array: the preferred address is taken (log.ts `preferredIp`), and a list of more
+ *   than one element is also kept under `attributes` as it came, so no address is lost.
+ * - A few candidates count only when their value has a given type, or the log has a marker field
+ *   (ALIAS_CONDITIONS: Fluent Bit's numeric `date`, bunyan's `name` next to `"v": 0`); otherwise they are extras.
  * - What was not used is kept under `attributes`, as it came (an ECS object loses only the members that were
  *   used; losing aliases are kept too). The log's own `attributes` come first; extra fields are added while the
  *   whole stays within LIMITS.attributesBytes as JSON. A field that does not fit, or whose name is already an
- *   attribute or is `__proto__`, is named in `dropped`: never dropped silently.
+ *   attribute or is `__proto__`, is named in `dropped`: never dropped silently. So is the log's own
+ *   `attributes.__proto__` (an object rebuilt by assignment, as zod's record does, would lose it silently).
+ * - Nothing here judges depth: callers check `nestingProblems` first (JSON.stringify of a value nested a few
+ *   thousand levels deep overflows the stack), as `parse` in ./log.ts does.
  */
 import { LIMITS } from './limits.ts';
 
@@ -24,14 +30,37 @@ export type FieldPath = readonly [string] | readonly [string, string];
 
 /** Our field names and the places they are read from, in order of precedence. */
 export const FIELD_ALIASES = {
-  level: [['level'], ['log', 'level'], ['severity']],
-  message: [['message'], ['msg'], ['log']],
-  service: [['service'], ['service', 'name']],
+  // levelname: python-json-logger.
+  level: [['level'], ['log', 'level'], ['severity'], ['levelname']],
+  // short_message: GELF.
+  message: [['message'], ['msg'], ['log'], ['short_message']],
+  // name: bunyan's application name, only in a bunyan record (ALIAS_CONDITIONS).
+  service: [['service'], ['service', 'name'], ['name']],
   source_ip: [['source_ip'], ['host', 'ip'], ['source', 'ip'], ['client', 'ip']],
-  hostname: [['hostname'], ['host'], ['host', 'hostname'], ['host', 'name']],
-  timestamp: [['timestamp'], ['@timestamp'], ['time']],
+  // HOSTNAME: logstash-logback-encoder; kubernetes.host: the node, from Fluent Bit's kubernetes filter.
+  hostname: [['hostname'], ['host'], ['host', 'hostname'], ['host', 'name'], ['HOSTNAME'], ['kubernetes', 'host']],
+  // ts: zap; date: Fluent Bit's json_date_key (a number only, ALIAS_CONDITIONS).
+  timestamp: [['timestamp'], ['@timestamp'], ['time'], ['ts'], ['date']],
   trace_id: [['trace_id'], ['trace', 'id']],
 } as const satisfies Record<string, readonly FieldPath[]>;
+
+/** When a candidate counts (by `pathName`); a candidate that does not meet its condition stays an extra field. */
+export interface AliasCondition {
+  /** Its value must have this JSON type. */
+  type?: 'string' | 'number';
+  /** The log must also have this top-level field with this value. */
+  alongside?: readonly [key: string, value: string | number];
+}
+
+/**
+ * `date` is read only as a number (Fluent Bit's default `json_date_format double`): as a string it is as
+ * likely a calendar date as a time. `name` is bunyan's application name only in a bunyan record (`"v": 0`,
+ * bunyan's format version); elsewhere it is a logger (Python) or anything else.
+ */
+export const ALIAS_CONDITIONS: Readonly<Partial<Record<string, AliasCondition>>> = {
+  date: { type: 'number' },
+  name: { type: 'string', alongside: ['v', 0] },
+};
 
 export type AliasedField = keyof typeof FIELD_ALIASES;
 
@@ -74,12 +103,15 @@ export function normaliseLog(input: Record<string, unknown>, own: ReadonlySet<st
   for (const field of Object.keys(FIELD_ALIASES) as AliasedField[]) {
     for (const path of FIELD_ALIASES[field] as readonly FieldPath[]) {
       const found = lookup(input, path);
-      if (found === undefined) continue;
+      if (found === undefined || !meets(input, path, found.value)) continue;
       let value = found.value;
       // ECS allows a list of addresses in host.ip only; anywhere else a list is the log's error.
-      if (field === 'source_ip' && path[0] === 'host' && Array.isArray(value)) value = pickIp(value);
+      const list = field === 'source_ip' && path[0] === 'host' && Array.isArray(value);
+      if (list) value = pickIp(value as unknown[]);
       record[field] = value;
       if (path[0] !== field || path.length === 2) sources[field] = pathName(path);
+      // A list of addresses is more than the one taken: it stays under attributes, as it came.
+      if (list && (found.value as unknown[]).length > 1) break;
       if (found.member === undefined) usedKeys.add(found.key);
       else {
         const members = usedMembers.get(found.key) ?? new Set<string>();
@@ -90,12 +122,16 @@ export function normaliseLog(input: Record<string, unknown>, own: ReadonlySet<st
     }
   }
 
+  const dropped: string[] = [];
   const extras: [string, unknown][] = [];
   for (const key of Object.keys(input)) {
     const value = input[key];
     if (usedKeys.has(key)) continue;
     if (own.has(key)) {
-      if (value !== null) record[key] = value;
+      if (key === 'attributes' && isPlainObject(value) && Object.hasOwn(value, '__proto__')) {
+        record[key] = withoutProto(value);
+        dropped.push('__proto__');
+      } else if (value !== null) record[key] = value;
       continue;
     }
     // Our own aliased names with a null value are absent, not extras.
@@ -109,8 +145,54 @@ export function normaliseLog(input: Record<string, unknown>, own: ReadonlySet<st
     }
     extras.push([key, value]);
   }
-  const dropped = extras.length === 0 ? [] : addExtras(record, extras);
+  if (extras.length > 0) addExtras(record, extras, dropped);
   return { record, sources, dropped };
+}
+
+/** Whether a found candidate counts (ALIAS_CONDITIONS). */
+function meets(input: Record<string, unknown>, path: FieldPath, value: unknown): boolean {
+  if (path.length !== 1) return true;
+  const condition = ALIAS_CONDITIONS[path[0]];
+  if (condition === undefined) return true;
+  if (condition.type !== undefined && typeof value !== condition.type) return false;
+  if (condition.alongside === undefined) return true;
+  const [key, expected] = condition.alongside;
+  return Object.hasOwn(input, key) && input[key] === expected;
+}
+
+/** A copy of an object without its own `__proto__` member, in the same order. */
+function withoutProto(value: Record<string, unknown>): Record<string, unknown> {
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) if (key !== '__proto__') put(copy, key, value[key]);
+  return copy;
+}
+
+/** True when `value` has more than `levels` levels of objects and arrays (`1`: 0, `[]`: 1, `{"a":[1]}`: 2). */
+export function deeperThan(value: unknown, levels: number): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if (levels <= 0) return true;
+  // Own enumerable members, what JSON.stringify writes; recursion stops at `levels`, so the stack stays small.
+  for (const member of Array.isArray(value) ? value : Object.values(value)) if (deeperThan(member, levels - 1)) return true;
+  return false;
+}
+
+/**
+ * The fields nested deeper than `levels`, as the log wrote them: every top-level field (an extra field, an ECS
+ * object), and each member of the log's own `attributes` (`attributes.x`), so that a field kept under
+ * `attributes` is at most `levels` deep there too.
+ *
+ * @example
+ * nestingProblems({ a: [[1]], attributes: { b: { c: {} } } }, 2); // ['attributes.b']
+ */
+export function nestingProblems(input: Record<string, unknown>, levels: number): string[] {
+  const fields: string[] = [];
+  for (const key of Object.keys(input)) {
+    const value = input[key];
+    if (key === 'attributes' && isPlainObject(value)) {
+      for (const member of Object.keys(value)) if (deeperThan(value[member], levels)) fields.push(`attributes.${member}`);
+    } else if (deeperThan(value, levels)) fields.push(key);
+  }
+  return fields;
 }
 
 function lookup(input: Record<string, unknown>, path: FieldPath): { value: unknown; key: string; member?: string } | undefined {
@@ -132,12 +214,14 @@ function lookup(input: Record<string, unknown>, path: FieldPath): { value: unkno
   return value === undefined || value === null ? undefined : { value, key: parent, member };
 }
 
-/** Adds extra fields to `record.attributes` while they fit; returns the names of those that did not. */
-function addExtras(record: Record<string, unknown>, extras: readonly [string, unknown][]): string[] {
-  const dropped: string[] = [];
+/** Adds extra fields to `record.attributes` while they fit; adds the names of those that did not to `dropped`. */
+function addExtras(record: Record<string, unknown>, extras: readonly [string, unknown][], dropped: string[]): void {
   const own = record.attributes;
   // Attributes that are not an object are the log's error, reported by the schema: keep them as they are.
-  if (own !== undefined && !isPlainObject(own)) return extras.map(([key]) => key);
+  if (own !== undefined && !isPlainObject(own)) {
+    for (const [key] of extras) dropped.push(key);
+    return;
+  }
   const attributes: Record<string, unknown> = {};
   let count = 0;
   if (own !== undefined) {
@@ -150,7 +234,8 @@ function addExtras(record: Record<string, unknown>, extras: readonly [string, un
   let bytes = own === undefined ? 2 : Buffer.byteLength(JSON.stringify(own));
   for (const [key, value] of extras) {
     if (key === '__proto__' || Object.hasOwn(attributes, key)) {
-      dropped.push(key);
+      // Named once, also when the log's own attributes had a `__proto__` too.
+      if (key !== '__proto__' || !dropped.includes(key)) dropped.push(key);
       continue;
     }
     const entry = Buffer.byteLength(JSON.stringify(key)) + 1 + Buffer.byteLength(JSON.stringify(value) ?? 'null') + (count > 0 ? 1 : 0);
@@ -163,7 +248,6 @@ function addExtras(record: Record<string, unknown>, extras: readonly [string, un
     count++;
   }
   if (count > 0) record.attributes = attributes;
-  return dropped;
 }
 
 /** An own, enumerable property even for `__proto__` (plain assignment would set the prototype). */

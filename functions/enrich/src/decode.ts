@@ -3,13 +3,18 @@
  * written to a topic, so the log contract that ingest applies (#shared/schemas/log.ts: our shape, ECS, the
  * common shippers' fields) is applied here again, and the pipeline fields a record from another producer lacks
  * are derived from its Kafka record (./log-event.ts). What fails is never dropped and never fails the batch
- * (retrying a record that can never decode would only block its partition).
+ * (retrying a record that can never decode would only block its partition): `decodeRecord` never throws,
+ * whatever the value holds; an exception while decoding or applying the contract (a value nested too deep
+ * for JSON.stringify, a bug in the contract) dead-letters this record with the error as its problem.
+ *
+ * Bytes: strict UTF-8 (a Latin-1 `caf\xE9` is `undecodable`, never silently U+FFFD), one leading BOM dropped.
  */
 import type { FieldProblem } from '#shared/errors.ts';
-import { parseRawLogRecord } from '#shared/schemas/log.ts';
+import { parseRawLogRecord, RawLogRecord } from '#shared/schemas/log.ts';
+import { decodeUtf8 } from '#shared/text/utf8.ts';
 import { fastLogEvent } from './fast-validate.ts';
 import type { KafkaEventRecord } from './kafka-event.ts';
-import { derivedEventId, type LogEvent, toLogEvent } from './log-event.ts';
+import { derivedEventId, type LogEvent, toLogEvent, withForeignEventId } from './log-event.ts';
 
 export type DecodeFailureReason = 'undecodable' | 'invalid';
 
@@ -29,31 +34,66 @@ export function decodeRecord(record: KafkaEventRecord): Decoded {
   }
   let parsed: unknown;
   try {
-    // JSON.parse once per record, straight from the base64 bytes.
-    parsed = JSON.parse(Buffer.from(value, 'base64').toString('utf8'));
+    const text = decodeUtf8(Buffer.from(value, 'base64'));
+    if (!text.ok) return { ok: false, reason: 'undecodable', problems: [{ field: '(value)', reason: text.reason }], eventId: undefined };
+    // JSON.parse once per record.
+    parsed = JSON.parse(text.text);
   } catch (error) {
-    const reason = error instanceof Error ? error.message : 'is not JSON';
-    return { ok: false, reason: 'undecodable', problems: [{ field: '(value)', reason: `is not valid JSON: ${reason}` }], eventId: undefined };
+    return { ok: false, reason: 'undecodable', problems: [{ field: '(value)', reason: `is not valid JSON: ${messageOf(error)}` }], eventId: undefined };
   }
-  return decodeValue(parsed, record);
+  try {
+    return decodeValue(parsed, record);
+  } catch (error) {
+    // Whatever the value made the contract throw is this record's problem, never the batch's.
+    return { ok: false, reason: 'invalid', problems: [{ field: '(value)', reason: `could not be validated: ${messageOf(error)}` }], eventId: eventIdOf(parsed, record) };
+  }
 }
 
 /** A parsed value: the fast path for our own ingest's records, else the contract (normalise → zod → derive). */
 function decodeValue(parsed: unknown, record: KafkaEventRecord): Decoded {
-  const fast = fastLogEvent(parsed);
+  const fast = fastOrNothing(parsed);
   if (fast !== undefined) return { ok: true, log: fast };
+  if (hasForeignEventId(parsed)) {
+    // Another producer's own id that is not ours to keep as event_id: as ingest does with a client's, it is
+    // kept under attributes and the record gets the id derived from its coordinates (listed in `derived`).
+    const { event_id: foreignId, ...rest } = parsed;
+    const result = parseRawLogRecord(rest);
+    if (result.ok) return { ok: true, log: withForeignEventId(toLogEvent(result.log, record), foreignId) };
+    return { ok: false, reason: 'invalid', problems: result.problems, eventId: derivedEventId(record) };
+  }
   const result = parseRawLogRecord(parsed);
   if (result.ok) return { ok: true, log: toLogEvent(result.log, record) };
   return { ok: false, reason: 'invalid', problems: result.problems, eventId: eventIdOf(parsed, record) };
 }
 
+/** The fast path's answer; nothing when it throws (attributes too deep to serialise): the contract says why. */
+function fastOrNothing(parsed: unknown): LogEvent | undefined {
+  try {
+    return fastLogEvent(parsed);
+  } catch {
+    return undefined;
+  }
+}
+
+const eventIdSchema = RawLogRecord.shape.event_id;
+
+/** A JSON object whose `event_id` is present but not a pipeline event id (a UUID, per the contract). */
+function hasForeignEventId(parsed: unknown): parsed is Record<string, unknown> & { event_id: unknown } {
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed) || !Object.hasOwn(parsed, 'event_id')) return false;
+  const id = (parsed as { event_id?: unknown }).event_id;
+  return id !== undefined && id !== null && !eventIdSchema.safeParse(id).success;
+}
+
 /**
- * The event id of an invalid record, so the dead letter can still be accounted for: its own when it has a
- * usable one, else the one a valid record at these coordinates would have been given.
+ * The event id of an invalid record, so the dead letter can still be accounted for: its own when it is a
+ * pipeline id (a UUID), else the one a valid record at these coordinates would have been given.
  */
 function eventIdOf(parsed: unknown, record: KafkaEventRecord): string | undefined {
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
   const id = (parsed as { event_id?: unknown }).event_id;
-  if (id === undefined || id === null) return derivedEventId(record);
-  return typeof id === 'string' && id.length > 0 && id.length <= 64 ? id : undefined;
+  return typeof id === 'string' && eventIdSchema.safeParse(id).success ? id : derivedEventId(record);
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }

@@ -10,9 +10,9 @@
  */
 import type { EventPublisher, OutgoingMessage } from '#shared/kafka/publisher.ts';
 import { logger } from '#shared/observability.ts';
-import { deadLetterMessage, malformedRecordMessage } from './dead-letter.ts';
+import { deadLetterMessage, malformedRecordMessage, unwritableRecordMessage } from './dead-letter.ts';
 import { decodeRecord } from './decode.ts';
-import { Merger } from './enriched-log.ts';
+import { Merger, type SerializedEnrichedLog } from './enriched-log.ts';
 import type { LogEvent } from './log-event.ts';
 import { checkRecord, type KafkaBatchResponse, type KafkaEvent, type KafkaEventRecord, MalformedRecord, readOffset, recordId } from './kafka-event.ts';
 import type { EnrichMetrics, MetadataLookup, ResolvedMetadata } from './ports.ts';
@@ -79,8 +79,15 @@ export class EnrichBatch {
         // One cheap pass per record: a malformed one is dead-lettered on its own and never fails the batch.
         const record = checkRecord(entry, partitionKey);
         if (record instanceof MalformedRecord) {
-          logger.warn('record dead-lettered', { record: record.id, reason: 'malformed', problems: record.problems });
-          messages.push(malformedRecordMessage(record, topics.deadLetter, enrichedAt));
+          let letter: OutgoingMessage;
+          try {
+            letter = malformedRecordMessage(record, topics.deadLetter, enrichedAt);
+          } catch (error) {
+            // What arrived cannot even be written as JSON (nested too deep): dead-lettered without it.
+            letter = unwritableRecordMessage(record, error, topics.deadLetter, enrichedAt);
+          }
+          logger.warn('record dead-lettered', { record: recordId(record.source), reason: 'malformed', problems: record.problems });
+          messages.push(letter);
           continue;
         }
         const decoded = decodeRecord(record);
@@ -98,7 +105,7 @@ export class EnrichBatch {
         services.add(log.service);
       }
     }
-    const deadLettered = messages.length;
+    let unenriched = 0;
 
     const metadata: ResolvedMetadata | undefined = logs.length > 0 ? await lookup.resolve({ ips, hostnames, services }) : undefined;
     let complete = 0;
@@ -108,13 +115,23 @@ export class EnrichBatch {
       for (let i = 0; i < logs.length; i++) {
         const log = logs[i] as LogEvent;
         const record = sources[i] as KafkaEventRecord;
-        const enriched = merger.serialize(log, { topic: record.topic, partition: record.partition, offset: record.offset });
+        let enriched: SerializedEnrichedLog;
+        try {
+          enriched = merger.serialize(log, { topic: record.topic, partition: record.partition, offset: record.offset });
+        } catch (error) {
+          // One record's content (a value JSON cannot write) must not fail its batch: it is dead-lettered.
+          const problems = [{ field: '(record)', reason: `could not be enriched: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}` }];
+          logger.warn('record dead-lettered', { record: recordId(record), reason: 'invalid', problems });
+          messages.push(deadLetterMessage(record, { reason: 'invalid', problems, eventId: log.event_id }, topics.deadLetter, enrichedAt));
+          unenriched++;
+          continue;
+        }
         const isComplete = enriched.status === 'complete';
         if (isComplete) complete++;
         messages.push({ topic: isComplete ? topics.complete : topics.partial, key: log.event_id, value: enriched.json });
       }
     }
-    const outcome: BatchOutcome = { records, complete, partial: logs.length - complete, deadLettered };
+    const outcome: BatchOutcome = { records, complete, partial: logs.length - complete - unenriched, deadLettered: records - logs.length + unenriched };
 
     let failure: unknown;
     try {

@@ -8,10 +8,14 @@
  *   what the record IS on the log; nothing else about it is stable (a producer may send the same bytes twice,
  *   and those are two events).
  * - received_at: the Kafka record's timestamp (producer create time or broker append time, per the topic's
- *   `message.timestamp.type`); a record without one (-1, pre-0.10 producers) gets the time it is decoded.
+ *   `message.timestamp.type`); a record without one (-1, pre-0.10 producers), or with one outside
+ *   1970-01-01..9999-12-31 (a producer's clock or bug: beyond Date's range `toISOString` throws, past year
+ *   9999 it writes `+010000-…`, which is no date-time), gets the time it is decoded. The log itself is fine:
+ *   the Kafka timestamp is only where received_at comes from, so the record is enriched, not dead-lettered.
  * - timestamp: received_at.
  */
-import type { RawLogRecord } from '#shared/schemas/log.ts';
+import { boundedKeyList } from '#shared/schemas/normalise.ts';
+import { LIMITS, type RawLogRecord } from '#shared/schemas/log.ts';
 import { parse as parseUuid, v5 as uuidV5 } from 'uuid';
 
 /**
@@ -44,6 +48,14 @@ export interface RecordPosition {
 
 export const NONE: readonly never[] = Object.freeze([]);
 
+/** 9999-12-31T23:59:59.999Z, the last instant `toISOString` writes as a four-digit-year date-time. */
+export const LAST_ISO_MS = 253_402_300_799_999;
+
+/** A Kafka record timestamp that gives received_at: 1970-01-01..9999-12-31 (negative is Kafka's "none"). */
+export function usableRecordTimestamp(timestamp: number): boolean {
+  return timestamp >= 0 && timestamp <= LAST_ISO_MS;
+}
+
 /**
  * @example
  * derivedEventId({ topic: 'raw-logs', partition: 0, offset: 1 }); // '6229f364-b388-56f8-85c6-3af2cc4cfd50'
@@ -62,7 +74,7 @@ export function toLogEvent(raw: RawLogRecord, record: RecordPosition): LogEvent 
   }
   let receivedAt = raw.received_at;
   if (receivedAt === undefined) {
-    receivedAt = (Number.isFinite(record.timestamp) && record.timestamp >= 0 ? new Date(record.timestamp) : new Date()).toISOString();
+    receivedAt = (usableRecordTimestamp(record.timestamp) ? new Date(record.timestamp) : new Date()).toISOString();
     derived.push('received_at');
   }
   let timestamp = raw.timestamp;
@@ -81,4 +93,26 @@ export function toLogEvent(raw: RawLogRecord, record: RecordPosition): LogEvent 
   log.derived = derived.length === 0 ? NONE : derived;
   log.dropped_attributes = raw.dropped_attributes ?? NONE;
   return log;
+}
+
+/**
+ * The log with another producer's own `event_id` (not a UUID, so not a pipeline id) kept under `attributes`,
+ * as ingest keeps a client's: added after the log's other attributes while the whole fits in
+ * LIMITS.attributesBytes, else, or when `attributes` already has an `event_id`, named in `dropped_attributes`.
+ * The log's event_id is then the derived one (`toLogEvent` listed it in `derived`).
+ *
+ * @example
+ * withForeignEventId(log, 'evt-123').attributes; // { …, event_id: 'evt-123' }
+ */
+export function withForeignEventId(log: LogEvent, foreignId: unknown): LogEvent {
+  const attributes = log.attributes;
+  if (attributes !== undefined && Object.hasOwn(attributes, 'event_id')) {
+    return { ...log, dropped_attributes: boundedKeyList([...log.dropped_attributes, 'event_id']) };
+  }
+  const bytes = attributes === undefined ? 2 : Buffer.byteLength(JSON.stringify(attributes));
+  const entry = Buffer.byteLength(`"event_id":${JSON.stringify(foreignId)}`) + (attributes === undefined || Object.keys(attributes).length === 0 ? 0 : 1);
+  if (bytes + entry > LIMITS.attributesBytes) {
+    return { ...log, dropped_attributes: boundedKeyList([...log.dropped_attributes, 'event_id']) };
+  }
+  return { ...log, attributes: { ...attributes, event_id: foreignId } };
 }

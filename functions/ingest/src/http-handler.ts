@@ -9,7 +9,7 @@ import middy from '@middy/core';
 import httpRouterHandler from '@middy/http-router';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { MethodNotAllowedError, NotFoundError } from '#shared/errors.ts';
-import { bodyText, mediaType, requireApiKey } from '#shared/http/request.ts';
+import { bodyBytes, mediaType, requireApiKey } from '#shared/http/request.ts';
 import { httpErrors, json } from '#shared/http/responses.ts';
 import { logger, metrics } from '#shared/observability.ts';
 import type { AcceptLogs } from './accept-logs.ts';
@@ -41,7 +41,7 @@ export function createIngestHandler(deps: IngestHttpDependencies) {
   const postLogs: HttpFunction = async (event) => {
     requireApiKey(event, deps.apiKeys);
     const format = bodyFormat(mediaType(event));
-    const candidates = parseLogBody(format, bodyText(event, deps.maxBodyBytes), deps.maxBatch);
+    const candidates = parseLogBody(format, bodyBytes(event, deps.maxBodyBytes), deps.maxBatch);
     return json(202, await deps.acceptLogs.execute(candidates));
   };
 

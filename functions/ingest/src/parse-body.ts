@@ -1,10 +1,15 @@
 /**
  * Turns a request body into candidate records: one JSON object, a JSON array, or NDJSON (one object per
  * line). Only the shape of the body is checked here; each record is validated by the use case.
+ *
+ * Bytes are decoded as enrich decodes a Kafka value (#shared/text/utf8.ts): strict UTF-8, so a body that is
+ * not UTF-8 (a Latin-1 `caf\xE9`) is refused with 400 rather than stored with U+FFFD in place of its bytes,
+ * and one leading BOM is dropped in both formats (NDJSON lines are trimmed, which drops a BOM anyway).
  */
 import { PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError } from '#shared/errors.ts';
 import type { FieldProblem } from '#shared/errors.ts';
 import { parseJson } from '#shared/http/request.ts';
+import { decodeUtf8, withoutBomText } from '#shared/text/utf8.ts';
 
 export const JSON_TYPE = 'application/json';
 export const NDJSON_TYPE = 'application/x-ndjson';
@@ -39,8 +44,16 @@ export function bodyFormat(mediaType: string | undefined): BodyFormat {
  * parseLogBody('ndjson', '{"level":"INFO"}\nnot json\n', 1000);
  * // [{ index: 0, value: { level: 'INFO' } }, { index: 1, problem: { index: 1, field: '(record)', reason: 'is not valid JSON' } }]
  */
-export function parseLogBody(format: BodyFormat, text: string, maxRecords: number): Candidate[] {
+export function parseLogBody(format: BodyFormat, body: string | Buffer, maxRecords: number): Candidate[] {
+  const text = typeof body === 'string' ? withoutBomText(body) : utf8Body(body);
   return format === 'json' ? parseJsonBody(text, maxRecords) : parseNdjsonBody(text, maxRecords);
+}
+
+/** The body's text; 400 naming the first byte that is not UTF-8. */
+function utf8Body(bytes: Buffer): string {
+  const decoded = decodeUtf8(bytes);
+  if (!decoded.ok) throw new ValidationError([{ field: 'body', reason: decoded.reason }], 400);
+  return decoded.text;
 }
 
 function parseJsonBody(text: string, maxRecords: number): Candidate[] {

@@ -4,13 +4,14 @@
  * carry Java's signed bytes, and records that are not what the poller documents. Every record is handled on its
  * own: none of them may fail the invocation, each ends up enriched or dead-lettered with its reason.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ValidationError } from '#shared/errors.ts';
 import { createEnrichDependencies, type EnrichDependencies } from '../../../functions/enrich/dependencies.ts';
+import { DEAD_LETTER_LIMITS } from '../../../functions/enrich/src/dead-letter.ts';
 import { decodeHeaders, type KafkaHeaders } from '../../../functions/enrich/src/kafka-event.ts';
 import { expectValidEnrichedLog } from '../../unit/enrich/schema.ts';
-import { collectOutputs, deleteTopics, enrichTestEnv, MetadataSeed, type Outputs, type Topics, throwawayTopics, uniqueNetwork } from './support.ts';
+import { collectOutputs, deleteTopics, enrichTestEnv, MetadataSeed, type Outputs, produceRaw, type Topics, throwawayTopics, uniqueNetwork } from './support.ts';
 
 interface FixtureRecord {
   topic: string;
@@ -57,9 +58,9 @@ describe('enrich handler on the events the poller sends (real services)', () => 
     return { eventId, value: Buffer.from(JSON.stringify(log)).toString('base64') };
   }
 
-  async function handler(): Promise<{ enrich: EnrichDependencies['enrich']; topics: Topics }> {
+  async function handler(env: Record<string, string> = {}): Promise<{ enrich: EnrichDependencies['enrich']; topics: Topics }> {
     topics = await throwawayTopics(`poller-${randomUUID().slice(0, 4)}`);
-    deps = createEnrichDependencies({ env: enrichTestEnv(topics) });
+    deps = createEnrichDependencies({ env: enrichTestEnv(topics, env) });
     return { enrich: deps.enrich, topics };
   }
 
@@ -182,6 +183,30 @@ describe('enrich handler on the events the poller sends (real services)', () => 
       { reason: 'malformed', event_id: bad[2]?.eventId, fields: ['record.timestamp'], source: { topic: topics.raw, partition: 1, offset: 7, timestamp: null } },
       { reason: 'malformed', event_id: null, fields: ['record.value'], source: { topic: topics.raw, partition: 1, offset: 9, timestamp: expect.any(Number) } },
     ]);
+  });
+
+  it('dead-letters a ~900 KB invalid value with a bounded letter the broker accepts, instead of failing the record forever', async () => {
+    // Prepare: the raw record itself fits under the shared broker's message.max.bytes (1 MiB): produce it
+    const { enrich, topics } = await handler({ ENRICH_REPORT_BATCH_ITEM_FAILURES: 'true' });
+    const raw = JSON.stringify({ level: 'INFO', message: 'x'.repeat(900_000), service: service.name, hostname: known.hostname });
+    await produceRaw([{ topic: topics.raw, key: 'large', value: raw }]);
+    const good = logValue();
+    const record = (offset: number, value: string) => ({ topic: topics.raw, partition: 0, offset, timestamp: Date.now(), timestampType: 'CREATE_TIME', value, headers: [] });
+    const event = { eventSource: 'SelfManagedKafka', bootstrapServers: '127.0.0.1:9092', records: { [`${topics.raw}-0`]: [record(0, Buffer.from(raw).toString('base64')), record(1, good.value)] } };
+    // Act: the mapping reports item failures, as the CDK stack configures it
+    const result = await enrich(event);
+    const outputs = await collectOutputs(topics, (out) => out.dlq.length >= 1 && out.complete.has(good.eventId));
+    // Assess: nothing to redeliver, the good record enriched, the letter bounded and describing the whole value
+    expect(result).toEqual({ batchItemFailures: [] });
+    expectValidEnrichedLog(outputs.complete.get(good.eventId));
+    const [letter] = outputs.dlq as unknown as (DeadLetterValue & { original: Record<string, unknown> })[];
+    expect(letter).toMatchObject({
+      reason: 'invalid',
+      problems: [expect.objectContaining({ field: 'message' })],
+      source: { topic: topics.raw, partition: 0, offset: 0 },
+      original: { truncated: true, value_bytes: Buffer.byteLength(raw), value_sha256: createHash('sha256').update(raw).digest('hex') },
+    });
+    expect(Buffer.from(String(letter?.original.value), 'base64').toString()).toBe(raw.slice(0, DEAD_LETTER_LIMITS.prefixBytes));
   });
 
   it('fails the invocation for an envelope that is not a Kafka event', async () => {

@@ -99,6 +99,32 @@ describe('POST /api/logs', () => {
     expect(response.statusCode).toBe(202);
   });
 
+  it('answers 400 naming the body when a base64-encoded body is not UTF-8 (a Latin-1 client), and stores nothing', async () => {
+    // Prepare
+    const { call, publisher } = setup();
+    const text = JSON.stringify(paymentLog({ message: 'caf#' }));
+    const bytes = Buffer.from(text.replace('#', '\u00e9'), 'latin1');
+
+    // Act
+    const response = await call('apigw-rest-post-logs', { body: bytes.toString('base64'), isBase64Encoded: true });
+
+    // Assess
+    expect(response.statusCode).toBe(400);
+    expect(body(response)).toMatchObject({ error: { problems: [{ field: 'body', reason: `is not valid UTF-8 (byte 0xe9 at offset ${text.indexOf('#')})` }] } });
+    expect(publisher.messages).toHaveLength(0);
+  });
+
+  it('accepts an application/json body that starts with a BOM', async () => {
+    // Prepare
+    const { call } = setup();
+
+    // Act
+    const response = await call('apigw-rest-post-logs', { body: `\uFEFF${JSON.stringify(paymentLog())}` });
+
+    // Assess
+    expect(response.statusCode).toBe(202);
+  });
+
   it('answers 202 with the rejected records listed when only part of a batch is valid', async () => {
     // Prepare
     const { call } = setup();

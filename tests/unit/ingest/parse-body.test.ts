@@ -114,3 +114,34 @@ describe('parseLogBody', () => {
     expect(candidates).toHaveLength(2);
   });
 });
+
+describe('parseLogBody on body bytes', () => {
+  const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+  const latin1 = Buffer.concat([Buffer.from('{"level":"INFO","message":"caf'), Buffer.from([0xe9]), Buffer.from('"}')]);
+
+  it.each(['json', 'ndjson'] as const)('refuses a %s body that is not UTF-8 with 400 naming the body and the byte', (format) => {
+    // Act
+    const act = () => parseLogBody(format, latin1, 1000);
+
+    // Assess
+    expect(act).toThrow(ValidationError);
+    expect(act).toThrow(expect.objectContaining({ statusCode: 400, problems: [{ field: 'body', reason: `is not valid UTF-8 (byte 0xe9 at offset ${latin1.indexOf(0xe9)})` }] }));
+  });
+
+  it.each([
+    ['json', 'bytes', Buffer.concat([BOM, Buffer.from('{"level":"INFO"}')])],
+    ['json', 'text', '\uFEFF{"level":"INFO"}'],
+    ['ndjson', 'bytes', Buffer.concat([BOM, Buffer.from('{"level":"INFO"}\n')])],
+    ['ndjson', 'text', '\uFEFF{"level":"INFO"}\n'],
+  ] as const)('drops one leading BOM of a %s body (%s), as enrich does for a Kafka value', (format, _kind, input) => {
+    // Act
+    const candidates = parseLogBody(format, input, 1000);
+
+    // Assess
+    expect(candidates).toEqual([{ index: 0, value: { level: 'INFO' } }]);
+  });
+
+  it('decodes UTF-8 bytes', () => {
+    expect(parseLogBody('json', Buffer.from('{"message":"café 😀"}'), 1000)).toEqual([{ index: 0, value: { message: 'café 😀' } }]);
+  });
+});

@@ -21,14 +21,19 @@ export function mediaType(event: APIGatewayProxyEvent): string | undefined {
   return header(event, 'content-type')?.split(';')[0]?.trim().toLowerCase();
 }
 
-/** The raw body as text, refusing bodies larger than `maxBytes` with 413. */
-export function bodyText(event: APIGatewayProxyEvent, maxBytes: number): string {
+/** The raw body as bytes (base64-decoded when API Gateway encoded it), refusing more than `maxBytes` with 413. */
+export function bodyBytes(event: APIGatewayProxyEvent, maxBytes: number): Buffer {
   const raw = event.body ?? '';
   const bytes = event.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');
   if (bytes.length > maxBytes) {
     throw new PayloadTooLargeError(`request body is ${bytes.length} bytes; the limit is ${maxBytes} bytes`, maxBytes);
   }
-  return bytes.toString('utf8');
+  return bytes;
+}
+
+/** The raw body as text, refusing bodies larger than `maxBytes` with 413. */
+export function bodyText(event: APIGatewayProxyEvent, maxBytes: number): string {
+  return bodyBytes(event, maxBytes).toString('utf8');
 }
 
 /** Parses a JSON body, requiring `application/json` (415 otherwise) and valid JSON (400 otherwise). */

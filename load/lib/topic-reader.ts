@@ -4,7 +4,7 @@
  * A throwaway consumer group with manual offsets and no commits: nothing of it survives the run.
  *
  * The reader outlives broker restarts: when its stream fails (the client gives up after its few retries),
- * it closes that consumer and opens a new one at the next unread offset of every partition, again and
+ * or its client reports an error of its own (a rejoin of the group that failed), it closes that consumer and opens a new one at the next unread offset of every partition, again and
  * again with a capped backoff, until `close()`. What it could not read is then told by `coverage()`, per
  * partition: read up to X of end Y, or ends unknown when no broker answered.
  */
@@ -171,6 +171,12 @@ export class TopicReader {
   async #open(): Promise<void> {
     const consumer = newConsumer(this.#connection, 'reader');
     const positions = [...this.#next.values()];
+    // The client emits 'error' on itself, not on the stream, when a rejoin after a failed heartbeat fails for
+    // good (consumer.js #heartbeat: `emitWithDebug(null, 'error', error)`); with no listener Node would throw it
+    // and end the load or fault run instead of letting it report. After it the client sends no more
+    // heartbeats, so this member is out of the group: recover as from a failed stream, with a new consumer.
+    // Never removed: a consumer being torn down may still emit it, and an unheard one would crash the process.
+    consumer.on('error', (error: Error) => this.#failed(consumer, error));
     try {
       const stream = await consumer.consume({
         topics: [...new Set(positions.map((position) => position.topic))],
@@ -204,17 +210,20 @@ export class TopicReader {
         });
       });
       // `on`, not `once`: a stream may emit more than one error, and an unheard one would crash the process.
-      stream.on('error', (error: Error) => {
-        if (this.#stream !== stream) return;
-        this.#lastError = error;
-        this.#recovering ??= this.#recover().finally(() => {
-          this.#recovering = undefined;
-        });
-      });
+      stream.on('error', (error: Error) => this.#failed(consumer, error));
     } catch (error) {
       await consumer.close(true).catch(() => undefined);
       throw error;
     }
+  }
+
+  /** The stream or the client of `consumer` failed: if it is the one reading, replace it (once at a time). */
+  #failed(consumer: BufferConsumer, error: Error): void {
+    if (this.#consumer !== consumer || this.#closed) return;
+    this.#lastError = error;
+    this.#recovering ??= this.#recover().finally(() => {
+      this.#recovering = undefined;
+    });
   }
 
   /** Replaces the failed consumer by a new one at the next unread offsets, until one starts or `close()`. */

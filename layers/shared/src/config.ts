@@ -48,6 +48,12 @@ export const kafkaEnv = z
      * so that it stays well inside an HTTP request (the ingest Lambda's 10 s, API Gateway's 29 s).
      */
     KAFKA_PRODUCE_TIMEOUT_MS: z.coerce.number().int().min(100).max(20_000).default(2000),
+    /**
+     * The largest record batch the brokers take (their `message.max.bytes`; 1,048,588 by default, on MSK too).
+     * The publisher splits every send so that no partition's batch comes near it, and refuses a single message
+     * that could never fit (`MessageTooLargeError`) instead of sending it to be refused on every retry.
+     */
+    KAFKA_MESSAGE_MAX_BYTES: z.coerce.number().int().min(16_384).default(1_048_588),
     AWS_REGION: z.string().optional(),
   })
   .refine((env) => (env.KAFKA_BROKERS?.length ?? 0) > 0 || env.MSK_CLUSTER_ARN !== undefined, {

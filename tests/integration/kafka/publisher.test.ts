@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { createThrowawayTopics, deleteTopics } from '../../../bench/lib/kafka-fixtures.ts';
 import { kafkaEnv, readConfig } from '#shared/config.ts';
-import { KafkaPublisher, PublishError } from '#shared/kafka/publisher.ts';
+import { connectionOptions } from '#shared/kafka/connection.ts';
+import { KafkaPublisher, MessageTooLargeError, PublishError } from '#shared/kafka/publisher.ts';
 import { latestOffsets, readTopicUntil } from '../../support/kafka.ts';
 
 const TOPIC = 'raw-logs';
@@ -55,5 +58,149 @@ describe('KafkaPublisher', () => {
     for (const result of results) {
       if (result.status === 'rejected') expect(result.reason).toBeInstanceOf(PublishError);
     }
+  });
+});
+
+describe('KafkaPublisher with sends larger than one record batch', () => {
+  const env = readConfig(kafkaEnv);
+  // Six partitions, as raw-logs: the library puts every message of one key on one partition, in one batch.
+  const topic = `publisher-large-${randomUUID().slice(0, 8)}`;
+  const publisher = new KafkaPublisher(env, 'publisher-test-large');
+
+  beforeAll(async () => {
+    await createThrowawayTopics(await connectionOptions(env, 'publisher-test-topics'), [{ name: topic, partitions: 6 }]);
+  });
+
+  afterAll(async () => {
+    await publisher.close();
+    await deleteTopics(await connectionOptions(env, 'publisher-test-topics'), [topic]);
+  });
+
+  /** A JSON value of about `bytes` bytes carrying an event id. */
+  const large = (bytes: number, n: number) => {
+    const event_id = randomUUID();
+    return { event_id, value: JSON.stringify({ event_id, n, pad: 'x'.repeat(bytes - 80) }) };
+  };
+
+  it('stores 100 messages of 64 KiB to one key in one call (6.4 MiB for one partition), in order', async () => {
+    // Prepare
+    const records = Array.from({ length: 100 }, (_, n) => large(64 * 1024, n));
+
+    // Act
+    await publisher.publish(records.map((record) => ({ topic, key: 'one-key', value: record.value })));
+
+    // Assess
+    const read = await readTopicUntil({ topic, eventIds: records.map((record) => record.event_id), timeoutMs: 30_000 });
+    expect(read).toHaveLength(100);
+    expect(new Set(read.map((message) => message.partition)).size).toBe(1);
+    expect(read.map((message) => (message.json as { n: number }).n)).toEqual(records.map((_, n) => n));
+  });
+
+  it('rejects a message larger than the brokers accept with MessageTooLargeError naming it, and sends nothing of the call', async () => {
+    // Prepare
+    const small = large(100, 0);
+    const huge = large(env.KAFKA_MESSAGE_MAX_BYTES + 1024, 1);
+    const before = await latestOffsets(topic);
+
+    // Act
+    const result = await Promise.allSettled([
+      publisher.publish([
+        { topic, key: 'k', value: small.value },
+        { topic, key: 'k', value: huge.value },
+      ]),
+    ]);
+
+    // Assess
+    expect(result[0]?.status).toBe('rejected');
+    const reason = result[0]?.status === 'rejected' ? (result[0].reason as unknown) : undefined;
+    expect(reason).toBeInstanceOf(MessageTooLargeError);
+    expect(reason).toBeInstanceOf(PublishError);
+    expect((reason as MessageTooLargeError).indexes).toEqual([1]);
+    const read = await readTopicUntil({ topic, eventIds: [small.event_id], fromOffsets: before, timeoutMs: 3000 });
+    expect(read).toEqual([]);
+  });
+
+  it('rejects a caller whose later chunk fails, its earlier chunks stored', async () => {
+    // Prepare: ~1.3 MiB for one topic (two sends), then one message for a topic that does not exist
+    const dead = new KafkaPublisher({ ...env, KAFKA_PRODUCE_RETRIES: 2, KAFKA_RETRY_DELAY_MS: 10 }, 'publisher-test-chunk-fails');
+    const records = Array.from({ length: 20 }, (_, n) => large(64 * 1024, n));
+    const messages = [
+      ...records.map((record) => ({ topic, key: 'chunked', value: record.value })),
+      { topic: `missing-${randomUUID()}`, key: 'chunked', value: '{}' },
+    ];
+
+    // Act
+    const result = await Promise.allSettled([dead.publish(messages)]);
+    await dead.close();
+
+    // Assess: the caller is told; what went before the failure was stored (at-least-once on its retry)
+    expect(result[0]?.status).toBe('rejected');
+    if (result[0]?.status === 'rejected') expect(result[0].reason).toBeInstanceOf(PublishError);
+    const first = records.slice(0, 5).map((record) => record.event_id);
+    expect(await readTopicUntil({ topic, eventIds: first, timeoutMs: 20_000 })).toHaveLength(first.length);
+  });
+});
+
+describe('KafkaPublisher after close()', () => {
+  const env = readConfig(kafkaEnv);
+  const message = () => ({ topic: TOPIC, key: `publisher-close-${randomUUID()}`, value: JSON.stringify({ event_id: randomUUID() }) });
+
+  /** Producers the client library creates while `act` runs (it announces every instance on a channel). */
+  async function producersCreatedBy(act: () => Promise<void>): Promise<number> {
+    let created = 0;
+    const onInstance = (payload: unknown) => {
+      if ((payload as { type?: string }).type === 'producer') created += 1;
+    };
+    subscribe('plt:kafka:instances', onInstance);
+    try {
+      await act();
+    } finally {
+      unsubscribe('plt:kafka:instances', onInstance);
+    }
+    return created;
+  }
+
+  it('refuses a publish after close() with PublishError, without opening a producer', async () => {
+    // Prepare
+    const publisher = new KafkaPublisher(env, 'publisher-test-closed');
+    await publisher.publish([message()]);
+    await publisher.close();
+
+    // Act
+    let result: PromiseSettledResult<void>[] = [];
+    const created = await producersCreatedBy(async () => {
+      result = await Promise.allSettled([publisher.publish([message()])]);
+    });
+
+    // Assess
+    expect(result[0]?.status).toBe('rejected');
+    if (result[0]?.status === 'rejected') expect(result[0].reason).toBeInstanceOf(PublishError);
+    expect(created).toBe(0);
+  });
+
+  it('rejects the calls still queued, and resolves only after the send in flight was answered', async () => {
+    // Prepare
+    const publisher = new KafkaPublisher(env, 'publisher-test-closing');
+    const settledOrder: string[] = [];
+    const track = (name: string, call: Promise<void>) =>
+      call.then(
+        () => settledOrder.push(`${name} fulfilled`),
+        () => settledOrder.push(`${name} rejected`),
+      );
+
+    // Act: the first call is in flight at once (the sending loop starts with it); the second waits behind it
+    const inFlight = publisher.publish([message()]);
+    const queued = publisher.publish([message()]);
+    const tracked = [track('in flight', inFlight), track('queued', queued)];
+    const queuedResult = Promise.allSettled([queued]);
+    await publisher.close();
+    settledOrder.push('closed');
+    await Promise.all(tracked);
+
+    // Assess
+    const [queuedOutcome] = await queuedResult;
+    expect(queuedOutcome?.status).toBe('rejected');
+    if (queuedOutcome?.status === 'rejected') expect(queuedOutcome.reason).toBeInstanceOf(PublishError);
+    expect(settledOrder).toEqual(['queued rejected', 'in flight fulfilled', 'closed']);
   });
 });

@@ -68,11 +68,10 @@ export function createEnrichDependencies(options: EnrichDependencyOptions = {}):
     negativeTtlSeconds: config.ENRICH_REDIS_NEGATIVE_TTL_S,
   });
   // Instances that keep failing re-open, and so re-report, once per reset time: twice that keeps a report
-  // alive exactly while someone still fails (functions/enrich/src/breaker.ts).
-  const breakerReports = new RedisBreakerState(redis, {
-    keyPrefix: config.ENRICH_BREAKER_KEY_PREFIX,
-    reportTtlMs: 2 * config.ENRICH_BREAKER_RESET_MS,
-  });
+  // alive exactly while someone still fails (functions/enrich/src/breaker.ts). The breaker is told too: a
+  // report it has not probed yet stops counting once it is that old.
+  const reportTtlMs = 2 * config.ENRICH_BREAKER_RESET_MS;
+  const breakerReports = new RedisBreakerState(redis, { keyPrefix: config.ENRICH_BREAKER_KEY_PREFIX, reportTtlMs });
   const breaker = {
     resetMs: config.ENRICH_BREAKER_RESET_MS,
     errorPercent: config.ENRICH_BREAKER_ERROR_PERCENT,
@@ -87,7 +86,7 @@ export function createEnrichDependencies(options: EnrichDependencyOptions = {}):
     instanceId,
   );
   const postgresBreaker = new SharedBreaker(
-    { ...breaker, name: BREAKER_NAMES.postgres, timeoutMs: config.ENRICH_DB_CONNECT_TIMEOUT_MS + config.ENRICH_DB_TIMEOUT_MS },
+    { ...breaker, name: BREAKER_NAMES.postgres, timeoutMs: config.ENRICH_DB_CONNECT_TIMEOUT_MS + config.ENRICH_DB_TIMEOUT_MS, reportTtlMs },
     breakerReports,
     instanceId,
   );

@@ -18,7 +18,12 @@
  *   So a healthy instance pays at most one probe per reset time (a normal call that succeeds), and a
  *   really-down source costs each other instance one bounded call before it opens too.
  * - A report is evidence for twice the reset time: instances that keep failing re-open (and re-report)
- *   once per reset time, so it stays alive exactly as long as someone still fails.
+ *   once per reset time, so it stays alive exactly as long as someone still fails. A report waiting for
+ *   our next call (read during the quiet time, or with no call since) is dropped once the store no longer
+ *   holds it, or once it is older than that time to live by our own clock (counted from when we read it,
+ *   which is after it was made, so it has expired by then): expired evidence never causes a probe.
+ * - Local windows (the quiet time, a pending report's age) run on a monotonic clock: a wall-clock step
+ *   (NTP, a resumed VM) neither ends nor stretches them.
  */
 import CircuitBreaker from 'opossum';
 import { logger } from '#shared/observability.ts';
@@ -32,11 +37,15 @@ export interface BreakerSettings {
   errorPercent: number;
   volume: number;
   windowMs: number;
+  /** How long the store keeps a report (RedisBreakerState's `reportTtlMs`); default twice `resetMs`. */
+  reportTtlMs?: number;
 }
 
 type Task = () => Promise<unknown>;
 
 const run = (task: Task): Promise<unknown> => task();
+
+const monotonicNow = (): number => performance.now();
 
 /**
  * True for opossum's fail-fast rejections (breaker open, or half-open with its one probe already out): the
@@ -63,28 +72,32 @@ export class SharedBreaker {
   readonly #settings: BreakerSettings;
   readonly #store: BreakerStateStore | undefined;
   readonly #instanceId: string;
-  readonly #now: () => number;
+  /** Monotonic milliseconds, for local windows only. */
+  readonly #clock: () => number;
+  readonly #reportTtlMs: number;
   readonly #breaker: CircuitBreaker<[Task], unknown>;
   #openedAt: number | null = null;
   /** The last report read or made; the store keeps only the latest, so one token is enough to dedupe. */
   #lastReport: string | undefined;
-  /** A report from another instance that our next call must probe. */
-  #pending: SharedOpenReport | undefined;
+  /** A report from another instance that our next call must probe, and when we read it (`#clock`). */
+  #pending: { report: SharedOpenReport; readAt: number } | undefined;
   /** The probe in flight; concurrent calls wait for it. */
   #probe: Promise<void> | undefined;
-  /** After a successful probe, reports are not probed again before this time (this instance's clock). */
+  /** After a successful probe, reports are not probed again before this time (`#clock`). */
   #quietUntil = Number.NEGATIVE_INFINITY;
 
   /**
    * @param store where reports are shared; undefined for a breaker that stays in-process (the Redis breaker:
    *   an instance that can read the shared state has just reached Redis, so a report could only be wrong).
+   * @param clock monotonic milliseconds for the local windows (tests pass their own).
    */
-  constructor(settings: BreakerSettings, store: BreakerStateStore | undefined, instanceId: string, now: () => number = Date.now) {
+  constructor(settings: BreakerSettings, store: BreakerStateStore | undefined, instanceId: string, clock: () => number = monotonicNow) {
     this.name = settings.name;
     this.#settings = settings;
     this.#store = store;
     this.#instanceId = instanceId;
-    this.#now = now;
+    this.#clock = clock;
+    this.#reportTtlMs = settings.reportTtlMs ?? 2 * settings.resetMs;
     this.#breaker = new CircuitBreaker(run, {
       name: settings.name,
       timeout: settings.timeoutMs,
@@ -96,7 +109,8 @@ export class SharedBreaker {
       enableSnapshots: false,
     });
     this.#breaker.on('open', () => {
-      this.#openedAt = this.#now();
+      // Wall-clock time: shown in health, never used to measure anything.
+      this.#openedAt = Date.now();
       this.#pending = undefined;
       logger.warn('circuit breaker open', { breaker: this.name });
       this.#report();
@@ -114,7 +128,7 @@ export class SharedBreaker {
    */
   async fire<T>(task: () => Promise<T>): Promise<T> {
     while (this.#probe !== undefined) await this.#probe;
-    if (this.#pending !== undefined && this.state === 'closed' && this.#now() >= this.#quietUntil) return this.#probeWith(task);
+    if (this.state === 'closed' && this.#clock() >= this.#quietUntil && this.#livePending() !== undefined) return this.#probeWith(task);
     return (await this.#breaker.fire(task)) as T;
   }
 
@@ -129,6 +143,8 @@ export class SharedBreaker {
       logger.debug('could not read shared circuit breaker reports', { breaker: this.name, error });
       return;
     }
+    // The store holds the latest report while it lives: none means the one we were waiting to probe expired.
+    if (!reports.some((report) => report.name === this.name)) this.#pending = undefined;
     for (const report of reports) this.consider(report);
   }
 
@@ -145,7 +161,7 @@ export class SharedBreaker {
     if (this.#pending === undefined) {
       logger.info('another instance reported this source failing; the next call probes it', { breaker: this.name, by: report.instanceId });
     }
-    this.#pending = report;
+    this.#pending = { report, readAt: this.#clock() };
   }
 
   get state(): BreakerStateName {
@@ -163,7 +179,7 @@ export class SharedBreaker {
       name: this.name,
       state: this.state,
       openedAt: this.#openedAt,
-      probePending: this.#pending !== undefined || this.#probe !== undefined,
+      probePending: this.#livePending() !== undefined || this.#probe !== undefined,
       counts: this.#counts(),
     };
   }
@@ -172,8 +188,17 @@ export class SharedBreaker {
     this.#breaker.shutdown();
   }
 
+  /** The pending report, unless it has outlived the store's time to live since we read it (then dropped). */
+  #livePending(): SharedOpenReport | undefined {
+    const pending = this.#pending;
+    if (pending === undefined) return undefined;
+    if (this.#clock() - pending.readAt < this.#reportTtlMs) return pending.report;
+    this.#pending = undefined;
+    return undefined;
+  }
+
   async #probeWith<T>(task: () => Promise<T>): Promise<T> {
-    const report = this.#pending;
+    const report = this.#pending?.report;
     this.#pending = undefined;
     let settle: () => void = () => undefined;
     this.#probe = new Promise<void>((resolve) => {
@@ -181,7 +206,7 @@ export class SharedBreaker {
     });
     try {
       const result = (await this.#breaker.fire(task)) as T;
-      this.#quietUntil = this.#now() + this.#settings.resetMs;
+      this.#quietUntil = this.#clock() + this.#settings.resetMs;
       logger.info('probe after another instance reported a failure succeeded; staying closed', { breaker: this.name, by: report?.instanceId });
       return result;
     } catch (error) {

@@ -78,8 +78,9 @@ export interface MetadataLookup {
 }
 
 /**
- * The metadata version (`cacheKeys.version`) a value was read under: a string from Redis, `null` when the
- * counter was never written, `undefined` while this instance has not read Redis yet.
+ * The metadata version (`cacheKeys.version`) a value was read under: an opaque token from Redis (compared for
+ * equality only, never order), `null` from a tier that has none (the Redis adapter always answers one),
+ * `undefined` while this instance has not read Redis yet.
  */
 export type MetadataVersion = string | null | undefined;
 
@@ -132,7 +133,7 @@ export interface BreakerStateStore {
 export type CachedValue = Entity | null | undefined;
 
 export interface RemoteCacheRead {
-  /** The metadata version counter (`cacheKeys.version`), null when never written. */
+  /** The metadata version token (`cacheKeys.version`); the Redis adapter creates one when Redis has none. */
   version: string | null;
   values: CachedValue[];
 }

@@ -2,17 +2,19 @@
  * Stage 2: host, network and service metadata for all distinct keys of a batch, from three tiers.
  *
  * 1. In-process cache (per instance): answers most keys without I/O.
- * 2. Redis, ONE round trip per batch: the version counter and every key the in-process tier missed (MGET),
+ * 2. Redis, ONE round trip per batch: the version token and every key the in-process tier missed (MGET),
  *    pipelined with the PostgreSQL breaker's shared reports (HMGET, its own port). When the version moved
  *    (a metadata write happened), the in-process cache moves to the new version (dropping every entry) and
  *    the keys it had answered are read again (a second round trip, only after a write), so no batch is
- *    enriched from a value older than the last write the instance could see.
+ *    enriched from a value older than the last write the instance could see. Versions are random tokens
+ *    (`cacheKeys.version`), compared for equality only: "moved" means "differs", never "is greater".
  * 3. PostgreSQL, ONE query per entity kind for what Redis missed; results go to the in-process cache and back
  *    to Redis (fire-and-forget), both under the version observed BEFORE the query: if a write moved it
  *    meanwhile, both refuse the value, which would otherwise hide the write for a whole TTL.
  *
  * Batches run side by side and Redis answers arrive in the order they were asked, so only the answer to
- * the latest request moves the in-process version: a late answer to an older one cannot move it back.
+ * the latest request moves the in-process version: a late answer to an older one cannot move it back. (That
+ * order is of this instance's requests, counted here; versions themselves carry no order.)
  *
  * Each remote tier runs behind its own circuit breaker; a tier that fails or whose breaker is open is skipped
  * at once. Keys nothing could answer are served from an expired in-process value (flagged stale) where there
@@ -253,7 +255,8 @@ export class TieredMetadataLookup implements MetadataLookup {
       } catch (error) {
         if (!isBreakerRejection(error)) logger.warn('PostgreSQL metadata lookup failed', { error: describe(error), keys: missing.length });
       }
-      if (writeBack.length > 0 && redisUsable && version !== undefined) {
+      // Only under a version Redis gave: undefined (Redis never read) or null (a tier without one) is no version.
+      if (writeBack.length > 0 && redisUsable && version !== undefined && version !== null) {
         this.#remote.write(writeBack, version).catch((error: unknown) => {
           logger.warn('could not write metadata back to Redis', { error: describe(error), keys: writeBack.length });
         });

@@ -1,11 +1,12 @@
 /**
  * `MetadataCacheInvalidator` over Redis: UNLINK the exact keys, sweep the patterns with SCAN + UNLINK in
- * batches (never KEYS, which blocks Redis for the whole keyspace), and INCR the metadata version.
+ * batches (never KEYS, which blocks Redis for the whole keyspace), and give the metadata version a new
+ * random token (`newVersionToken`: not INCR, whose numbers repeat after a Redis restart; see `cacheKeys.version`).
  */
 import { once } from 'node:events';
 import type { Redis } from 'ioredis';
 import { ensureConnected } from '#shared/clients/redis.ts';
-import { cacheKeys } from '#shared/metadata/cache-keys.ts';
+import { cacheKeys, newVersionToken } from '#shared/metadata/cache-keys.ts';
 import type { CacheInvalidation, MetadataCacheInvalidator } from '../domain/ports.ts';
 
 /** Keys asked for per SCAN step, and so at most per UNLINK: small enough to keep each call short. */
@@ -28,7 +29,7 @@ export class RedisCacheInvalidator implements MetadataCacheInvalidator {
   /**
    * Enrich writes entries back with a script that refuses to write when the version moved since its read
    * (functions/enrich/src/adapters/redis-metadata-cache.ts). So:
-   * - exact keys go in one MULTI with the INCR: a write-back of a value read before our database write
+   * - exact keys go in one MULTI with the new version: a write-back of a value read before our database write
    *   lands either before the transaction (and is deleted by it) or after it (and is refused), and no
    *   reader sees the keys gone under the old version or still there under the new one;
    * - a sweep cannot be atomic, so the version is bumped before it too: from then on no stale write-back
@@ -37,13 +38,13 @@ export class RedisCacheInvalidator implements MetadataCacheInvalidator {
   async invalidate({ keys, patterns }: CacheInvalidation): Promise<void> {
     await this.#connected();
     if (patterns.length > 0) {
-      await this.#redis.incr(cacheKeys.version);
+      await this.#redis.set(cacheKeys.version, newVersionToken());
       for (const pattern of patterns) await this.#sweep(pattern);
     }
     const transaction = this.#redis.multi();
     // UNLINK rather than DEL: the values are freed off the main thread.
     if (keys.length > 0) transaction.unlink(...keys);
-    transaction.incr(cacheKeys.version);
+    transaction.set(cacheKeys.version, newVersionToken());
     const results = await transaction.exec();
     if (results === null) throw new Error('cache invalidation transaction was aborted');
     for (const [error] of results) if (error) throw error;

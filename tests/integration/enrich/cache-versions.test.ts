@@ -7,19 +7,33 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
+import { createPool } from '#shared/clients/postgres.ts';
 import { createRedis } from '#shared/clients/redis.ts';
-import { readConfig, redisEnv } from '#shared/config.ts';
+import { postgresEnv, readConfig, redisEnv } from '#shared/config.ts';
 import { cacheKeys } from '#shared/metadata/cache-keys.ts';
 import type { Service } from '#shared/metadata/model.ts';
 import { createEnrichDependencies, type EnrichDependencies } from '../../../functions/enrich/dependencies.ts';
 import { RedisMetadataCache } from '../../../functions/enrich/src/adapters/redis-metadata-cache.ts';
+import { PgMetadataRepository } from '../../../functions/metadata/adapters/pg-metadata-repository.ts';
 import { RedisCacheInvalidator } from '../../../functions/metadata/adapters/redis-cache-invalidator.ts';
 import { closeDependencies } from '../../../functions/metadata/dependencies.ts';
+import { MetadataCatalog } from '../../../functions/metadata/domain/catalog.ts';
 import { handler } from '../../../functions/metadata/handler.ts';
 import { lambdaContext } from '../../support/apigw.ts';
 import { type ApiRequest, apiEvent } from '../../support/metadata-api.ts';
 import { freePort } from '../../support/net.ts';
-import { accountedFor, collectOutputs, deleteTopics, enrichTestEnv, eventually, kafka, type Topics, throwawayTopics, uniqueNetwork } from './support.ts';
+import {
+  accountedFor,
+  collectOutputs,
+  deleteTopics,
+  enrichTestEnv,
+  eventually,
+  kafka,
+  OwnRedis,
+  type Topics,
+  throwawayTopics,
+  uniqueNetwork,
+} from './support.ts';
 
 /**
  * A TCP proxy that can hold back what the server sends: `hold()` stops forwarding server bytes (they are
@@ -286,5 +300,123 @@ describe('Redis write-back script', () => {
     expect(missingTtl).toBeGreaterThan(0);
     expect(missingTtl).toBeLessThanOrEqual(30_000);
     await redis.del(found, missing);
+  });
+});
+
+/**
+ * Redis without persistence (or a failover that loses the last writes) comes back empty. Versions must never
+ * repeat across that: an instance frozen through the restart still holds in-process entries, and a write-back
+ * it started before, under the version it saw last. Its own redis-server, which the test restarts.
+ */
+describe('cache versions across a Redis restart', () => {
+  let own: OwnRedis;
+  let topics: Topics;
+  let deps: EnrichDependencies;
+  let pool: ReturnType<typeof createPool>;
+  let writer: ReturnType<typeof createRedis>;
+  let reader: ReturnType<typeof createRedis>;
+  let observer: Redis;
+  let catalog: MetadataCatalog;
+
+  beforeAll(async () => {
+    own = await OwnRedis.start();
+    topics = await throwawayTopics('cache-restart');
+    const ownEnv = { ...process.env, REDIS_URL: own.url };
+    deps = createEnrichDependencies({ env: enrichTestEnv(topics, { REDIS_URL: own.url }), instanceId: `cache-restart-${id}` });
+    // The metadata function's own use case and adapters, over this test's Redis (its handler is wired to the shared one).
+    pool = createPool(readConfig(postgresEnv), 'cache-restart-test');
+    writer = createRedis(readConfig(redisEnv, ownEnv), 'cache-restart-metadata');
+    writer.on('error', () => undefined);
+    reader = createRedis(readConfig(redisEnv, ownEnv), 'cache-restart-reader');
+    reader.on('error', () => undefined);
+    observer = new Redis(own.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    observer.on('error', () => undefined);
+    catalog = new MetadataCatalog(new PgMetadataRepository(pool), new RedisCacheInvalidator(writer));
+  });
+
+  afterAll(async () => {
+    await deps?.close();
+    writer?.disconnect();
+    reader?.disconnect();
+    observer?.disconnect();
+    await pool?.end();
+    await own?.destroy();
+    await deleteTopics(topics);
+  });
+
+  /**
+   * Restarts the test's Redis (empty: no persistence) and waits until the clients named are connected to it
+   * again and past their ready check (INFO, after CLIENT SETNAME): the enrich client is not ours to ask.
+   */
+  async function restartRedis(...clients: string[]): Promise<void> {
+    await own.stop();
+    await own.start();
+    const connected = await eventually(async () => {
+      const list = String(await observer.client('LIST').catch(() => '')).split('\n');
+      return clients.every((name) => list.some((line) => line.includes(`name=${name} `) && !line.includes(' cmd=client|setname ')));
+    }, 10_000, 50);
+    const ours = [writer, reader].filter((client) => clients.includes(client.options.connectionName ?? ''));
+    const ready = await eventually(() => ours.every((client) => client.status === 'ready'), 10_000, 10);
+    expect([connected, ready]).toEqual([true, true]);
+  }
+
+  it('shows a write made after a restart to an instance that ran no batch through it', async () => {
+    // Prepare: the service is created and cached, in process and in Redis, under the version before the restart
+    const service = serviceNamed('restart-frozen');
+    await catalog.services.create({ ...service, tags: {} });
+    created.services.push(service.name);
+    const first = batch(deps, topics.raw, [service.name]);
+    await first.done;
+    const cached = await eventually(async () => (await observer.exists(cacheKeys.service(service.name))) === 1, 5_000);
+    expect(cached).toBe(true);
+
+    // Act: Redis restarts empty; the first metadata write after it; then this instance's next batch
+    await restartRedis('enrich', 'cache-restart-metadata');
+    await catalog.services.replace({ ...service, team: 'team-new', tags: {} });
+    const second = batch(deps, topics.raw, [service.name]);
+    await second.done;
+
+    // Assess
+    const ids = [...first.ids, ...second.ids];
+    const outputs = await collectOutputs(topics, (out) => accountedFor(out, ids).length === 0);
+    expect(accountedFor(outputs, ids)).toEqual([]);
+    expect(teamOf(outputs, first.ids[0])).toBe('team-old');
+    expect(teamOf(outputs, second.ids[0])).toBe('team-new');
+  });
+
+  it('refuses a write-back begun before a restart and sent after the first write that followed it', async () => {
+    // Prepare: a Redis fresh from a restart, a metadata write, then a read (the version a PostgreSQL answer
+    // would be written back under)
+    const cache = new RedisMetadataCache(reader, { ttlSeconds: 300, negativeTtlSeconds: 30 });
+    const invalidator = new RedisCacheInvalidator(writer);
+    const key = cacheKeys.service(`wb-restart-${randomUUID()}`);
+    await restartRedis('cache-restart-metadata');
+    await invalidator.invalidate({ keys: [key], patterns: [] });
+    const { version } = await cache.read([key]);
+
+    // Act: Redis restarts empty, a metadata write follows, then the write-back arrives
+    await restartRedis('cache-restart-metadata', 'cache-restart-reader');
+    await invalidator.invalidate({ keys: [key], patterns: [] });
+    await cache.write([{ key, value: { ...serviceNamed('wb-restart'), tags: {} } }], version);
+
+    // Assess
+    expect(await observer.exists(key)).toBe(0);
+  });
+
+  it('gives a Redis that lost its version a new one at the first read, never one seen before', async () => {
+    // Prepare
+    const cache = new RedisMetadataCache(reader, { ttlSeconds: 300, negativeTtlSeconds: 30 });
+    const key = cacheKeys.service(`wb-fresh-${randomUUID()}`);
+    const before = (await cache.read([key])).version;
+
+    // Act: Redis restarts empty; nobody writes metadata; the next read
+    await restartRedis('cache-restart-reader');
+    const after = (await cache.read([key])).version;
+    await cache.write([{ key, value: null }], before);
+
+    // Assess: a fresh version, and a write-back under the old one is refused
+    expect(typeof after).toBe('string');
+    expect(after).not.toBe(before);
+    expect(await observer.exists(key)).toBe(0);
   });
 });

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { KafkaPublisher } from '#shared/kafka/publisher.ts';
-import { cacheKeys } from '#shared/metadata/cache-keys.ts';
+import { cacheKeys, newVersionToken } from '#shared/metadata/cache-keys.ts';
 import { type EnrichRunner, startEnrichRunner } from '../../../functions/enrich/local/runner.ts';
 import { expectValidEnrichedLog } from '../../unit/enrich/schema.ts';
 import {
@@ -121,10 +121,10 @@ describe('enrich (runner → handler → topics)', () => {
     const before = await collectOutputs(topics, (out) => out.complete.has(first as string));
     expect(before.complete.get(first as string)).toMatchObject({ service: { team: 'payments', version: '2.4.1' } });
     expect(await redis.exists(cacheKeys.service(service.name))).toBe(1);
-    // Act: what the metadata writer does (update, delete the key, bump the version)
+    // Act: what the metadata writer does (update, delete the key, give the version a new token)
     await seed.pool.query("UPDATE services SET team = 'payments-platform', version = '2.5.0' WHERE name = $1", [service.name]);
     await redis.del(cacheKeys.service(service.name));
-    await redis.incr(cacheKeys.version);
+    await redis.set(cacheKeys.version, newVersionToken());
     const [second] = await ingest(ingestPublisher, topics.raw, [logFor({ service: service.name, source_ip: known.ipAddress })]);
     const after = await collectOutputs(topics, (out) => out.complete.has(second as string));
     // Assess

@@ -161,6 +161,70 @@ describe('SharedBreaker', () => {
     expect(subject.health().probePending).toBe(false);
   });
 
+  it('drops a report read while quiet once it has expired: nothing pending, no probe after the quiet time', async () => {
+    // Prepare: a successful probe starts the quiet time; another report is read during it
+    let now = 1_000_000;
+    const store = new FakeBreakerReports();
+    const subject = breaker(store, { resetMs: 5_000, now: () => now });
+    await sickPeer(store, 'sick-1');
+    await subject.refresh();
+    await subject.fire(ok); // the probe
+    await sickPeer(store, 'sick-2');
+    await subject.refresh();
+    const pendingWhileQuiet = subject.health().probePending;
+    // Act: far past the quiet time and the report's time to live (twice the reset time), with no read in between
+    now += 60_000;
+    const pendingAfter = subject.health().probePending;
+    await subject.fire(fail).catch(() => undefined);
+    // Assess: an ordinary call failed (below the volume threshold), not a probe
+    expect(pendingWhileQuiet).toBe(true);
+    expect(pendingAfter).toBe(false);
+    expect(subject.state).toBe('closed');
+  });
+
+  it('drops a pending report once the store no longer holds it', async () => {
+    // Prepare
+    let now = 1_000_000;
+    const store = new FakeBreakerReports();
+    const subject = breaker(store, { resetMs: 5_000, now: () => now });
+    await sickPeer(store, 'sick-1');
+    await subject.refresh();
+    await subject.fire(ok); // the probe
+    await sickPeer(store, 'sick-2');
+    await subject.refresh();
+    // Act: the report expires in the store while we are quiet; the quiet time ends
+    store.latest.delete('postgres');
+    await subject.refresh();
+    now += 5_000;
+    await subject.fire(fail).catch(() => undefined);
+    // Assess
+    expect(subject.health().probePending).toBe(false);
+    expect(subject.state).toBe('closed');
+  });
+
+  it('keeps its quiet time on a monotonic clock: a wall-clock step does not end it', async () => {
+    // Prepare: the default clocks, built while the wall clock is ours to step; a successful probe, then a fresh report
+    const wallClock = Date.now;
+    let step = 0;
+    Date.now = () => wallClock() + step;
+    try {
+      const store = new FakeBreakerReports();
+      const subject = breaker(store, { resetMs: 60_000 });
+      await sickPeer(store, 'sick-1');
+      await subject.refresh();
+      await subject.fire(ok); // the probe; quiet for a minute
+      await sickPeer(store, 'sick-2');
+      await subject.refresh();
+      // Act: the wall clock steps an hour ahead (NTP, a VM resumed), then a call fails
+      step = 3_600_000;
+      await subject.fire(fail).catch(() => undefined);
+      // Assess: still quiet, so an ordinary call below the volume threshold, not a probe
+      expect(subject.state).toBe('closed');
+    } finally {
+      Date.now = wallClock;
+    }
+  });
+
   it('ignores its own reports', async () => {
     // Prepare: we opened, reported, and closed again after a successful half-open probe
     const store = new FakeBreakerReports();

@@ -51,6 +51,18 @@ describe('TieredMetadataLookup', () => {
     expect(resolved.tally).toMatchObject({ redis: { hits: 1, misses: 4 }, postgres: { hits: 3, misses: 1 } });
   });
 
+  it('writes nothing back to Redis under no version: a version that reappears could not tell it from current', async () => {
+    // Prepare: a Redis tier that answers without a version
+    remote.version = null;
+    const { lookup } = buildLookup(remote, source);
+    // Act
+    const resolved = await lookup.resolve(request({ services: ['payment-api'] }));
+    await new Promise((resolve) => setImmediate(resolve));
+    // Assess: answered from PostgreSQL, nothing written back
+    expect(resolved.services.get('payment-api')).toMatchObject({ state: 'found' });
+    expect(remote.writes).toEqual([]);
+  });
+
   it('answers repeated keys from the in-process cache with only the version check going to Redis', async () => {
     // Prepare
     const { lookup } = buildLookup(remote, source);

@@ -7,6 +7,7 @@
  * by side in one process, so a PostgreSQL read that began before a metadata write can finish after another
  * batch has already seen the write's new version; storing its answer would serve the old value as fresh
  * for a whole TTL. Such a write is refused, and an entry of any other version than the current is a miss.
+ * Versions are opaque tokens (`cacheKeys.version`): only equality is ever asked, never which is newer.
  */
 import { LRUCache } from 'lru-cache';
 import type { Entity, LocalCache, MetadataVersion, Resolution } from '../ports.ts';
@@ -41,9 +42,9 @@ interface Entry {
 /**
  * @example
  * const memory = new MemoryCache({ maxEntries: 100_000, maxBytes: 64 * 1024 * 1024, ttlMs: 60_000, negativeTtlMs: 10_000 });
- * memory.useVersion('7');
- * memory.set(key, resolution, '7'); // stored
- * memory.set(key, resolution, '6'); // refused: read before the write that made version 7
+ * memory.useVersion('0b5c…');               // the token the batch's Redis read answered
+ * memory.set(key, resolution, '0b5c…');     // stored
+ * memory.set(key, resolution, '9f21…');     // refused: read under another version (before the latest write)
  */
 export class MemoryCache implements LocalCache {
   readonly #cache: LRUCache<string, Entry>;

@@ -1,13 +1,14 @@
 /**
  * The Redis tier (breaker reports have their own store: ./redis-breaker-state.ts). Key layout: `#shared/metadata/cache-keys.ts`
- * (the metadata writer deletes those keys and bumps `version` on every write, so they must match exactly).
+ * (the metadata writer deletes those keys and replaces the `version` token on every write, so they must match
+ * exactly). Versions are opaque tokens, compared for equality only (here, in the script below and in process).
  *
  * Values: the entity as JSON (camelCase model), or NEGATIVE_MARKER for "looked up, does not exist", so a
  * log from an unknown host does not reach PostgreSQL on every batch. Negative entries get a shorter TTL.
  */
 import type { Redis } from 'ioredis';
 import { ensureConnected } from '#shared/clients/redis.ts';
-import { cacheKeys } from '#shared/metadata/cache-keys.ts';
+import { cacheKeys, newVersionToken } from '#shared/metadata/cache-keys.ts';
 import { logger } from '#shared/observability.ts';
 import type { CachedValue, Entity, MetadataCacheTier, RemoteCacheRead } from '../ports.ts';
 
@@ -16,12 +17,13 @@ export const NEGATIVE_MARKER = '!none';
 
 /**
  * Writes entries only if the version still equals the one the batch read: a metadata write between our read
- * and this write-back would otherwise be hidden for a whole TTL behind the older value we fetched.
- * KEYS[1] = version key, KEYS[2..] = entry keys; ARGV[1] = seen version ('' = none), then (value, ttl) pairs.
+ * and this write-back would otherwise be hidden for a whole TTL behind the older value we fetched. A missing
+ * version (Redis restarted since the read) is never equal: nothing is written under "no version".
+ * KEYS[1] = version key, KEYS[2..] = entry keys; ARGV[1] = seen version, then (value, ttl) pairs.
  */
 const WRITE_BACK = `
-local current = redis.call('GET', KEYS[1]) or ''
-if current ~= ARGV[1] then return -1 end
+local current = redis.call('GET', KEYS[1])
+if not current or current ~= ARGV[1] then return -1 end
 for i = 2, #KEYS do
   redis.call('SET', KEYS[i], ARGV[i * 2 - 2], 'EX', ARGV[i * 2 - 1])
 end
@@ -50,20 +52,34 @@ export class RedisMetadataCache implements MetadataCacheTier {
     this.#negativeTtl = String(options.negativeTtlSeconds);
   }
 
-  /** One MGET: the version, then the keys (so every value comes with the version it was current under). */
+  /**
+   * One MGET: the version, then the keys (so every value comes with the version it was current under). Never
+   * answers without a version: when Redis has none (it restarted empty, or lost it in a failover), this read
+   * creates one with SET NX (a second round trip, once per Redis incarnation) and answers every key as a miss,
+   * since values found under no version are of unknown age. Whoever won the SET NX (us, another instance or a
+   * metadata write), the token it left is new, so it matches nothing an instance cached before.
+   */
   async read(keys: readonly string[]): Promise<RemoteCacheRead> {
     await ensureConnected(this.#redis);
     const answer = await this.#redis.mget(cacheKeys.version, ...keys);
     const values: CachedValue[] = new Array(keys.length);
+    const version = answer[0] ?? null;
+    if (version === null) {
+      const token = newVersionToken();
+      const existing = await this.#redis.set(cacheKeys.version, token, 'NX', 'GET');
+      logger.info('metadata version was missing in Redis (restarted or flushed); a new one is in place', { created: existing === null });
+      return { version: existing ?? token, values: values.fill(undefined) };
+    }
     for (let i = 0; i < keys.length; i++) values[i] = decodeValue(answer[1 + i] ?? null, keys[i] as string);
-    return { version: answer[0] ?? null, values };
+    return { version, values };
   }
 
+  /** Refused (by the script) unless the version is still `seenVersion`; never written under no version. */
   async write(entries: readonly { key: string; value: Entity | null }[], seenVersion: string | null): Promise<void> {
-    if (entries.length === 0) return;
+    if (entries.length === 0 || seenVersion === null) return;
     const args: string[] = [cacheKeys.version];
     for (const entry of entries) args.push(entry.key);
-    args.push(seenVersion ?? '');
+    args.push(seenVersion);
     for (const entry of entries) {
       if (entry.value === null) args.push(NEGATIVE_MARKER, this.#negativeTtl);
       else args.push(JSON.stringify(entry.value), this.#ttl);

@@ -40,33 +40,109 @@ export function committable<M extends Coordinates>(batch: readonly M[], failures
 }
 
 /**
+ * What a lane does with a record the stream delivered (see `PartitionProgress.offer`):
+ * - `accepted`: new and in sequence, buffer it;
+ * - `redelivered`: below the lane's position (a re-fetch from the committed offset after a rejoin, or a fetch
+ *   that started before the lane's position): skip it;
+ * - `dropped`: new, but the lane has no room for it; the lane waits for exactly the first offset it dropped;
+ * - `out-of-sync`: above the lane's position while the lane waits for one exact offset (or does not know yet
+ *   where it starts): a fetch from some other position, applied anyway; skip it and re-fetch from `fetchFrom()`.
+ */
+export type Verdict = 'accepted' | 'redelivered' | 'dropped' | 'out-of-sync';
+
+/**
  * Where one partition stands for its current owner. One instance per ownership: a partition that is revoked and
- * later assigned again starts a new one, because the stream then restarts it from the group's committed offset.
+ * later assigned again starts a new one, which accepts nothing until `startAt` gives it the group's committed
+ * offset (or the start position when there is none).
+ *
+ * Why "exactly": the stream applies every fetch response, even one sent before a rebalance or before the
+ * runner moved the stream's position back (messages-stream.js #pushRecords), and its records carry nothing that
+ * says from which position they were fetched. A lane that does not know what it has seen (a new ownership) or
+ * that left a hole (it dropped records it had no room for) therefore accepts only the record at exactly the
+ * offset it needs, and re-fetches from there when something else arrives. Once it has that record, the
+ * following ones come from the same contiguous fetch, and gaps (compaction, transaction markers) are accepted
+ * again. When that exact offset holds no record the stream delivers (a transactional producer's commit marker
+ * at the committed offset, a compacted or expired record), the re-fetch from it starts at the same first
+ * offset above it twice in a row: the lowest such offset, seen a second time, is accepted as the real start.
+ * A stale fetch cannot do that (it is from a position above the lane's, and one re-fetch replaces it).
  *
  * @example
  * const progress = new PartitionProgress();
- * progress.accept(5n);           // true: first record of this ownership
- * progress.accept(5n);           // false: redelivered after a rejoin
+ * progress.startAt(5n);          // the group's committed offset for this partition
+ * progress.offer(7n);            // 'out-of-sync': a fetch from an older position landed late
+ * progress.offer(5n);            // 'accepted'
+ * progress.offer(5n);            // 'redelivered' after a rejoin
  * progress.acknowledge(5n, 0);   // the invocation of offset 5 succeeded
  * progress.toCommit();           // { offset: 6n, leaderEpoch: 0 } (Kafka commits the next offset to read)
  */
 export class PartitionProgress {
-  /** Next offset expected from the stream; undefined until the first record of this ownership. */
+  /** Next offset expected from the stream; undefined until `startAt`. */
   #next: bigint | undefined;
+  /** Whether the next record must be exactly `#next` (new ownership, or after a drop). */
+  #exact = true;
+  /** While exact: the lowest offset above `#next` delivered so far (a gap if it comes again after a re-fetch). */
+  #gapAt: bigint | undefined;
   /** Next offset to read after the last acknowledged record, and the leader epoch of that record. */
   #acknowledged: { offset: bigint; leaderEpoch: number } | undefined;
   /** Highest offset the broker confirmed committing for this ownership. */
   #committed: bigint | undefined;
 
+  /** Where this ownership starts: the group's committed offset, or the start position without one. Once only. */
+  startAt(offset: bigint): void {
+    if (this.#next === undefined) this.#next = offset;
+    this.#gapAt = undefined;
+  }
+
   /**
-   * Whether a record from the stream is new to this owner. Offsets below the next expected one are redeliveries
-   * (the stream re-fetches kept partitions from the committed offset after each rejoin): already buffered,
-   * processed or in flight here. A gap above it is accepted: compaction and transaction markers leave gaps.
+   * What to do with a record from the stream (see `Verdict`). `room` false: the lane cannot buffer a new record
+   * now; it is dropped, never acknowledged, and fetched again once `fetchFrom()` is applied.
    */
-  accept(offset: bigint): boolean {
-    if (this.#next !== undefined && offset < this.#next) return false;
+  offer(offset: bigint, room = true): Verdict {
+    if (this.#next === undefined) return 'out-of-sync';
+    if (offset < this.#next) return 'redelivered';
+    if (!room) {
+      // A full lane: whatever it cannot take now it needs again, from the first offset it has not got.
+      if (this.#exact) return 'dropped';
+      this.#next = offset;
+      this.#exact = true;
+      this.#gapAt = undefined;
+      return 'dropped';
+    }
+    if (this.#exact && offset !== this.#next) {
+      // First sight of the lowest offset above the one we need: re-fetch. Second sight: nothing below it is
+      // there to deliver (see the class comment), so the lane starts there.
+      if (this.#gapAt === undefined || offset < this.#gapAt) {
+        this.#gapAt = offset;
+        return 'out-of-sync';
+      }
+      if (offset > this.#gapAt) return 'out-of-sync';
+    }
+    this.#exact = false;
+    this.#gapAt = undefined;
     this.#next = offset + 1n;
-    return true;
+    return 'accepted';
+  }
+
+  /** Whether a record is new to this owner and in sequence (`offer` with room, as a boolean). */
+  accept(offset: bigint): boolean {
+    return this.offer(offset) === 'accepted';
+  }
+
+  /**
+   * Buffered records from `offset` on were dropped (accepted before, never handed to an invocation): the lane
+   * needs exactly that record again.
+   */
+  rewindTo(offset: bigint): void {
+    if (this.#next === undefined || offset < this.#next) {
+      this.#next = offset;
+      this.#exact = true;
+      this.#gapAt = undefined;
+    }
+  }
+
+  /** The offset the stream must fetch next for this lane, when the lane waits for one exact record. */
+  fetchFrom(): bigint | undefined {
+    return this.#exact ? this.#next : undefined;
   }
 
   /** Records up to `lastOffset` were acknowledged by an invocation. Lower or equal offsets change nothing. */

@@ -17,7 +17,15 @@
  * A stop (SIGTERM) drains instead: in-flight invocations finish and are committed before the runner leaves the group.
  */
 import { hostname } from 'node:os';
-import { type ConsumeOptions, Consumer, type ConsumerGroupJoinPayload, MessagesStreamFallbackModes, MessagesStreamModes, type MessagesStream } from '@platformatic/kafka';
+import {
+  type ConsumeOptions,
+  Consumer,
+  type ConsumerGroupJoinPayload,
+  ListOffsetTimestamps,
+  MessagesStreamFallbackModes,
+  MessagesStreamModes,
+  type MessagesStream,
+} from '@platformatic/kafka';
 import { kafkaEnv, readConfig, topicsEnv } from '#shared/config.ts';
 import { connectionOptions, resolveBrokers } from '#shared/kafka/connection.ts';
 import { logger } from '#shared/observability.ts';
@@ -69,6 +77,13 @@ export interface RunnerStats {
   redeliveredRecords: number;
   /** OffsetCommit requests that failed (retried with backoff). */
   failedCommits: number;
+  /**
+   * Records a retrying lane had no room for (beyond its cap): dropped, never committed, fetched again from the
+   * lane's next needed offset once the lane has room.
+   */
+  overflowRecords: number;
+  /** Records skipped because they did not come from the position a lane needed (a late or rewound fetch). */
+  outOfSyncRecords: number;
 }
 
 export interface EnrichRunner {
@@ -128,6 +143,8 @@ export async function startEnrichRunner(options: EnrichRunnerOptions = {}): Prom
     droppedRecords: 0,
     redeliveredRecords: 0,
     failedCommits: 0,
+    overflowRecords: 0,
+    outOfSyncRecords: 0,
   };
   // One lane per owned partition, like the mapping's pollers: a lane invokes the function for its own
   // partition's records, one batch at a time (per-partition order holds), while lanes run side by side. Their
@@ -139,15 +156,33 @@ export async function startEnrichRunner(options: EnrichRunnerOptions = {}): Prom
   /** Between 'consumer:group:rebalance' and the next assignment (see onRebalance). */
   let rebalancing = false;
 
-  // Backpressure: stop fetching while about two batches per owned partition are waiting.
+  // Backpressure: stop fetching while about two batches per owned partition are waiting, counting only lanes
+  // that are not retrying a failed batch. A retrying lane may be stuck for long (a publish the broker refuses
+  // every time): if its records counted, it alone would keep the stream paused and starve every other lane,
+  // where the mapping's other pollers go on. The client cannot pause one partition (MessagesStream#pause stops
+  // every fetch), so a retrying lane is bounded on its own instead: it buffers at most `laneCap` records, drops
+  // what arrives beyond them (nothing dropped was acknowledged, so nothing is committed past it) and, once it
+  // has room again, moves the stream's fetch position of its partition back to the first record it dropped
+  // (see refetch). While it is full the stream keeps reading that partition forward and the lane discards it:
+  // one read of the partition, no busy re-fetch of the same records.
   const pauseAt = () => batchSize * 2 * Math.max(lanes.size, 1);
-  const buffered = () => {
+  const laneCap = batchSize * 2;
+  const buffered = (countRetrying = true) => {
     let total = 0;
-    for (const lane of lanes.values()) total += lane.buffer.length;
+    for (const lane of lanes.values()) if (countRetrying || !lane.retrying) total += lane.buffer.length;
     return total;
   };
   function resumeIfRoom(): void {
-    if (running && stream?.isPaused() && buffered() < pauseAt()) stream.resume();
+    if (running && stream?.isPaused() && buffered(false) < pauseAt()) stream.resume();
+  }
+  const hasRoom = (lane: Lane) => !lane.retrying || lane.buffer.length < laneCap;
+  // Moves the stream's fetch position of a lane's partition to the offset the lane needs, when it waits for
+  // one (PartitionProgress#fetchFrom). The stream reads `offsetsToFetch` when it sends each fetch; a response
+  // already in flight still lands and overwrites it, and the lane, which accepts only its exact offset, skips
+  // those records and calls this again.
+  function refetch(lane: Lane): void {
+    const from = lane.progress.fetchFrom();
+    if (from !== undefined && hasRoom(lane)) stream?.offsetsToFetch.set(`${topic}:${lane.partition}`, from);
   }
 
   // Commit state (see flushCommits); declared before the first assignment can arrive, inside consume().
@@ -155,6 +190,8 @@ export async function startEnrichRunner(options: EnrichRunnerOptions = {}): Prom
   let commitAgain = false;
   let commitRetry: NodeJS.Timeout | undefined;
   let commitDelay = retryInitialMs;
+  /** Whether the last flush left acknowledged offsets uncommitted (it failed, or the consumer was mid-rejoin). */
+  let commitOwed = false;
 
   // The group's assignment, as the client surfaces it. With the classic protocol and the client's default
   // eager assignor (roundrobin), @platformatic/kafka rejoins on the heartbeat's REBALANCE_IN_PROGRESS and, after
@@ -169,7 +206,9 @@ export async function startEnrichRunner(options: EnrichRunnerOptions = {}): Prom
     // The classic protocol's payload carries the assignment; the client's own field is the same after SyncGroup.
     const { revoked, added } = diffAssignment(new Set(lanes.keys()), partitionsOf(payload.assignments ?? consumer.assignments, topic));
     for (const partition of revoked) revoke(partition);
-    for (const partition of added) lanes.set(partition, newLane(partition));
+    const fresh = added.map((partition) => newLane(partition));
+    for (const lane of fresh) lanes.set(lane.partition, lane);
+    if (fresh.length > 0) void locateStarts(fresh, retryInitialMs);
     if (revoked.length > 0 || added.length > 0) {
       logger.info('enrich runner assignment changed', { topic, revoked, added, owned: [...lanes.keys()], generationId: payload.generationId });
     }
@@ -190,6 +229,41 @@ export async function startEnrichRunner(options: EnrichRunnerOptions = {}): Prom
     rebalancing = true;
   };
   consumer.on('consumer:group:rebalance', onRebalance);
+
+  // Where a new lane starts: the group's committed offset, read by the runner itself rather than taken from the
+  // stream, whose position for the partition a fetch sent before the rebalance may still overwrite (and which
+  // keeps an old position when there is no committed offset, see forgetFetchPosition). Until then the lane
+  // accepts nothing; then exactly that offset (PartitionProgress). Without a committed offset: the start
+  // position (`startFrom`). A lookup that fails is retried with backoff while the lane is owned.
+  async function locateStarts(fresh: Lane[], delay: number): Promise<void> {
+    const owned = () => fresh.filter((lane) => lanes.get(lane.partition) === lane);
+    try {
+      const committed = (await consumer.listCommittedOffsets({ topics: [{ topic, partitions: owned().map((lane) => lane.partition) }] })).get(topic) ?? [];
+      const without = owned().filter((lane) => (committed[lane.partition] ?? -1n) < 0n);
+      const fallback =
+        without.length === 0
+          ? []
+          : ((
+              await consumer.listOffsets({
+                topics: [topic],
+                partitions: { [topic]: without.map((lane) => lane.partition) },
+                timestamp: options.startFrom === 'latest' ? ListOffsetTimestamps.LATEST : ListOffsetTimestamps.EARLIEST,
+              })
+            ).get(topic) ?? []);
+      for (const lane of owned()) {
+        const found = committed[lane.partition];
+        const start = found !== undefined && found >= 0n ? found : fallback[lane.partition];
+        if (start === undefined || start < 0n) throw new Error(`no start offset for ${topic}-${lane.partition}`);
+        lane.progress.startAt(start);
+        refetch(lane);
+      }
+    } catch (error) {
+      if (!running || owned().length === 0) return;
+      stats.lastError = String(error);
+      logger.warn('enrich runner could not read where new partitions start; retrying', { partitions: owned().map((lane) => lane.partition), retryInMs: delay, error });
+      setTimeout(() => void locateStarts(owned(), Math.min(delay * 2, retryMaxMs)), delay).unref();
+    }
+  }
 
   function revoke(partition: number): void {
     const lane = lanes.get(partition);
@@ -223,13 +297,23 @@ export async function startEnrichRunner(options: EnrichRunnerOptions = {}): Prom
       forgetFetchPosition(message.partition);
       return;
     }
-    if (!lane.progress.accept(message.offset)) {
+    const verdict = lane.progress.offer(message.offset, hasRoom(lane));
+    if (verdict === 'redelivered') {
       stats.redeliveredRecords++;
+      return;
+    }
+    if (verdict === 'dropped') {
+      stats.overflowRecords++;
+      return;
+    }
+    if (verdict === 'out-of-sync') {
+      stats.outOfSyncRecords++;
+      refetch(lane);
       return;
     }
     lane.buffer.push(message);
     stats.pending = buffered();
-    if (stats.pending >= pauseAt() && stream !== undefined && !stream.isPaused()) {
+    if (buffered(false) >= pauseAt() && stream !== undefined && !stream.isPaused()) {
       stream.pause();
       // No more records arrive while paused: a lane waiting out its batching window would only stall.
       for (const waiting of lanes.values()) signal(waiting, true);
@@ -324,6 +408,11 @@ export async function startEnrichRunner(options: EnrichRunnerOptions = {}): Prom
   // ownership) and it would race the new owner's commits, moving the committed offset backwards.
   // While the consumer is not active (mid-rejoin: the client cancels its heartbeat, consumer.js isActive)
   // nothing is sent; onAssignment flushes afterwards, for the partitions still owned.
+  // Residual, across runners (documented in the README): "never while rebalancing" is judged when a request is
+  // sent. An OffsetCommit already in flight when a rebalance starts is still applied by the coordinator under
+  // the old generation, and it may land after the partition's new owner committed a higher offset, moving the
+  // group's offset back to this runner's. The new owner keeps its own (higher) position, so this costs
+  // duplicates only, on whoever starts from the group's offset next; no record is skipped.
   function requestCommit(): void {
     if (committing !== undefined) {
       commitAgain = true;
@@ -336,7 +425,11 @@ export async function startEnrichRunner(options: EnrichRunnerOptions = {}): Prom
   }
   async function flushCommits(): Promise<void> {
     commitAgain = false;
-    if (!consumer.isActive()) return;
+    commitOwed = false;
+    if (!consumer.isActive()) {
+      commitOwed = [...lanes.values()].some((lane) => lane.progress.toCommit() !== undefined);
+      return;
+    }
     const sent: { lane: Lane; offset: bigint }[] = [];
     const offsets = [];
     for (const lane of lanes.values()) {
@@ -358,12 +451,19 @@ export async function startEnrichRunner(options: EnrichRunnerOptions = {}): Prom
       // The offsets stay acknowledged: retried with backoff (a broker restart, a coordinator moving), and by
       // the next acknowledgement or assignment anyway. The lanes go on meanwhile (at-least-once).
       stats.failedCommits++;
+      commitOwed = true;
       logger.warn('could not commit offsets; retrying', { partitions: offsets.map((offset) => `${topic}-${offset.partition}`), retryInMs: commitDelay, error });
       clearTimeout(commitRetry);
-      commitRetry = setTimeout(() => {
-        commitRetry = undefined;
-        if (running) requestCommit();
-      }, commitDelay);
+      commitRetry = undefined;
+      // While stopping, stop() retries the final commit itself (bounded); a timer would never run it.
+      if (running) {
+        commitRetry = setTimeout(() => {
+          commitRetry = undefined;
+          if (running) requestCommit();
+        }, commitDelay);
+        // Never what keeps the process alive.
+        commitRetry.unref();
+      }
       commitDelay = Math.min(commitDelay * 2, retryMaxMs);
     }
   }
@@ -376,6 +476,8 @@ export async function startEnrichRunner(options: EnrichRunnerOptions = {}): Prom
         if (!running || lane.revoked || rebalancing) break;
         let batch = lane.buffer.splice(0, batchSize);
         stats.pending = buffered();
+        // Room again for what it dropped while it was full (no-op when it dropped nothing).
+        refetch(lane);
         resumeIfRoom();
         let delay = retryInitialMs;
         while (batch.length > 0) {
@@ -392,11 +494,28 @@ export async function startEnrichRunner(options: EnrichRunnerOptions = {}): Prom
           if (outcome.ok) {
             stats.batches++;
             stats.records += batch.length;
+            if (lane.retrying) {
+              lane.retrying = false;
+              refetch(lane);
+            }
             break;
           }
           stats.failedInvocations++;
           stats.lastError = outcome.error;
           batch = batch.slice(done.length);
+          if (!lane.retrying) {
+            // From now on this lane no longer holds the stream paused (see pauseAt), and keeps at most laneCap
+            // records: the rest are dropped and fetched again when it has room.
+            lane.retrying = true;
+            const dropped = lane.buffer.splice(laneCap);
+            const first = dropped[0];
+            if (first !== undefined) {
+              lane.progress.rewindTo(first.offset);
+              stats.overflowRecords += dropped.length;
+              stats.pending = buffered();
+            }
+            resumeIfRoom();
+          }
           // A stop ends the retries: the records are not acknowledged, the next owner gets them.
           if (!running) break;
           logger.warn('enrich batch failed; retrying', { partition: lane.partition, records: batch.length, retryInMs: delay, error: outcome.error });
@@ -429,8 +548,22 @@ export async function startEnrichRunner(options: EnrichRunnerOptions = {}): Prom
       for (const lane of lanes.values()) signal(lane, false);
       await Promise.all(active);
       clearTimeout(commitRetry);
+      commitRetry = undefined;
       while (committing !== undefined) await committing;
-      await flushCommits();
+      // The final commit, retried a bounded number of times: what is still uncommitted after them runs again
+      // on the next owner (at-least-once), and the runner leaves the group without waiting any longer.
+      let delay = retryInitialMs;
+      for (let attempt = 1; ; attempt++) {
+        await flushCommits();
+        if (!commitOwed) break;
+        if (attempt >= FINAL_COMMIT_ATTEMPTS) {
+          logger.warn('enrich runner stopping with offsets it could not commit; the next owner processes them again', { attempts: attempt });
+          break;
+        }
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        delay = Math.min(delay * 2, retryMaxMs);
+      }
+      clearTimeout(commitRetry);
       consumer.off('consumer:group:join', onAssignment);
       consumer.off('consumer:group:rebalance', onRebalance);
       await stream?.close().catch(() => undefined);
@@ -458,6 +591,8 @@ export async function startEnrichRunner(options: EnrichRunnerOptions = {}): Prom
 }
 
 const FETCH_BYTES_PER_PARTITION = 64 * 1024;
+/** Attempts at the final commit in stop() (the backoff between them starts at retryInitialMs). */
+const FINAL_COMMIT_ATTEMPTS = 5;
 const RECOVERY_INITIAL_MS = 500;
 const RECOVERY_MAX_MS = 10_000;
 
@@ -470,6 +605,8 @@ interface Lane {
   active: Promise<void> | undefined;
   /** Set when the group took the partition away; the loop ends and its outcome is discarded. */
   revoked: boolean;
+  /** From a failed invocation until its batch succeeds: held to laneCap, not counted toward the stream's pause. */
+  retrying: boolean;
   /** Ends the lane's current sleep early. */
   wake: (() => void) | undefined;
   /** Whether a full batch may end the sleep (the batching window), or only stop()/revocation (a retry backoff). */
@@ -477,7 +614,7 @@ interface Lane {
 }
 
 function newLane(partition: number): Lane {
-  return { partition, progress: new PartitionProgress(), buffer: [], active: undefined, revoked: false, wake: undefined, wakeOnData: false };
+  return { partition, progress: new PartitionProgress(), buffer: [], active: undefined, revoked: false, retrying: false, wake: undefined, wakeOnData: false };
 }
 
 function signal(lane: Lane, fromData: boolean): void {

@@ -102,6 +102,7 @@ describe('PartitionProgress', () => {
   it('skips records the stream redelivers after a rejoin, and accepts what follows', () => {
     // Prepare: 0..9 received (some in flight, some buffered); the group committed 5 when it rejoined
     const progress = new PartitionProgress();
+    progress.startAt(0n);
     for (const record of range(0, 9)) progress.accept(record.offset);
     // Act: the stream re-fetches from the committed offset
     const accepted = range(5, 12).filter((record) => progress.accept(record.offset));
@@ -112,6 +113,7 @@ describe('PartitionProgress', () => {
   it('accepts a gap in offsets (compaction, transaction markers) rather than waiting for it', () => {
     // Prepare
     const progress = new PartitionProgress();
+    progress.startAt(4n);
     progress.accept(4n);
     // Act
     const accepted = progress.accept(9n);
@@ -120,14 +122,114 @@ describe('PartitionProgress', () => {
     expect(progress.accept(5n)).toBe(false);
   });
 
-  it('starts where the stream starts for a new ownership', () => {
-    // Prepare: a partition given back to this runner starts from the committed offset, which may be far on
+  it('starts at the committed offset for a new ownership, which may be far on', () => {
+    // Prepare: a partition given back to this runner starts from the committed offset
     const progress = new PartitionProgress();
+    progress.startAt(1_000n);
     // Act
     const accepted = progress.accept(1_000n);
     // Assess
     expect(accepted).toBe(true);
     expect(progress.toCommit()).toBeUndefined();
+  });
+
+  it('accepts nothing for a new ownership until it knows where the ownership starts', () => {
+    // Prepare
+    const progress = new PartitionProgress();
+    // Act
+    const verdicts = [progress.offer(0n), progress.offer(50n)];
+    // Assess: no position to re-fetch from yet either
+    expect(verdicts).toEqual(['out-of-sync', 'out-of-sync']);
+    expect(progress.fetchFrom()).toBeUndefined();
+  });
+
+  it('refuses a late fetch from an older ownership that lands above the committed offset, and asks for the committed one', () => {
+    // Prepare: the runner had fetched partition 0 up to 300 (committed 100), lost it and got it back within
+    // one fetch round trip; the new lane starts at the committed offset 100
+    const progress = new PartitionProgress();
+    progress.startAt(100n);
+    // Act: the fetch sent from 300 before the rebalance lands first, then the one from the committed offset
+    const late = range(300, 349).map((record) => progress.offer(record.offset));
+    const refetchFrom = progress.fetchFrom();
+    const fresh = range(100, 349).filter((record) => progress.offer(record.offset) === 'accepted');
+    // Assess: nothing of 100..299 is skipped
+    expect(new Set(late)).toEqual(new Set(['out-of-sync']));
+    expect(refetchFrom).toBe(100n);
+    expect(fresh.map((record) => record.offset)).toEqual(range(100, 349).map((record) => record.offset));
+    expect(progress.fetchFrom()).toBeUndefined();
+  });
+
+  it('starts after a transaction marker at the committed offset once the re-fetch shows it again', () => {
+    // Prepare: a transactional producer's commit marker sits at 100 (the committed offset); the stream never
+    // delivers an offset that holds only a control record
+    const progress = new PartitionProgress();
+    progress.startAt(100n);
+    // Act: the first fetch from 100 starts at 101; the runner re-fetches from 100 and it starts at 101 again
+    const first = [progress.offer(101n), progress.offer(102n)];
+    const refetchFrom = progress.fetchFrom();
+    const second = [progress.offer(101n), progress.offer(102n)];
+    // Assess: no stall, nothing skipped
+    expect(first).toEqual(['out-of-sync', 'out-of-sync']);
+    expect(refetchFrom).toBe(100n);
+    expect(second).toEqual(['accepted', 'accepted']);
+    expect(progress.fetchFrom()).toBeUndefined();
+  });
+
+  it('takes the lowest offset seen twice, not a late fetch from further on, as the start after a gap', () => {
+    // Prepare: records 100-104 were removed (compaction or retention); a late fetch from 300 lands first
+    const progress = new PartitionProgress();
+    progress.startAt(100n);
+    // Act
+    const verdicts = [progress.offer(300n), progress.offer(105n), progress.offer(300n), progress.offer(105n), progress.offer(106n)];
+    // Assess: 300 is never taken for the start; 105 is, on its second sight
+    expect(verdicts).toEqual(['out-of-sync', 'out-of-sync', 'out-of-sync', 'accepted', 'accepted']);
+  });
+
+  it('skips records below the committed offset from a late fetch, then takes the committed one', () => {
+    // Prepare
+    const progress = new PartitionProgress();
+    progress.startAt(100n);
+    // Act
+    const verdicts = [progress.offer(98n), progress.offer(99n), progress.offer(100n)];
+    // Assess
+    expect(verdicts).toEqual(['redelivered', 'redelivered', 'accepted']);
+  });
+});
+
+describe('PartitionProgress with a bounded lane (a partition whose batch keeps failing)', () => {
+  it('drops a record it has no room for and then waits for exactly that offset', () => {
+    // Prepare: 0..199 buffered, the lane is full
+    const progress = new PartitionProgress();
+    progress.startAt(0n);
+    for (const record of range(0, 199)) progress.offer(record.offset);
+    // Act: the stream keeps reading forward while the lane is full, then the lane has room again
+    const whileFull = range(200, 260).map((record) => progress.offer(record.offset, false));
+    const refetchFrom = progress.fetchFrom();
+    const lateForward = progress.offer(261n);
+    const again = range(200, 210).map((record) => progress.offer(record.offset));
+    // Assess
+    expect(new Set(whileFull)).toEqual(new Set(['dropped']));
+    expect(refetchFrom).toBe(200n);
+    expect(lateForward).toBe('out-of-sync');
+    expect(new Set(again)).toEqual(new Set(['accepted']));
+    expect(progress.fetchFrom()).toBeUndefined();
+  });
+
+  it('fetches buffered records again from the first one dropped from the buffer, never committing past it', () => {
+    // Prepare: 0..99 in flight, 100..499 buffered; the batch fails and the lane keeps 100..299
+    const progress = new PartitionProgress();
+    progress.startAt(0n);
+    for (const record of range(0, 499)) progress.offer(record.offset);
+    // Act
+    progress.rewindTo(300n);
+    const redelivered = progress.offer(150n);
+    const skippedAhead = progress.offer(500n);
+    const resumed = progress.offer(300n);
+    progress.acknowledge(299n, 0);
+    // Assess
+    expect(progress.fetchFrom()).toBeUndefined();
+    expect([redelivered, skippedAhead, resumed]).toEqual(['redelivered', 'out-of-sync', 'accepted']);
+    expect(progress.toCommit()?.offset).toBe(300n);
   });
 });
 
@@ -135,6 +237,7 @@ describe('at-least-once over a rebalance (pure walk-through)', () => {
   it('commits only acknowledged records and processes each received record once per owner', () => {
     // Prepare: a runner owns partition 0, receives 0..299 and invokes 0..99 (acknowledged) and 100..199 (in flight)
     const progress = new PartitionProgress();
+    progress.startAt(0n);
     const received = range(0, 299);
     for (const record of received) progress.accept(record.offset);
     progress.acknowledge(99n, 0);

@@ -9,20 +9,12 @@ import { readFileSync } from 'node:fs';
 import { ValidationError } from '#shared/errors.ts';
 import { createEnrichDependencies, type EnrichDependencies } from '../../../functions/enrich/dependencies.ts';
 import { DEAD_LETTER_LIMITS } from '../../../functions/enrich/src/dead-letter.ts';
-import { decodeHeaders, type KafkaHeaders } from '../../../functions/enrich/src/kafka-event.ts';
+import { decodeHeaders, type KafkaEventRecord, type KafkaHeaders } from '../../../functions/enrich/src/kafka-event.ts';
 import { expectValidEnrichedLog } from '../../unit/enrich/schema.ts';
 import { collectOutputs, deleteTopics, enrichTestEnv, MetadataSeed, type Outputs, produceRaw, type Topics, throwawayTopics, uniqueNetwork } from './support.ts';
 
-interface FixtureRecord {
-  topic: string;
-  partition: number;
-  offset: number;
-  timestamp: number;
-  timestampType: string;
-  key?: string | null;
-  value: string;
-  headers: KafkaHeaders;
-}
+/** A fixture's record: as the enrich function types it, with the value and headers every fixture has. */
+type FixtureRecord = KafkaEventRecord & { value: string; headers: KafkaHeaders };
 interface FixtureEvent {
   eventSource: string;
   records: Record<string, FixtureRecord[]>;

@@ -4,6 +4,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { logger } from '#shared/observability.ts';
 import type { TierCounts } from '../src/ports.ts';
 import type { EnrichRunner } from './runner.ts';
 
@@ -73,7 +74,9 @@ export async function startHealthServer(options: HealthServerOptions): Promise<H
           response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(report));
         })
         .catch((error: unknown) => {
-          response.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'error', error: String(error) }));
+          // The detail goes to the log, never to the client (house rule for every 5xx body).
+          logger.error('health report failed', { error });
+          response.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'error', message: 'Internal Server Error' }));
         });
       return;
     }
@@ -85,7 +88,8 @@ export async function startHealthServer(options: HealthServerOptions): Promise<H
           response.writeHead(200, { 'content-type': runner.metrics.registry.contentType }).end(text);
         })
         .catch((error: unknown) => {
-          response.writeHead(500, { 'content-type': 'text/plain' }).end(String(error));
+          logger.error('metrics rendering failed', { error });
+          response.writeHead(500, { 'content-type': 'text/plain' }).end('Internal Server Error');
         });
       return;
     }

@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import {
   ForbiddenError,
@@ -65,5 +66,18 @@ export function requireApiKey(event: APIGatewayProxyEvent, keys: readonly string
   if (keys === undefined || keys.length === 0) return;
   const given = header(event, 'x-api-key');
   if (given === undefined) throw new UnauthorizedError('missing x-api-key header');
-  if (!keys.includes(given)) throw new ForbiddenError('x-api-key is not valid for this API');
+  if (!isOneOf(given, keys)) throw new ForbiddenError('x-api-key is not valid for this API');
+}
+
+/**
+ * Whether `given` equals one of `keys`, in time that does not depend on where they differ: digests of equal
+ * length compared with `timingSafeEqual`, and every key compared (no early exit that would tell which key,
+ * or how many, matched).
+ */
+export function isOneOf(given: string, keys: readonly string[]): boolean {
+  const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest();
+  const wanted = digest(given);
+  let found = false;
+  for (const key of keys) found = timingSafeEqual(wanted, digest(key)) || found;
+  return found;
 }

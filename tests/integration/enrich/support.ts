@@ -214,14 +214,6 @@ export async function produceRaw(messages: OutgoingMessage[]): Promise<void> {
 
 export { OwnRedis, TcpProxy } from '../../support/own-services.ts';
 
-/** Polls `check` until it is true or the timeout passes; returns the last answer. */
-export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 20_000, everyMs = 100): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
-  return check();
-}
+export { eventually } from '../../support/eventually.ts';
 
 export { freePort };

@@ -25,6 +25,7 @@ import { readIngestConfig } from '../../../functions/ingest/config.ts';
 import { createIngestDependencies } from '../../../functions/ingest/dependencies.ts';
 import { createIngestHandler } from '../../../functions/ingest/src/http-handler.ts';
 import { snapshotEnds, TopicReader } from '../../../load/lib/topic-reader.ts';
+import { eventually } from '../../support/eventually.ts';
 import { lambdaContext, restEvent } from '../../support/apigw.ts';
 import { freePort } from '../../support/net.ts';
 import { OwnBroker } from '../../support/own-broker.ts';
@@ -320,7 +321,7 @@ describe('KafkaPublisher across a broker restart', () => {
     // Act
     broker.freeze();
     const during = await Promise.allSettled([publisher.publish([message()])]);
-    const replacedInTime = await until(() => publisher.producersReplaced > 0, 10_000);
+    const replacedInTime = await eventually(() => publisher.producersReplaced > 0, 10_000);
     broker.thaw();
     const after = await Promise.allSettled([publisher.publish([message()])]);
     await publisher.close();
@@ -332,14 +333,6 @@ describe('KafkaPublisher across a broker restart', () => {
   });
 });
 
-async function until(check: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = performance.now() + timeoutMs;
-  while (!check()) {
-    if (performance.now() >= deadline) return false;
-    await sleep(50);
-  }
-  return true;
-}
 
 describe('ingest when the broker goes away without closing its connections', () => {
   let hidden: OwnBroker;

@@ -7,24 +7,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer } from '@platformatic/kafka';
 import { kafkaEnv, readConfig } from '#shared/config.ts';
 import { connectionOptions } from '#shared/kafka/connection.ts';
 import { KafkaPublisher } from '#shared/kafka/publisher.ts';
 import { snapshotEnds, TopicReader } from '../../../load/lib/topic-reader.ts';
+import { eventually } from '../../support/eventually.ts';
 
 const TOPIC = 'raw-logs';
 
-async function until(check: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = performance.now() + timeoutMs;
-  while (!check()) {
-    if (performance.now() >= deadline) return false;
-    await sleep(50);
-  }
-  return true;
-}
 
 describe('load tool topic reader', () => {
   const env = readConfig(kafkaEnv);
@@ -53,7 +44,7 @@ describe('load tool topic reader', () => {
     try {
       const before = randomUUID();
       await publisher.publish([{ topic: TOPIC, key: 'topic-reader', value: JSON.stringify({ event_id: before }) }]);
-      expect(await until(() => seen.has(before), 20_000)).toBe(true);
+      expect(await eventually(() => seen.has(before), 20_000)).toBe(true);
       const [first] = consumers;
       expect(first).toBeDefined();
 
@@ -61,10 +52,10 @@ describe('load tool topic reader', () => {
       const rejoin = new Error('rejoin failed (simulated, as consumer.js #heartbeat emits it)');
       const emit = () => (first as Consumer).emit('error', rejoin);
       expect(emit).not.toThrow();
-      const reconnected = await until(() => reader.reconnects >= 1 && reader.reading, 20_000);
+      const reconnected = await eventually(() => reader.reconnects >= 1 && reader.reading, 20_000);
       const after = randomUUID();
       await publisher.publish([{ topic: TOPIC, key: 'topic-reader', value: JSON.stringify({ event_id: after }) }]);
-      const readAfter = await until(() => seen.has(after), 20_000);
+      const readAfter = await eventually(() => seen.has(after), 20_000);
 
       // Assess
       expect(reconnected).toBe(true);

@@ -1,24 +1,9 @@
 import { PublishError } from '#shared/kafka/publisher.ts';
-import { EnrichBatch } from '../../../functions/enrich/src/enrich-batch.ts';
-import { createEnrichFunction } from '../../../functions/enrich/src/enrich-handler.ts';
 import type { KafkaEvent } from '../../../functions/enrich/src/kafka-event.ts';
-import { buildLookup, FakePublisher, FakeRemoteCache, FakeSource, fixture, host, kafkaEvent, kafkaRecord, network, rawLog, RecordingMetrics, service } from './fakes.ts';
+import { enrichBatchSetup, fixture, kafkaEvent, kafkaRecord, rawLog } from './fakes.ts';
 import { expectValidEnrichedLog } from './schema.ts';
 
-const TOPICS = { complete: 'complete', partial: 'partial', deadLetter: 'dlq' };
-
-function setup(options: { reportBatchItemFailures?: boolean } = {}) {
-  const remote = new FakeRemoteCache();
-  const source = new FakeSource();
-  source.hosts = [host({ ipAddress: '192.168.1.100', hostname: 'web-server-01' }), host()];
-  source.services = [service()];
-  source.networks = [network({ cidr: '10.20.30.0/24' })];
-  const publisher = new FakePublisher();
-  const metrics = new RecordingMetrics();
-  const { lookup } = buildLookup(remote, source);
-  const useCase = new EnrichBatch({ lookup, publisher, metrics, topics: TOPICS, reportBatchItemFailures: options.reportBatchItemFailures ?? false });
-  return { publisher, metrics, source, useCase, enrich: createEnrichFunction(useCase) };
-}
+const setup = enrichBatchSetup;
 
 describe('EnrichBatch', () => {
   it('enriches the MSK sample event: known host → complete, unknown host → partial, keyed by event_id', async () => {

@@ -8,6 +8,8 @@ import type { Host, Network, Service } from '#shared/metadata/model.ts';
 import type { RawLogRecord } from '#shared/schemas/log.ts';
 import { MemoryCache } from '../../../functions/enrich/src/adapters/memory-cache.ts';
 import { SharedBreaker } from '../../../functions/enrich/src/breaker.ts';
+import { EnrichBatch } from '../../../functions/enrich/src/enrich-batch.ts';
+import { createEnrichFunction } from '../../../functions/enrich/src/enrich-handler.ts';
 import type { KafkaEvent, KafkaEventRecord } from '../../../functions/enrich/src/kafka-event.ts';
 import { TieredMetadataLookup } from '../../../functions/enrich/src/tiered-lookup.ts';
 import type {
@@ -213,4 +215,23 @@ export function buildLookup(
   const memory = new MemoryCache({ maxEntries: 1000, maxBytes: 1_000_000, ttlMs, negativeTtlMs: ttlMs });
   const lookup = new TieredMetadataLookup({ memory, remote, source, redisBreaker, postgresBreaker });
   return { lookup, memory, redisBreaker, postgresBreaker };
+}
+
+export const BATCH_TOPICS = { complete: 'complete', partial: 'partial', deadLetter: 'dlq' };
+
+/**
+ * The enrich use case over fakes with two known hosts, one service and one network: what the EnrichBatch
+ * tests share. `enrich` is the raw Lambda function (envelope check included).
+ */
+export function enrichBatchSetup(options: { reportBatchItemFailures?: boolean } = {}) {
+  const remote = new FakeRemoteCache();
+  const source = new FakeSource();
+  source.hosts = [host({ ipAddress: '192.168.1.100', hostname: 'web-server-01' }), host()];
+  source.services = [service()];
+  source.networks = [network({ cidr: '10.20.30.0/24' })];
+  const publisher = new FakePublisher();
+  const metrics = new RecordingMetrics();
+  const { lookup } = buildLookup(remote, source);
+  const useCase = new EnrichBatch({ lookup, publisher, metrics, topics: BATCH_TOPICS, reportBatchItemFailures: options.reportBatchItemFailures ?? false });
+  return { publisher, metrics, source, useCase, enrich: createEnrichFunction(useCase) };
 }

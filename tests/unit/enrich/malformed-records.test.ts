@@ -4,23 +4,9 @@
  * one is dead-lettered with its reason and never fails the invocation.
  */
 import { PublishError } from '#shared/kafka/publisher.ts';
-import { EnrichBatch } from '../../../functions/enrich/src/enrich-batch.ts';
-import { createEnrichFunction } from '../../../functions/enrich/src/enrich-handler.ts';
-import { buildLookup, FakePublisher, FakeRemoteCache, FakeSource, fixture, host, kafkaRecord, network, rawLog, RecordingMetrics, service } from './fakes.ts';
+import { enrichBatchSetup, fixture, kafkaRecord, rawLog } from './fakes.ts';
 
-const TOPICS = { complete: 'complete', partial: 'partial', deadLetter: 'dlq' };
-
-function setup(options: { reportBatchItemFailures?: boolean } = {}) {
-  const source = new FakeSource();
-  source.hosts = [host({ ipAddress: '192.168.1.100', hostname: 'web-server-01' }), host()];
-  source.services = [service()];
-  source.networks = [network({ cidr: '10.20.30.0/24' })];
-  const publisher = new FakePublisher();
-  const metrics = new RecordingMetrics();
-  const { lookup } = buildLookup(new FakeRemoteCache(), source);
-  const useCase = new EnrichBatch({ lookup, publisher, metrics, topics: TOPICS, reportBatchItemFailures: options.reportBatchItemFailures ?? false });
-  return { publisher, metrics, enrich: createEnrichFunction(useCase) };
-}
+const setup = enrichBatchSetup;
 
 /** An envelope around raw (unchecked) entries, as the poller could deliver them. */
 function envelope(records: Record<string, unknown[]>): unknown {

@@ -54,7 +54,7 @@ const log = (line: string) => console.log(`[bench] ${line}`);
 async function main(): Promise<void> {
   const { kafkaEnv } = await import('#shared/config.ts');
   const { connectionOptions } = await import('#shared/kafka/connection.ts');
-  const { servicesUp, stopStarted } = await import('../scripts/services.ts');
+  const { servicesUp, stopStarted } = await import('../scripts/services/index.ts');
   const { loadCatalog } = await import('../load/lib/catalog.ts');
   const { describeMachine, machineInfo } = await import('./lib/machine.ts');
   const sections = await import('./lib/sections.ts');

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Admin, type BaseOptions, Consumer, ProduceAcks, Producer } from '@platformatic/kafka';
-import { createTopics, type TopicSpec } from '../../scripts/services.ts';
+import { createTopics, type TopicSpec } from '#shared/kafka/topics.ts';
 
 export interface KafkaRecordFixture {
   key: Buffer;

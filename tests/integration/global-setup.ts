@@ -7,7 +7,7 @@
 import { ensureDatabase } from '#shared/db/database.ts';
 import { migrate } from '#shared/db/migrate.ts';
 import { ensureKcat } from '../../scripts/ensure-kcat.ts';
-import { type ServicesHandle, servicesUp } from '../../scripts/services.ts';
+import { type ServicesHandle, servicesUp } from '../../scripts/services/index.ts';
 import { TEST_ENV } from './test-env.ts';
 
 declare global {

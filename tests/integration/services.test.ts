@@ -1,16 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { Admin } from '@platformatic/kafka';
-import {
-  createTopics,
-  PIPELINE_TOPIC_LIST,
-  PIPELINE_TOPICS,
-  servicesConfig,
-  servicesStatus,
-} from '../../scripts/services.ts';
+import { createTopics, pipelineTopicList, pipelineTopics } from '#shared/kafka/topics.ts';
+import { servicesConfig, servicesStatus } from '../../scripts/services/index.ts';
+
+const config = servicesConfig();
+const topics = pipelineTopics();
 
 const admin = new Admin({
   clientId: 'services-test',
-  bootstrapBrokers: [...servicesConfig.kafka.brokers],
+  bootstrapBrokers: [...config.kafka.brokers],
   retries: 2,
   retryDelay: 200,
   timeout: 5000,
@@ -27,15 +25,15 @@ describe('local services (npm run services -- up)', () => {
 
     // Assess
     expect(states.map(({ service, up, address }) => ({ service, up, address }))).toEqual([
-      { service: 'kafka', up: true, address: `${servicesConfig.kafka.host}:${servicesConfig.kafka.port}` },
-      { service: 'redis', up: true, address: `${servicesConfig.redis.host}:${servicesConfig.redis.port}` },
-      { service: 'postgres', up: true, address: `${servicesConfig.postgres.host}:${servicesConfig.postgres.port}` },
+      { service: 'kafka', up: true, address: `${config.kafka.host}:${config.kafka.port}` },
+      { service: 'redis', up: true, address: `${config.redis.host}:${config.redis.port}` },
+      { service: 'postgres', up: true, address: `${config.postgres.host}:${config.postgres.port}` },
     ]);
   });
 
   it('has created the four pipeline topics with their partition counts', async () => {
     // Prepare
-    const names = PIPELINE_TOPIC_LIST.map((topic) => topic.name);
+    const names = pipelineTopicList().map((topic) => topic.name);
 
     // Act
     const metadata = await admin.metadata({ topics: names, forceUpdate: true });
@@ -44,10 +42,10 @@ describe('local services (npm run services -- up)', () => {
     const counts = Object.fromEntries(names.map((name) => [name, metadata.topics.get(name)?.partitionsCount]));
     // Defaults raw-logs 6, enriched-logs-complete 3, enriched-logs-partial 3, raw-logs-dlq 1 (env may override).
     expect(counts).toEqual({
-      [PIPELINE_TOPICS.raw.name]: PIPELINE_TOPICS.raw.partitions,
-      [PIPELINE_TOPICS.complete.name]: PIPELINE_TOPICS.complete.partitions,
-      [PIPELINE_TOPICS.partial.name]: PIPELINE_TOPICS.partial.partitions,
-      [PIPELINE_TOPICS.dlq.name]: PIPELINE_TOPICS.dlq.partitions,
+      [topics.raw.name]: topics.raw.partitions,
+      [topics.complete.name]: topics.complete.partitions,
+      [topics.partial.name]: topics.partial.partitions,
+      [topics.dlq.name]: topics.dlq.partitions,
     });
   });
 
@@ -57,8 +55,8 @@ describe('local services (npm run services -- up)', () => {
 
     try {
       // Act
-      const first = await createTopics(servicesConfig.kafka.brokers, [topic]);
-      const second = await createTopics(servicesConfig.kafka.brokers, [topic]);
+      const first = await createTopics(config.kafka.brokers, [topic]);
+      const second = await createTopics(config.kafka.brokers, [topic]);
 
       // Assess
       expect(first).toEqual([{ ...topic, status: 'created', actualPartitions: 2 }]);

@@ -1,7 +1,7 @@
 /**
  * A Kafka broker of the test's own: a single-node KRaft broker on spare ports with a fresh temporary data
  * dir, started from the same jars and settings as the project's broker (`startKafkaBroker` in
- * scripts/services.ts). A test that kills or restarts "the broker" does it to this one, never to the shared
+ * scripts/services/kafka.ts). A test that kills or restarts "the broker" does it to this one, never to the shared
  * broker on 127.0.0.1:9092 that every other test and engineer uses.
  *
  * No Jest globals in here: a fault-injection script run from the command line imports it too. A process
@@ -23,7 +23,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createTopics, type KafkaBrokerOptions, PIPELINE_TOPIC_LIST, startKafkaBroker } from '../../scripts/services.ts';
+import { createTopics, pipelineTopicList } from '#shared/kafka/topics.ts';
+import { type KafkaBrokerOptions, startKafkaBroker } from '../../scripts/services/index.ts';
 import { freePort } from './net.ts';
 
 export interface OwnBrokerOptions {
@@ -96,7 +97,7 @@ export class OwnBroker {
     const broker = new OwnBroker(brokerOptions, dir, options.log ?? (() => undefined));
     try {
       await broker.#spawn('started');
-      const topics = options.topics ?? PIPELINE_TOPIC_LIST.map(({ name, partitions }) => ({ name, partitions }));
+      const topics = options.topics ?? pipelineTopicList().map(({ name, partitions }) => ({ name, partitions }));
       // Through the advertised address: with a proxy in front, that is where metadata sends the admin client.
       if (topics.length > 0) await createTopics([broker.bootstrap], topics);
     } catch (error) {

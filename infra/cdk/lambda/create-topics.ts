@@ -8,10 +8,13 @@ import { Admin } from '@platformatic/kafka';
 import { z } from 'zod';
 import { kafkaEnv, readConfig } from '#shared/config.ts';
 import { connectionOptions } from '#shared/kafka/connection.ts';
+import { ensureTopics as ensureAll, type TopicAdmin, type TopicSpec } from '#shared/kafka/topics.ts';
 import { logger } from '#shared/observability.ts';
 
-const TopicSpec = z.object({ name: z.string().min(1), partitions: z.number().int().positive() });
-export type TopicSpec = z.infer<typeof TopicSpec>;
+/** The port the unit tests fake; defined with the shared implementation. */
+export type { TopicAdmin };
+
+const topicSpec = z.object({ name: z.string().min(1), partitions: z.number().int().positive() }) satisfies z.ZodType<TopicSpec>;
 
 export const topicsEnv = z.object({
   KAFKA_TOPICS: z
@@ -24,14 +27,8 @@ export const topicsEnv = z.object({
         return z.NEVER;
       }
     })
-    .pipe(z.array(TopicSpec).min(1)),
+    .pipe(z.array(topicSpec).min(1)),
 });
-
-/** The part of @platformatic/kafka's Admin this step uses (a port, so the logic is testable without a broker). */
-export interface TopicAdmin {
-  listTopics(): Promise<string[]>;
-  createTopics(options: { topics: { topic: string; partitions: number }[]; replicas: number }): Promise<unknown>;
-}
 
 /**
  * Creates the topics of `wanted` that `admin` does not list; returns the names it created.
@@ -42,14 +39,8 @@ export interface TopicAdmin {
  * const created = await ensureTopics(admin, [{ name: 'raw-logs', partitions: 6 }]);
  */
 export async function ensureTopics(admin: TopicAdmin, wanted: readonly TopicSpec[]): Promise<string[]> {
-  const existing = new Set(await admin.listTopics());
-  const missing = wanted.filter((topic) => !existing.has(topic.name));
-  if (missing.length === 0) return [];
-  await admin.createTopics({
-    topics: missing.map((topic) => ({ topic: topic.name, partitions: topic.partitions })),
-    replicas: -1,
-  });
-  return missing.map((topic) => topic.name);
+  const results = await ensureAll(admin, wanted, { replicas: -1 });
+  return results.filter((topic) => topic.status === 'created').map((topic) => topic.name);
 }
 
 export async function handler(): Promise<{ created: string[] }> {

@@ -42,11 +42,8 @@ export interface PipelineResources {
   readonly mskClusterArn?: string;
 }
 
-/** Topic names and partition counts, created at deploy on AWS (TOPICS env of the topic trigger). */
-export interface TopicSpec {
-  readonly name: string;
-  readonly partitions: number;
-}
+/** Topic names and partition counts, created at deploy on AWS (KAFKA_TOPICS env of the topic trigger). */
+export type { TopicSpec } from '#shared/kafka/topics.ts';
 
 export interface TopicNames {
   readonly raw: string;

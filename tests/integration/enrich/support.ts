@@ -10,10 +10,10 @@ import pg from 'pg';
 import { kafkaEnv, readConfig } from '#shared/config.ts';
 import { connectionOptions } from '#shared/kafka/connection.ts';
 import { type EventPublisher, KafkaPublisher, type OutgoingMessage } from '#shared/kafka/publisher.ts';
+import { createTopics } from '#shared/kafka/topics.ts';
 import type { Host, Network, Service } from '#shared/metadata/model.ts';
 import { AcceptLogs } from '../../../functions/ingest/src/accept-logs.ts';
 import { createIngestHandler } from '../../../functions/ingest/src/http-handler.ts';
-import { createTopics } from '../../../scripts/services.ts';
 import { restEvent } from '../../support/apigw.ts';
 
 export interface Topics {

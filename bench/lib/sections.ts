@@ -17,7 +17,7 @@ import type { OutputTopics } from '../../load/lib/run.ts';
 import { snapshotEnds, TopicReader } from '../../load/lib/topic-reader.ts';
 import { AcceptLogs } from '../../functions/ingest/src/accept-logs.ts';
 import { createIngestHandler } from '../../functions/ingest/src/http-handler.ts';
-import { serveHandler } from '../../scripts/local/apigw-server.ts';
+import { serveHandler } from '../../scripts/local/api-gateway/index.ts';
 import { measureDrain } from './drain.ts';
 import { httpLoad, startBareServer } from './http-load.ts';
 import { createThrowawayTopics, deleteTopics, prefill, throwawayName } from './kafka-fixtures.ts';
@@ -144,7 +144,7 @@ export async function pipelineSection(
   options: { records: number; batchSizes: readonly number[]; pacedRate: number; pacedSeconds: number; batchWindowMs: number; ceiling: number },
 ): Promise<Row[]> {
   const rows: Row[] = [];
-  const { startEnrichRunner } = await import('../../functions/enrich/local/runner.ts');
+  const { startEnrichRunner } = await import('../../scripts/local/event-source/runner.ts');
   for (const [index, batchSize] of options.batchSizes.entries()) {
     const raw = throwawayName('pipeline-raw');
     const outputs = { complete: throwawayName('pipeline-complete'), partial: throwawayName('pipeline-partial'), deadLetter: throwawayName('pipeline-dlq') };

@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
-import { createLambdaContext } from '../../scripts/local/apigw-server.ts';
+import { createLambdaContext } from '../../scripts/local/api-gateway/index.ts';
 
 const cache = new Map<string, APIGatewayProxyEvent>();
 

@@ -3,7 +3,7 @@
  * machine's shared ones. A broker of its own on spare ports, a redis-server of its own, and two TCP proxies
  * in front of the shared PostgreSQL (one for the healthy instances, one for the "sick" instance), with a
  * database of its own. The pipeline runs as a child process (`scripts/start.ts`: ingest, metadata and an
- * enrich runner) and extra enrich runners run as child processes too (`functions/enrich/local/main.ts`), so
+ * enrich runner) and extra enrich runners run as child processes too (`scripts/local/event-source/main.ts`), so
  * a SIGKILL is a real one and every process reads its configuration at start exactly as `npm start` does.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -190,7 +190,7 @@ export class Lab {
       ENRICH_HEALTH_PORT: String(port),
       ...(options.sickPostgres === true ? { DATABASE_URL: this.databaseUrl(this.sickPostgres) } : {}),
     });
-    const child = this.#spawn(name, 'functions/enrich/local/main.ts', env);
+    const child = this.#spawn(name, 'scripts/local/event-source/main.ts', env);
     const healthUrl = `http://127.0.0.1:${port}`;
     if (options.wait === false) return { child, healthUrl };
     const ready = await waitFor(async () => {

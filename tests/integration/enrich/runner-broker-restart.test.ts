@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { kafkaEnv, readConfig } from '#shared/config.ts';
 import { KafkaPublisher } from '#shared/kafka/publisher.ts';
-import { type EnrichRunner, startEnrichRunner } from '../../../functions/enrich/local/runner.ts';
+import { type EnrichRunner, startEnrichRunner } from '../../../scripts/local/event-source/runner.ts';
 import { OwnBroker } from '../../support/own-broker.ts';
 import { CommitWatcher, OutputRecorder, SteadyProducer, sleep } from './runner-support.ts';
 import { enrichTestEnv, eventually, ingest, logFor, type Topics } from './support.ts';

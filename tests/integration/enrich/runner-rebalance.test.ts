@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { KafkaPublisher } from '#shared/kafka/publisher.ts';
 import { createEnrichDependencies, type EnrichDependencies } from '../../../functions/enrich/dependencies.ts';
-import { type EnrichRunner, startEnrichRunner } from '../../../functions/enrich/local/runner.ts';
+import { type EnrichRunner, startEnrichRunner } from '../../../scripts/local/event-source/runner.ts';
 import { ChildRunner, CommitWatcher, OutputRecorder, type Seen, SteadyProducer, sleep } from './runner-support.ts';
 import { deleteTopics, enrichTestEnv, eventually, kafka, type Topics, throwawayTopics } from './support.ts';
 
@@ -78,7 +78,7 @@ describe('the runner under rebalance', () => {
     };
     await recorder.start(kafka(), topics);
     // A's enrich function notes every batch A starts for a partition the group does not give A at that moment.
-    const dependencies = createEnrichDependencies({ env });
+    const dependencies = createEnrichDependencies(env);
     dependenciesA = dependencies;
     const startedUnowned: string[] = [];
     let owner: EnrichRunner | undefined;

@@ -90,7 +90,7 @@ export class CommitWatcher {
   }
 }
 
-/** A runner B: `node functions/enrich/local/main.ts` (what `npm run runner` starts) with its health port. */
+/** A runner B: `node scripts/local/event-source/main.ts` (what `npm run runner` starts) with its health port. */
 export class ChildRunner {
   readonly process: ChildProcess;
   /** Its log lines (warnings and errors), for a failure's diagnosis. */
@@ -101,7 +101,7 @@ export class ChildRunner {
   private constructor(env: NodeJS.ProcessEnv, port: number) {
     this.#health = `http://127.0.0.1:${port}/health`;
     const childEnv = { ...env, ENRICH_HEALTH_PORT: String(port), POWERTOOLS_LOG_LEVEL: 'WARN' };
-    this.process = spawn(process.execPath, ['functions/enrich/local/main.ts'], { cwd: process.cwd(), env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.process = spawn(process.execPath, ['scripts/local/event-source/main.ts'], { cwd: process.cwd(), env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     this.exited = new Promise((resolve) => this.process.once('exit', (code, signal) => resolve({ code, signal })));
     const read = (chunk: Buffer) => this.output.push(...chunk.toString('utf8').split('\n').filter((line) => line.length > 0));
     this.process.stdout?.on('data', read);

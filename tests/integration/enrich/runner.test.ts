@@ -4,8 +4,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { KafkaPublisher } from '#shared/kafka/publisher.ts';
-import { type EnrichComponent, start } from '../../../functions/enrich/local/index.ts';
-import { type EnrichRunner, startEnrichRunner } from '../../../functions/enrich/local/runner.ts';
+import { type EnrichComponent, start } from '../../../scripts/local/event-source/index.ts';
+import { type EnrichRunner, startEnrichRunner } from '../../../scripts/local/event-source/runner.ts';
 import { accountedFor, collectOutputs, deleteTopics, enrichTestEnv, eventually, ingest, kafka, logFor, type Topics, throwawayTopics } from './support.ts';
 
 const ingestPublisher = new KafkaPublisher(kafka(), 'enrich-test-ingest');

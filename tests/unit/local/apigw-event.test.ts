@@ -1,4 +1,4 @@
-import { type LocalRequest, matchRoute, toProxyEvent } from '../../../scripts/local/apigw-server.ts';
+import { type LocalRequest, matchRoute, toProxyEvent } from '../../../scripts/local/api-gateway/index.ts';
 
 const ROUTES = [
   { method: 'GET', path: '/api/metadata/hosts' },

@@ -2,7 +2,7 @@
  * The runner's at-least-once contract, without a broker: what an invocation lets it commit, how a partition's
  * progress moves (never backwards, redeliveries skipped), and what an assignment change revokes.
  */
-import { committable, diffAssignment, PartitionProgress, partitionsOf } from '../../../functions/enrich/local/offsets.ts';
+import { committable, diffAssignment, PartitionProgress, partitionsOf } from '../../../scripts/local/event-source/offsets.ts';
 import { range } from './messages.ts';
 
 describe('committable', () => {

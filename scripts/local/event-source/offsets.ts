@@ -9,7 +9,7 @@
  * - a record redelivered by the stream (it re-fetches from the committed offset after every rejoin) is not
  *   processed twice by the same owner.
  */
-import type { KafkaBatchResponse } from '../src/kafka-event.ts';
+import type { KafkaBatchResponse } from '../../../functions/enrich/src/kafka-event.ts';
 
 interface Coordinates {
   readonly topic: string;

@@ -1,6 +1,6 @@
 /**
- * Standalone local enrich runtime: `node functions/enrich/local/main.ts`. Run two of them (with different
- * ENRICH_HEALTH_PORT) to watch the consumer group share the partitions of raw-logs.
+ * Standalone local enrich runtime: `npm run runner` (`node scripts/local/event-source/main.ts`). Run two of
+ * them (with different ENRICH_HEALTH_PORT) to watch the consumer group share the partitions of raw-logs.
  */
 import { logger } from '#shared/observability.ts';
 import { start } from './index.ts';

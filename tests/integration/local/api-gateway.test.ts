@@ -1,7 +1,9 @@
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { jest } from '@jest/globals';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { logger } from '#shared/observability.ts';
-import { MAX_REQUEST_BYTES, type ProxyHandler, type ServedHandler, serveHandler } from '../../../scripts/local/apigw-server.ts';
+import { MAX_REQUEST_BYTES, type ProxyHandler, type ServedHandler, serveHandler } from '../../../scripts/local/api-gateway/index.ts';
 
 const ROUTES = [
   { method: 'GET', path: '/api/metadata/hosts/{hostname}' },
@@ -20,9 +22,41 @@ function recordingHandler(answer: (event: APIGatewayProxyEvent) => Promise<APIGa
 
 const ok = async (): Promise<APIGatewayProxyResult> => ({ statusCode: 200, body: '{}' });
 
+const CHUNK = Buffer.alloc(64 * 1024, 0x61);
+
+/**
+ * POSTs a body of `total` bytes to `/upload` over a raw socket, 64 KiB at a time, each write waiting until the
+ * socket took the previous one (nothing piles up on this side). Returns what came back and how many body bytes
+ * the connection took before it closed: an upper bound on what the server read.
+ */
+async function streamBody(url: string, framing: 'chunked' | 'content-length', total: number) {
+  const { hostname, port } = new URL(url);
+  const socket = connect(Number(port), hostname);
+  await once(socket, 'connect');
+  const received: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => received.push(chunk));
+  // EPIPE or ECONNRESET while writing: the server closed the connection.
+  socket.on('error', () => undefined);
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  const length = framing === 'chunked' ? 'Transfer-Encoding: chunked' : `Content-Length: ${total}`;
+  socket.write(`POST /upload HTTP/1.1\r\nHost: ${hostname}:${port}\r\nContent-Type: application/octet-stream\r\n${length}\r\n\r\n`);
+  const frame = framing === 'chunked' ? Buffer.concat([Buffer.from(`${CHUNK.length.toString(16)}\r\n`), CHUNK, Buffer.from('\r\n')]) : CHUNK;
+  let sent = 0;
+  while (sent < total && socket.writable) {
+    const taken = await new Promise<boolean>((resolve) => socket.write(frame, (error) => resolve(error == null)));
+    if (!taken) break;
+    sent += CHUNK.length;
+  }
+  const finished = sent >= total;
+  if (finished) socket.end(framing === 'chunked' ? '0\r\n\r\n' : '');
+  await closed;
+  const text = Buffer.concat(received).toString('latin1');
+  return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1]), head: text.split('\r\n\r\n')[0] ?? '', body: text.split('\r\n\r\n')[1] ?? '', sent, finished };
+}
+
 let served: ServedHandler | undefined;
 
-async function serve(handler: ProxyHandler, extra: { timeoutMs?: number } = {}): Promise<ServedHandler> {
+async function serve(handler: ProxyHandler, extra: { timeoutMs?: number; maxBodyBytes?: number } = {}): Promise<ServedHandler> {
   served = await serveHandler({ name: 'test-fn', port: 0, host: '127.0.0.1', handler, routes: ROUTES, ...extra });
   return served;
 }
@@ -202,4 +236,28 @@ describe('serveHandler', () => {
     expect(((await response.json()) as { limit: number }).limit).toBe(MAX_REQUEST_BYTES);
     expect(calls).toHaveLength(0);
   });
+
+  it.each(['chunked', 'content-length'] as const)(
+    'answers 413 and closes the connection while a client still streams an oversized body (%s), reading no further',
+    async (framing) => {
+      // Prepare
+      const limit = 64 * 1024;
+      const offered = 256 * 1024 * 1024;
+      const { calls, handler } = recordingHandler(ok);
+      const { url } = await serve(handler, { maxBodyBytes: limit });
+
+      // Act
+      const result = await streamBody(url, framing, offered);
+
+      // Assess
+      expect(result.status).toBe(413);
+      expect(result.head).toMatch(/^connection: close$/im);
+      expect(JSON.parse(result.body)).toEqual({ message: `Request body is larger than ${limit} bytes`, limit });
+      // The server hung up mid-body: the client never got to send all of it, and what the connection took is
+      // bounded by the limit plus the two sockets' kernel buffers, not by what the client offered.
+      expect(result.finished).toBe(false);
+      expect(result.sent).toBeLessThan(64 * 1024 * 1024);
+      expect(calls).toHaveLength(0);
+    },
+  );
 });

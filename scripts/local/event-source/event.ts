@@ -3,7 +3,7 @@
  * that local runs exercise the same decoding path as AWS.
  */
 import type { Message } from '@platformatic/kafka';
-import { type KafkaEventRecord, toPollerHeaderBytes } from '../src/kafka-event.ts';
+import { type KafkaEventRecord, toPollerHeaderBytes } from '../../../functions/enrich/src/kafka-event.ts';
 
 /** A record as the runner's consumer stream delivers it (no deserializers: every part stays bytes). */
 export type RunnerMessage = Message<Buffer, Buffer, Buffer, Buffer>;

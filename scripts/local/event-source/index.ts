@@ -1,6 +1,6 @@
 /**
- * The local enrich runtime as one component: runner (consumer group → enrich function) plus the health
- * server. `scripts/start.ts` (npm start) calls `start()`; `main.ts` runs it standalone.
+ * The local stand-in for the Kafka event source mapping, as one component: runner (consumer group → enrich
+ * function) plus the health server. `scripts/start.ts` (npm start) calls `start()`; `main.ts` runs it standalone.
  */
 import { z } from 'zod';
 import { readConfig } from '#shared/config.ts';
@@ -43,7 +43,7 @@ export async function start(options: EnrichRunnerOptions & { port?: number } = {
   });
   let health: HealthServer;
   try {
-    health = await startHealthServer({ runner, port: options.port ?? env.ENRICH_HEALTH_PORT, host: env.ENRICH_HEALTH_HOST });
+    health = await startHealthServer({ runner, port: options.port ?? env.ENRICH_HEALTH_PORT, host: env.ENRICH_HEALTH_HOST, log: options.log });
   } catch (error) {
     await runner.stop();
     throw error;

@@ -4,8 +4,9 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Log } from '#shared/log-port.ts';
 import { logger } from '#shared/observability.ts';
-import type { TierCounts } from '../src/ports.ts';
+import type { TierCounts } from '../../../functions/enrich/src/ports.ts';
 import type { EnrichRunner } from './runner.ts';
 
 export interface HealthServerOptions {
@@ -15,6 +16,8 @@ export interface HealthServerOptions {
   host?: string;
   /** Budget of the lag query made for each GET /health. */
   lagTimeoutMs?: number;
+  /** Where failures to answer are logged; default the Powertools logger. */
+  log?: Log;
 }
 
 export interface HealthServer {
@@ -62,6 +65,7 @@ export async function healthReport(runner: EnrichRunner, lagTimeoutMs = 1_000): 
  */
 export async function startHealthServer(options: HealthServerOptions): Promise<HealthServer> {
   const { runner } = options;
+  const log = options.log ?? logger;
   const server: Server = createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0];
     if (request.method !== 'GET' && request.method !== 'HEAD') {
@@ -75,7 +79,7 @@ export async function startHealthServer(options: HealthServerOptions): Promise<H
         })
         .catch((error: unknown) => {
           // The detail goes to the log, never to the client (house rule for every 5xx body).
-          logger.error('health report failed', { error });
+          log.error('health report failed', { error });
           response.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'error', message: 'Internal Server Error' }));
         });
       return;
@@ -88,7 +92,7 @@ export async function startHealthServer(options: HealthServerOptions): Promise<H
           response.writeHead(200, { 'content-type': runner.metrics.registry.contentType }).end(text);
         })
         .catch((error: unknown) => {
-          logger.error('metrics rendering failed', { error });
+          log.error('metrics rendering failed', { error });
           response.writeHead(500, { 'content-type': 'text/plain' }).end('Internal Server Error');
         });
       return;

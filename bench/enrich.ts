@@ -33,6 +33,7 @@ const BATCH_SIZE = Number(args['batch-size']);
 const WARMUP = Number(args.warmup);
 
 // Imported after the environment above is set: the shared logger reads it at load.
+const { logger } = await import('#shared/observability.ts');
 const { PrometheusEnrichMetrics } = await import('../functions/enrich/src/adapters/prometheus-metrics.ts');
 const { MemoryCache } = await import('../functions/enrich/src/adapters/memory-cache.ts');
 const { SharedBreaker } = await import('../functions/enrich/src/breaker.ts');
@@ -44,7 +45,7 @@ import type { EventPublisher, OutgoingMessage } from '#shared/kafka/publisher.ts
 import type { Host, Network, Service } from '#shared/metadata/model.ts';
 import type { EnrichFunction } from '../functions/enrich/src/enrich-handler.ts';
 import type {
-  BreakerStateStore,
+  BreakerReports,
   CachedValue,
   Entity,
   MetadataCacheTier,
@@ -152,7 +153,7 @@ class InProcessRedis implements MetadataCacheTier {
 }
 
 /** No other instance ever reports a failure. */
-const noReports: BreakerStateStore = {
+const noReports: BreakerReports = {
   read: async () => [],
   reportOpen: async (name, instanceId) => ({ name, epoch: 1, reportedAt: 0, instanceId }),
 };
@@ -180,24 +181,23 @@ async function buildHandler(publisher: CountingPublisher): Promise<{ enrich: Enr
     const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/log_enrichment';
     const { createPool } = await import('#shared/clients/postgres.ts');
     const { postgresEnv, readConfig } = await import('#shared/config.ts');
-    const { PgMetadataRepository } = await import('../functions/metadata/adapters/pg-metadata-repository.ts');
-    const { MetadataCatalog } = await import('../functions/metadata/domain/catalog.ts');
+    const { PgMetadataRepository } = await import('../functions/metadata/src/adapters/pg-metadata-repository.ts');
+    const { MetadataCatalog } = await import('../functions/metadata/src/catalog.ts');
     const pool = createPool(readConfig(postgresEnv, { DATABASE_URL: databaseUrl, DATABASE_POOL_MAX: '2' }), 'bench-enrich');
     // The metadata function's own use case writes the bench's hosts and services (its Redis keys are new
     // names, so there is nothing to invalidate).
     const catalog = new MetadataCatalog(new PgMetadataRepository(pool), { invalidate: async () => undefined });
     for (const host of hosts) await catalog.hosts.upsert(host);
     for (const service of services) await catalog.services.upsert(service);
-    const deps = createEnrichDependencies({
-      env: {
+    const deps = createEnrichDependencies(
+      {
         ...process.env,
         REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0',
         DATABASE_URL: databaseUrl,
         ENRICH_BREAKER_KEY_PREFIX: `bench:${RUN}:breaker:`,
       },
-      publisher,
-      metrics,
-    });
+      { publisher, metrics },
+    );
     return {
       enrich: deps.enrich,
       async close() {
@@ -214,8 +214,9 @@ async function buildHandler(publisher: CountingPublisher): Promise<{ enrich: Enr
     memory: new MemoryCache({ maxEntries: 100_000, maxBytes: 64 * 1024 * 1024, ttlMs: 60_000, negativeTtlMs: 10_000 }),
     remote,
     source: new InProcessPostgres(),
-    redisBreaker: new SharedBreaker({ ...settings, name: 'redis' }, undefined, 'bench'),
-    postgresBreaker: new SharedBreaker({ ...settings, name: 'postgres' }, noReports, 'bench'),
+    redisBreaker: new SharedBreaker({ ...settings, name: 'redis' }, { instanceId: 'bench', log: logger }),
+    postgresBreaker: new SharedBreaker({ ...settings, name: 'postgres' }, { reports: noReports, instanceId: 'bench', log: logger }),
+    log: logger,
   });
   const useCase = new EnrichBatch({
     lookup,
@@ -223,6 +224,7 @@ async function buildHandler(publisher: CountingPublisher): Promise<{ enrich: Enr
     metrics,
     topics: { complete: 'enriched-logs-complete', partial: 'enriched-logs-partial', deadLetter: 'raw-logs-dlq' },
     reportBatchItemFailures: false,
+    log: logger,
   });
   return { enrich: createEnrichFunction(useCase), close: async () => undefined };
 }

@@ -1,36 +1,32 @@
 /**
- * Wiring of the enrich function: configuration read once and checked (fail fast), clients built once and
- * connected lazily, adapters typed as their ports. `enrichDependencies()` is the module-scope singleton the
- * Lambda handler uses; `createEnrichDependencies()` builds another set (local runner, tests, bench) with its own
- * environment, publisher, metrics sink or instance id.
+ * Wiring of the enrich function: `createEnrichDependencies(env)` reads and checks its configuration (fail
+ * fast), builds the clients (they connect lazily, on first use) and gives each use case its adapters, typed
+ * as their ports. Nothing happens at import: handler.ts calls it once at module scope (Lambda init); the local
+ * runner, tests and bench call it with their own environment, publisher, metrics sink or instance id.
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { z } from 'zod';
 import { createPool } from '#shared/clients/postgres.ts';
 import { createRedis } from '#shared/clients/redis.ts';
-import { kafkaEnv, postgresEnv, readConfig, redisEnv, topicsEnv } from '#shared/config.ts';
+import { kafkaEnv, readConfig } from '#shared/config.ts';
 import { type EventPublisher, KafkaPublisher } from '#shared/kafka/publisher.ts';
-import { metrics as powertoolsMetrics } from '#shared/observability.ts';
+import type { Log } from '#shared/log-port.ts';
+import { logger, metrics as powertoolsMetrics } from '#shared/observability.ts';
+import { type EnrichConfig, enrichConfig } from './config.ts';
 import { MemoryCache } from './src/adapters/memory-cache.ts';
 import { PostgresMetadataSource } from './src/adapters/postgres-metadata-source.ts';
 import { PowertoolsEnrichMetrics } from './src/adapters/powertools-metrics.ts';
 import { RedisBreakerState } from './src/adapters/redis-breaker-state.ts';
 import { RedisMetadataCache } from './src/adapters/redis-metadata-cache.ts';
 import { SharedBreaker } from './src/breaker.ts';
-import { enrichEnv } from './src/config.ts';
 import { EnrichBatch } from './src/enrich-batch.ts';
 import { createEnrichFunction, type EnrichFunction } from './src/enrich-handler.ts';
 import type { EnrichMetrics } from './src/ports.ts';
 import { TieredMetadataLookup } from './src/tiered-lookup.ts';
 
-const enrichConfig = topicsEnv.and(redisEnv).and(postgresEnv).and(enrichEnv);
-export type EnrichConfig = z.infer<typeof enrichConfig>;
-
 export const BREAKER_NAMES = { redis: 'redis', postgres: 'postgres' } as const;
 
-export interface EnrichDependencyOptions {
-  env?: NodeJS.ProcessEnv;
+export interface EnrichOverrides {
   /** Defaults to a KafkaPublisher from the Kafka environment (KAFKA_BROKERS or MSK_CLUSTER_ARN). */
   publisher?: EventPublisher;
   /** Defaults to EMF through Powertools. */
@@ -49,23 +45,26 @@ export interface EnrichDependencies {
 }
 
 /**
+ * @throws ConfigError naming every bad variable of `env`.
  * @example
- * const deps = createEnrichDependencies({ env: { ...process.env, REDIS_URL: 'redis://127.0.0.1:6390' } });
+ * const deps = createEnrichDependencies({ ...process.env, REDIS_URL: 'redis://127.0.0.1:6390' }, { instanceId: 'test-a' });
  * await deps.enrich(mskEvent);
  * await deps.close();
  */
-export function createEnrichDependencies(options: EnrichDependencyOptions = {}): EnrichDependencies {
-  const env = options.env ?? process.env;
+export function createEnrichDependencies(env: NodeJS.ProcessEnv, overrides: EnrichOverrides = {}): EnrichDependencies {
   const config = readConfig(enrichConfig, env);
-  const publisher = options.publisher ?? new KafkaPublisher(readConfig(kafkaEnv, env), 'enrich');
-  const instanceId = options.instanceId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const publisher = overrides.publisher ?? new KafkaPublisher(readConfig(kafkaEnv, env), 'enrich');
+  const instanceId = overrides.instanceId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const log: Log = logger;
 
   const redis = createRedis(config, 'enrich');
-  // The pool's own timeout bounds connecting; each lookup query has its own, much tighter, budget.
+  // The pool's timeout bounds connecting and is the server-side statement_timeout; each lookup query has its
+  // own, much tighter, client-side budget.
   const pool = createPool({ ...config, DATABASE_TIMEOUT_MS: config.ENRICH_DB_CONNECT_TIMEOUT_MS }, 'enrich');
   const remote = new RedisMetadataCache(redis, {
     ttlSeconds: config.ENRICH_REDIS_TTL_S,
     negativeTtlSeconds: config.ENRICH_REDIS_NEGATIVE_TTL_S,
+    log,
   });
   // Instances that keep failing re-open, and so re-report, once per reset time: twice that keeps a report
   // alive exactly while someone still fails (functions/enrich/src/breaker.ts). The breaker is told too: a
@@ -82,13 +81,11 @@ export function createEnrichDependencies(options: EnrichDependencyOptions = {}):
   // The Redis breaker stays in-process: whoever can read a shared report has just reached Redis itself.
   const redisBreaker = new SharedBreaker(
     { ...breaker, name: BREAKER_NAMES.redis, timeoutMs: redisConnectMs + config.REDIS_TIMEOUT_MS },
-    undefined,
-    instanceId,
+    { instanceId, log },
   );
   const postgresBreaker = new SharedBreaker(
     { ...breaker, name: BREAKER_NAMES.postgres, timeoutMs: config.ENRICH_DB_CONNECT_TIMEOUT_MS + config.ENRICH_DB_TIMEOUT_MS, reportTtlMs },
-    breakerReports,
-    instanceId,
+    { reports: breakerReports, instanceId, log },
   );
   const lookup = new TieredMetadataLookup({
     memory: new MemoryCache({
@@ -101,12 +98,14 @@ export function createEnrichDependencies(options: EnrichDependencyOptions = {}):
     source: new PostgresMetadataSource(pool, { queryTimeoutMs: config.ENRICH_DB_TIMEOUT_MS }),
     redisBreaker,
     postgresBreaker,
+    log,
   });
   const enrichBatch = new EnrichBatch({
     lookup,
     publisher,
-    metrics: options.metrics ?? new PowertoolsEnrichMetrics(powertoolsMetrics),
+    metrics: overrides.metrics ?? new PowertoolsEnrichMetrics(powertoolsMetrics),
     topics: { complete: config.COMPLETE_TOPIC, partial: config.PARTIAL_TOPIC, deadLetter: config.DLQ_TOPIC },
+    log,
     reportBatchItemFailures: config.ENRICH_REPORT_BATCH_ITEM_FAILURES,
   });
   return {
@@ -121,12 +120,4 @@ export function createEnrichDependencies(options: EnrichDependencyOptions = {}):
       await Promise.allSettled([publisher.close(), pool.end(), redis.quit().catch(() => redis.disconnect())]);
     },
   };
-}
-
-let singleton: EnrichDependencies | undefined;
-
-/** The Lambda instance's dependencies, built on first call (at module load of handler.ts). */
-export function enrichDependencies(): EnrichDependencies {
-  singleton ??= createEnrichDependencies();
-  return singleton;
 }

@@ -26,8 +26,8 @@
  *   (NTP, a resumed VM) neither ends nor stretches them.
  */
 import CircuitBreaker from 'opossum';
-import { logger } from '#shared/observability.ts';
-import type { BreakerCounts, BreakerHealth, BreakerStateName, BreakerStateStore, SharedOpenReport } from './ports.ts';
+import type { Log } from '#shared/log-port.ts';
+import type { BreakerCounts, BreakerHealth, BreakerReports, BreakerStateName, SharedOpenReport } from './ports.ts';
 
 export interface BreakerSettings {
   name: string;
@@ -39,6 +39,19 @@ export interface BreakerSettings {
   windowMs: number;
   /** How long the store keeps a report (RedisBreakerState's `reportTtlMs`); default twice `resetMs`. */
   reportTtlMs?: number;
+}
+
+export interface SharedBreakerDeps {
+  /**
+   * Where reports are shared; absent for a breaker that stays in-process (the Redis breaker: an instance
+   * that can read the shared reports has just reached Redis, so a report could only be wrong).
+   */
+  reports?: BreakerReports | undefined;
+  /** Names this instance in the reports it makes, and tells its own reports from others'. */
+  instanceId: string;
+  log: Log;
+  /** Monotonic milliseconds for the local windows (tests pass their own). */
+  clock?: (() => number) | undefined;
 }
 
 type Task = () => Promise<unknown>;
@@ -63,15 +76,17 @@ function tokenOf(report: SharedOpenReport): string {
 
 /**
  * @example
- * const postgres = new SharedBreaker({ name: 'postgres', timeoutMs: 300, resetMs: 5000, errorPercent: 50, volume: 3, windowMs: 10000 }, store, 'instance-1');
+ * const settings = { name: 'postgres', timeoutMs: 300, resetMs: 5000, errorPercent: 50, volume: 3, windowMs: 10000 };
+ * const postgres = new SharedBreaker(settings, { reports, instanceId: 'instance-1', log: logger });
  * await postgres.refresh();                        // with the batch's Redis read
  * const rows = await postgres.fire(() => source.fetch(request));
  */
 export class SharedBreaker {
   readonly name: string;
   readonly #settings: BreakerSettings;
-  readonly #store: BreakerStateStore | undefined;
+  readonly #reports: BreakerReports | undefined;
   readonly #instanceId: string;
+  readonly #log: Log;
   /** Monotonic milliseconds, for local windows only. */
   readonly #clock: () => number;
   readonly #reportTtlMs: number;
@@ -86,17 +101,13 @@ export class SharedBreaker {
   /** After a successful probe, reports are not probed again before this time (`#clock`). */
   #quietUntil = Number.NEGATIVE_INFINITY;
 
-  /**
-   * @param store where reports are shared; undefined for a breaker that stays in-process (the Redis breaker:
-   *   an instance that can read the shared state has just reached Redis, so a report could only be wrong).
-   * @param clock monotonic milliseconds for the local windows (tests pass their own).
-   */
-  constructor(settings: BreakerSettings, store: BreakerStateStore | undefined, instanceId: string, clock: () => number = monotonicNow) {
+  constructor(settings: BreakerSettings, deps: SharedBreakerDeps) {
     this.name = settings.name;
     this.#settings = settings;
-    this.#store = store;
-    this.#instanceId = instanceId;
-    this.#clock = clock;
+    this.#reports = deps.reports;
+    this.#instanceId = deps.instanceId;
+    this.#log = deps.log;
+    this.#clock = deps.clock ?? monotonicNow;
     this.#reportTtlMs = settings.reportTtlMs ?? 2 * settings.resetMs;
     this.#breaker = new CircuitBreaker(run, {
       name: settings.name,
@@ -112,13 +123,13 @@ export class SharedBreaker {
       // Wall-clock time: shown in health, never used to measure anything.
       this.#openedAt = Date.now();
       this.#pending = undefined;
-      logger.warn('circuit breaker open', { breaker: this.name });
+      this.#log.warn('circuit breaker open', { breaker: this.name });
       this.#report();
     });
-    this.#breaker.on('halfOpen', () => logger.info('circuit breaker half-open', { breaker: this.name }));
+    this.#breaker.on('halfOpen', () => this.#log.info('circuit breaker half-open', { breaker: this.name }));
     this.#breaker.on('close', () => {
       this.#openedAt = null;
-      logger.info('circuit breaker closed', { breaker: this.name });
+      this.#log.info('circuit breaker closed', { breaker: this.name });
     });
   }
 
@@ -134,13 +145,13 @@ export class SharedBreaker {
 
   /** Reads the latest report of this breaker from the store; never rejects (Redis down: in-process only). */
   async refresh(): Promise<void> {
-    const store = this.#store;
+    const store = this.#reports;
     if (store === undefined) return;
     let reports: SharedOpenReport[];
     try {
       reports = await store.read([this.name]);
     } catch (error) {
-      logger.debug('could not read shared circuit breaker reports', { breaker: this.name, error });
+      this.#log.debug('could not read shared circuit breaker reports', { breaker: this.name, error });
       return;
     }
     // The store holds the latest report while it lives: none means the one we were waiting to probe expired.
@@ -159,7 +170,7 @@ export class SharedBreaker {
     this.#lastReport = token;
     if (report.instanceId === this.#instanceId || this.state !== 'closed') return;
     if (this.#pending === undefined) {
-      logger.info('another instance reported this source failing; the next call probes it', { breaker: this.name, by: report.instanceId });
+      this.#log.info('another instance reported this source failing; the next call probes it', { breaker: this.name, by: report.instanceId });
     }
     this.#pending = { report, readAt: this.#clock() };
   }
@@ -207,7 +218,7 @@ export class SharedBreaker {
     try {
       const result = (await this.#breaker.fire(task)) as T;
       this.#quietUntil = this.#clock() + this.#settings.resetMs;
-      logger.info('probe after another instance reported a failure succeeded; staying closed', { breaker: this.name, by: report?.instanceId });
+      this.#log.info('probe after another instance reported a failure succeeded; staying closed', { breaker: this.name, by: report?.instanceId });
       return result;
     } catch (error) {
       // One failure is enough here: another instance already saw the source fail.
@@ -220,7 +231,7 @@ export class SharedBreaker {
   }
 
   #report(): void {
-    const store = this.#store;
+    const store = this.#reports;
     if (store === undefined) return;
     store.reportOpen(this.name, this.#instanceId).then(
       (report) => {
@@ -228,7 +239,7 @@ export class SharedBreaker {
       },
       (error: unknown) => {
         // Expected while Redis is down or unreachable from here: the in-process state is then the only one.
-        logger.debug('could not share circuit breaker open', { breaker: this.name, error });
+        this.#log.debug('could not share circuit breaker open', { breaker: this.name, error });
       },
     );
   }

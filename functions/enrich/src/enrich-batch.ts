@@ -4,12 +4,16 @@
  *
  * Failure semantics (at-least-once, zero loss): a record that can never succeed goes to the dead-letter topic
  * and the batch goes on; a lookup source that is down makes records partial (never fails the batch); a produce
- * failure fails the batch (throw), or, with ReportBatchItemFailures, reports the failed records so the event
- * source mapping redelivers them. Outputs are keyed by event_id, so a redelivered batch produces the same keys
- * and downstream dedupes on event_id; logs use `<topic>-<partition>@<offset>` as correlation id.
+ * failure fails the batch (throw), or, with ReportBatchItemFailures, reports every record of it as failed so
+ * the event source mapping redelivers them. Outputs are keyed by event_id (dead letters without one by their
+ * coordinates), so a redelivered batch produces the same keys and downstream dedupes on event_id.
+ *
+ * No correlation id of its own is added: log lines name a dead-lettered record by `<topic>-<partition>@<offset>`
+ * (`recordId`) and a batch by its offset span per partition; every output, dead letters included, carries its
+ * `source` coordinates and the log's event_id where there is one; enriched outputs pass trace_id through.
  */
+import type { Log } from '#shared/log-port.ts';
 import type { EventPublisher, OutgoingMessage } from '#shared/kafka/publisher.ts';
-import { logger } from '#shared/observability.ts';
 import { deadLetterMessage, malformedRecordMessage, unwritableRecordMessage } from './dead-letter.ts';
 import { decodeRecord } from './decode.ts';
 import { Merger, type SerializedEnrichedLog } from './enriched-log.ts';
@@ -29,6 +33,7 @@ export interface EnrichBatchDeps {
   publisher: EventPublisher;
   metrics: EnrichMetrics;
   topics: EnrichTopics;
+  log: Log;
   /** Return `batchItemFailures` instead of throwing when producing fails. */
   reportBatchItemFailures: boolean;
   /** Monotonic milliseconds (latency) and wall clock (enriched_at); injectable for tests. */
@@ -86,13 +91,13 @@ export class EnrichBatch {
             // What arrived cannot even be written as JSON (nested too deep): dead-lettered without it.
             letter = unwritableRecordMessage(record, error, topics.deadLetter, enrichedAt);
           }
-          logger.warn('record dead-lettered', { record: recordId(record.source), reason: 'malformed', problems: record.problems });
+          this.#deps.log.warn('record dead-lettered', { record: recordId(record.source), reason: 'malformed', problems: record.problems });
           messages.push(letter);
           continue;
         }
         const decoded = decodeRecord(record);
         if (!decoded.ok) {
-          logger.warn('record dead-lettered', { record: recordId(record), reason: decoded.reason, problems: decoded.problems });
+          this.#deps.log.warn('record dead-lettered', { record: recordId(record), reason: decoded.reason, problems: decoded.problems });
           messages.push(deadLetterMessage(record, decoded, topics.deadLetter, enrichedAt));
           continue;
         }
@@ -121,7 +126,7 @@ export class EnrichBatch {
         } catch (error) {
           // One record's content (a value JSON cannot write) must not fail its batch: it is dead-lettered.
           const problems = [{ field: '(record)', reason: `could not be enriched: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}` }];
-          logger.warn('record dead-lettered', { record: recordId(record), reason: 'invalid', problems });
+          this.#deps.log.warn('record dead-lettered', { record: recordId(record), reason: 'invalid', problems });
           messages.push(deadLetterMessage(record, { reason: 'invalid', problems, eventId: log.event_id }, topics.deadLetter, enrichedAt));
           unenriched++;
           continue;
@@ -149,7 +154,7 @@ export class EnrichBatch {
     });
     const span = partitionSpans(event);
     if (failure !== undefined) {
-      logger.error('could not publish the batch; it will be redelivered', { partitions: span, outputs: messages.length, error: failure });
+      this.#deps.log.error('could not publish the batch; it will be redelivered', { partitions: span, outputs: messages.length, error: failure });
       if (!this.#deps.reportBatchItemFailures) throw failure;
       const items = allItems(event);
       // A record whose offset cannot be read cannot be named in a partial response; only failing the whole
@@ -157,7 +162,7 @@ export class EnrichBatch {
       if (items === undefined) throw failure;
       return { batchItemFailures: items };
     }
-    logger.info('batch enriched', { partitions: span, ...outcome, latencyMs: Math.round(latencyMs) });
+    this.#deps.log.info('batch enriched', { partitions: span, ...outcome, latencyMs: Math.round(latencyMs) });
     return this.#deps.reportBatchItemFailures ? { batchItemFailures: [] } : undefined;
   }
 }

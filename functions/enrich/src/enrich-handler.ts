@@ -5,7 +5,7 @@
  * case, so a malformed record is dead-lettered on its own and never fails the invocation.
  */
 import { ValidationError } from '#shared/errors.ts';
-import { zodProblems } from '#shared/schemas/log.ts';
+import { zodProblems } from '#shared/schemas/problems.ts';
 import type { EnrichBatch } from './enrich-batch.ts';
 import { KafkaEvent, type KafkaBatchResponse } from './kafka-event.ts';
 

@@ -69,7 +69,7 @@ export interface RecordCoordinates {
   timestamp: number | null;
 }
 
-/** Correlation id of a record in logs and dead letters: `<topic>-<partition>@<offset>` (`?` for what is unknown). */
+/** How logs and dead-letter keys name a record: `<topic>-<partition>@<offset>` (`?` for what is unknown). */
 export function recordId(record: { topic: string | null; partition: number | null; offset: number | null }): string {
   return `${record.topic ?? '?'}-${record.partition ?? '?'}@${record.offset ?? '?'}`;
 }

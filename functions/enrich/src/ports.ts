@@ -1,6 +1,7 @@
 /**
- * The ports the enrich use case depends on. Adapters (Redis, PostgreSQL, lru-cache, Kafka, metrics sinks)
- * live in ./adapters and are wired in ../dependencies.ts; the domain never imports a driver.
+ * The ports the enrich use case depends on. Their adapters (Redis, PostgreSQL, lru-cache, metrics sinks) live
+ * in ./adapters; the publisher (`#shared/kafka/publisher.ts`) and the log (`#shared/log-port.ts`) are shared
+ * with the other functions. ../dependencies.ts wires them; the use cases never import a driver.
  */
 import type { Host, Network, Service } from '#shared/metadata/model.ts';
 
@@ -90,9 +91,9 @@ export type MetadataVersion = string | null | undefined;
  * (served, flagged stale, while sources are down).
  */
 export interface LocalCache {
-  /** The metadata version of the latest Redis answer (it moves back too if Redis lost its counter). */
+  /** The metadata version of the latest Redis answer (a new token too when Redis lost its version). */
   readonly version: MetadataVersion;
-  /** Moves to `version`; when it differs from the current one, every entry (all older) is dropped. */
+  /** Moves to `version`; when it differs from the current one, every entry is dropped (all were read under another). */
   useVersion(version: MetadataVersion): void;
   get(key: string): Resolution<Entity> | undefined;
   getStale(key: string): Resolution<Entity> | undefined;
@@ -121,8 +122,11 @@ export interface SharedOpenReport {
   instanceId: string;
 }
 
-/** Where instances share breaker evidence (Redis), apart from the metadata cache. */
-export interface BreakerStateStore {
+/**
+ * Where instances share breaker evidence (Redis): "opened" reports, never states. Used by SharedBreaker only;
+ * the metadata cache tier knows nothing of it.
+ */
+export interface BreakerReports {
   /** The latest report of each named breaker still within its time to live; one round trip. */
   read(names: readonly string[]): Promise<SharedOpenReport[]>;
   /** Reports that `instanceId` opened `name`; Redis orders concurrent reports and stamps its own time. */
@@ -138,7 +142,7 @@ export interface RemoteCacheRead {
   values: CachedValue[];
 }
 
-/** The shared cache tier (Redis): one round trip per call. */
+/** The shared cache tier (Redis): cached values only; one round trip per call (a read that finds no version, two). */
 export interface MetadataCacheTier {
   read(keys: readonly string[]): Promise<RemoteCacheRead>;
   /** Writes entries back with a TTL, unless the version moved since `seenVersion` (a write raced our read). */

@@ -2,11 +2,12 @@
  * Stage 2: host, network and service metadata for all distinct keys of a batch, from three tiers.
  *
  * 1. In-process cache (per instance): answers most keys without I/O.
- * 2. Redis, ONE round trip per batch: the version token and every key the in-process tier missed (MGET),
- *    pipelined with the PostgreSQL breaker's shared reports (HMGET, its own port). When the version moved
- *    (a metadata write happened), the in-process cache moves to the new version (dropping every entry) and
- *    the keys it had answered are read again (a second round trip, only after a write), so no batch is
- *    enriched from a value older than the last write the instance could see. Versions are random tokens
+ * 2. Redis, ONE round trip per batch: the version token and every key the in-process tier missed (MGET).
+ *    The PostgreSQL breaker reads its shared reports (HMGET, through its own port) at the same moment, so
+ *    both commands share that round trip (see `#fetch`). When the version moved (a metadata write
+ *    happened), the in-process cache moves to the new version (dropping every entry) and the keys it had
+ *    answered are read again (a second round trip, only after a write), so no batch is enriched from a
+ *    value older than the last write the instance could see. Versions are random tokens
  *    (`cacheKeys.version`), compared for equality only: "moved" means "differs", never "is greater".
  * 3. PostgreSQL, ONE query per entity kind for what Redis missed; results go to the in-process cache and back
  *    to Redis (fire-and-forget), both under the version observed BEFORE the query: if a write moved it
@@ -22,8 +23,8 @@
  * unless the answer came from before a version this instance has since seen.
  */
 import type { Host, Network, Service } from '#shared/metadata/model.ts';
+import type { Log } from '#shared/log-port.ts';
 import { cacheKeys } from '#shared/metadata/cache-keys.ts';
-import { logger } from '#shared/observability.ts';
 import { isBreakerRejection, type SharedBreaker } from './breaker.ts';
 import {
   type BreakerHealth,
@@ -62,6 +63,7 @@ export interface TieredLookupDeps {
   source: MetadataSource;
   redisBreaker: SharedBreaker;
   postgresBreaker: SharedBreaker;
+  log: Log;
 }
 
 export function emptyTally(): TierTally {
@@ -93,6 +95,7 @@ export class TieredMetadataLookup implements MetadataLookup {
   readonly #source: MetadataSource;
   readonly #redisBreaker: SharedBreaker;
   readonly #postgresBreaker: SharedBreaker;
+  readonly #log: Log;
   readonly #inflight = new Map<string, Promise<Fetched>>();
   readonly #totals = emptyTally();
   /** Redis reads asked so far, and the latest one whose answer was applied to the in-process version. */
@@ -105,6 +108,7 @@ export class TieredMetadataLookup implements MetadataLookup {
     this.#source = deps.source;
     this.#redisBreaker = deps.redisBreaker;
     this.#postgresBreaker = deps.postgresBreaker;
+    this.#log = deps.log;
   }
 
   async resolve(request: MetadataRequest): Promise<ResolvedMetadata> {
@@ -153,7 +157,7 @@ export class TieredMetadataLookup implements MetadataLookup {
     } finally {
       for (const pending of own) if (this.#inflight.get(pending.key) === fetch) this.#inflight.delete(pending.key);
     }
-    // A borrowed answer read under an older version than the one now known predates a write: fetch it again.
+    // A borrowed answer read under another version than the one now known predates a write: fetch it again.
     const again: Pending[] = [];
     for (const { pending, fetch: other } of borrowed) {
       const answer = (await other.catch(() => undefined))?.get(pending.key);
@@ -214,7 +218,8 @@ export class TieredMetadataLookup implements MetadataLookup {
     let redisUsable = false;
     try {
       const asked = ++this.#readsAsked;
-      // The breaker reports ride along: same connection, same tick, so the same round trip.
+      // Started together on the one Redis client, so ioredis writes the MGET and the breaker's HMGET before
+      // either answer arrives: one round trip for both. A refresh never rejects; Redis down fails the read.
       const [first] = await this.#redisBreaker.fire(() => Promise.all([this.#remote.read(own.map(keyOf)), this.#postgresBreaker.refresh()]));
       this.#applyVersion(asked, first.version);
       const misses: Pending[] = [];
@@ -222,7 +227,7 @@ export class TieredMetadataLookup implements MetadataLookup {
       missing = misses;
       redisUsable = true;
       if (first.version !== memoryVersion && memoryHits.length > 0) {
-        logger.debug('metadata version moved; reading the in-process answers again', { from: memoryVersion, to: first.version });
+        this.#log.debug('metadata version moved; reading the in-process answers again', { from: memoryVersion, to: first.version });
         // Should this second read fail, PostgreSQL answers them instead of the in-process cache.
         missing = misses.concat(memoryHits);
         const askedAgain = ++this.#readsAsked;
@@ -232,7 +237,7 @@ export class TieredMetadataLookup implements MetadataLookup {
         missing = misses;
       }
     } catch (error) {
-      if (!isBreakerRejection(error)) logger.warn('Redis metadata lookup failed', { error: describe(error), keys: missing.length });
+      if (!isBreakerRejection(error)) this.#log.warn('Redis metadata lookup failed', { error: describe(error), keys: missing.length });
     }
 
     if (missing.length > 0) {
@@ -253,12 +258,12 @@ export class TieredMetadataLookup implements MetadataLookup {
         }
         missing = [];
       } catch (error) {
-        if (!isBreakerRejection(error)) logger.warn('PostgreSQL metadata lookup failed', { error: describe(error), keys: missing.length });
+        if (!isBreakerRejection(error)) this.#log.warn('PostgreSQL metadata lookup failed', { error: describe(error), keys: missing.length });
       }
       // Only under a version Redis gave: undefined (Redis never read) or null (a tier without one) is no version.
       if (writeBack.length > 0 && redisUsable && version !== undefined && version !== null) {
         this.#remote.write(writeBack, version).catch((error: unknown) => {
-          logger.warn('could not write metadata back to Redis', { error: describe(error), keys: writeBack.length });
+          this.#log.warn('could not write metadata back to Redis', { error: describe(error), keys: writeBack.length });
         });
       }
     }
@@ -272,7 +277,7 @@ export class TieredMetadataLookup implements MetadataLookup {
     if (asked < this.#readsApplied) return;
     this.#readsApplied = asked;
     if (version !== this.#memory.version) {
-      logger.debug('metadata version moved; dropping the in-process cache', { from: this.#memory.version, to: version });
+      this.#log.debug('metadata version moved; dropping the in-process cache', { from: this.#memory.version, to: version });
       this.#memory.useVersion(version);
     }
   }

@@ -15,7 +15,7 @@ export const NODE_TARGET = 'node24';
 
 /**
  * ESM bundles that inline CommonJS packages (ioredis, pg) need a `require`. @platformatic/kafka's bundle
- * already imports `createRequire`, so the banner binds it under another name (toolchain.md).
+ * already imports `createRequire`, so the banner binds it under another name (docs/toolchain.md).
  */
 export const CJS_REQUIRE_BANNER =
   "import { createRequire as __cjsRequire } from 'module'; const require = __cjsRequire(import.meta.url);";

@@ -21,7 +21,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import type { PostgresEnv, RedisEnv } from '#shared/config.ts';
-import type { EnrichEnv } from '../../../functions/enrich/src/config.ts';
+import type { EnrichEnv } from '../../../functions/enrich/config.ts';
 import { ENRICH_CONSUMER_GROUP, type PipelineResources, type TopicNames } from './endpoints.ts';
 import { acknowledge } from './nag-suppressions.ts';
 import { PipelineObservability } from './observability.ts';

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { type EventPublisher, KafkaPublisher, type OutgoingMessage } from '#shared/kafka/publisher.ts';
 import { createEnrichDependencies, type EnrichDependencies } from '../../../functions/enrich/dependencies.ts';
-import { type EnrichRunner, startEnrichRunner } from '../../../functions/enrich/local/runner.ts';
+import { type EnrichRunner, startEnrichRunner } from '../../../scripts/local/event-source/runner.ts';
 import type { BreakerStateName } from '../../../functions/enrich/src/ports.ts';
 import {
   accountedFor,
@@ -202,7 +202,7 @@ describe('PostgreSQL breaker reports shared between instances', () => {
     const database = new URL(process.env.DATABASE_URL ?? '');
     const proxy = await TcpProxy.start({ host: database.hostname, port: Number(database.port || 5432) });
     database.port = String(proxy.port);
-    const deps = createEnrichDependencies({ env: { ...env, DATABASE_URL: database.toString() }, instanceId });
+    const deps = createEnrichDependencies({ ...env, DATABASE_URL: database.toString() }, { instanceId });
     opened.push({ deps, proxy });
     return { deps, proxy };
   }

@@ -52,7 +52,7 @@ describe('enrich handler on the events the poller sends (real services)', () => 
 
   async function handler(env: Record<string, string> = {}): Promise<{ enrich: EnrichDependencies['enrich']; topics: Topics }> {
     topics = await throwawayTopics(`poller-${randomUUID().slice(0, 4)}`);
-    deps = createEnrichDependencies({ env: enrichTestEnv(topics, env) });
+    deps = createEnrichDependencies(enrichTestEnv(topics, env));
     return { enrich: deps.enrich, topics };
   }
 

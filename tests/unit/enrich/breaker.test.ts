@@ -1,3 +1,4 @@
+import { silentLog } from '#shared/log-port.ts';
 import { isBreakerRejection, SharedBreaker } from '../../../functions/enrich/src/breaker.ts';
 import { FakeBreakerReports } from './fakes.ts';
 
@@ -15,9 +16,7 @@ describe('SharedBreaker', () => {
   function breaker(store: FakeBreakerReports | undefined, options: { resetMs?: number; instanceId?: string; now?: () => number; volume?: number } = {}): SharedBreaker {
     const created = new SharedBreaker(
       { ...SETTINGS, resetMs: options.resetMs ?? 60_000, volume: options.volume ?? SETTINGS.volume },
-      store,
-      options.instanceId ?? 'me',
-      options.now,
+      { reports: store, instanceId: options.instanceId ?? 'me', log: silentLog, clock: options.now },
     );
     breakers.push(created);
     return created;
@@ -28,6 +27,14 @@ describe('SharedBreaker', () => {
     await peer.fire(fail).catch(() => undefined);
     await flush();
     return peer;
+  }
+  /** `subject` probes a first report successfully (so it turns quiet), then reads a second one. */
+  async function probedThenReportedAgain(store: FakeBreakerReports, subject: SharedBreaker): Promise<void> {
+    await sickPeer(store, 'sick-1');
+    await subject.refresh();
+    await subject.fire(ok); // the probe
+    await sickPeer(store, 'sick-2');
+    await subject.refresh();
   }
 
   it('opens on its own failures and reports the open, stamped by the store', async () => {
@@ -166,11 +173,7 @@ describe('SharedBreaker', () => {
     let now = 1_000_000;
     const store = new FakeBreakerReports();
     const subject = breaker(store, { resetMs: 5_000, now: () => now });
-    await sickPeer(store, 'sick-1');
-    await subject.refresh();
-    await subject.fire(ok); // the probe
-    await sickPeer(store, 'sick-2');
-    await subject.refresh();
+    await probedThenReportedAgain(store, subject);
     const pendingWhileQuiet = subject.health().probePending;
     // Act: far past the quiet time and the report's time to live (twice the reset time), with no read in between
     now += 60_000;
@@ -187,11 +190,7 @@ describe('SharedBreaker', () => {
     let now = 1_000_000;
     const store = new FakeBreakerReports();
     const subject = breaker(store, { resetMs: 5_000, now: () => now });
-    await sickPeer(store, 'sick-1');
-    await subject.refresh();
-    await subject.fire(ok); // the probe
-    await sickPeer(store, 'sick-2');
-    await subject.refresh();
+    await probedThenReportedAgain(store, subject);
     // Act: the report expires in the store while we are quiet; the quiet time ends
     store.latest.delete('postgres');
     await subject.refresh();
@@ -210,11 +209,7 @@ describe('SharedBreaker', () => {
     try {
       const store = new FakeBreakerReports();
       const subject = breaker(store, { resetMs: 60_000 });
-      await sickPeer(store, 'sick-1');
-      await subject.refresh();
-      await subject.fire(ok); // the probe; quiet for a minute
-      await sickPeer(store, 'sick-2');
-      await subject.refresh();
+      await probedThenReportedAgain(store, subject); // quiet for a minute
       // Act: the wall clock steps an hour ahead (NTP, a VM resumed), then a call fails
       step = 3_600_000;
       await subject.fire(fail).catch(() => undefined);
@@ -271,7 +266,7 @@ describe('SharedBreaker', () => {
 
   it('tells fail-fast rejections from timeouts', async () => {
     // Prepare
-    const timing = new SharedBreaker({ ...SETTINGS, timeoutMs: 5, resetMs: 60_000, volume: 1 }, undefined, 'me');
+    const timing = new SharedBreaker({ ...SETTINGS, timeoutMs: 5, resetMs: 60_000, volume: 1 }, { instanceId: 'me', log: silentLog });
     breakers.push(timing);
     // Act
     const timeout = await timing.fire(() => new Promise((resolve) => setTimeout(resolve, 50))).catch((error: unknown) => error);

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import type { EventPublisher, OutgoingMessage } from '#shared/kafka/publisher.ts';
 import { PublishError } from '#shared/kafka/publisher.ts';
+import { silentLog } from '#shared/log-port.ts';
 import type { Host, Network, Service } from '#shared/metadata/model.ts';
 import type { RawLogRecord } from '#shared/schemas/log.ts';
 import { MemoryCache } from '../../../functions/enrich/src/adapters/memory-cache.ts';
@@ -14,7 +15,7 @@ import type { KafkaEvent, KafkaEventRecord } from '../../../functions/enrich/src
 import { TieredMetadataLookup } from '../../../functions/enrich/src/tiered-lookup.ts';
 import type {
   BatchReport,
-  BreakerStateStore,
+  BreakerReports,
   CachedValue,
   EnrichMetrics,
   Entity,
@@ -110,7 +111,7 @@ export class FakeRemoteCache implements MetadataCacheTier {
  * Breaker reports shared by every breaker given this store, as the Redis script keeps them: the latest
  * report per name, a counter for the epoch, and the store's own clock. `down` fails every call.
  */
-export class FakeBreakerReports implements BreakerStateStore {
+export class FakeBreakerReports implements BreakerReports {
   readonly latest = new Map<string, SharedOpenReport>();
   down = false;
   #epoch = 0;
@@ -209,11 +210,11 @@ export function buildLookup(
   const settings = { resetMs: options.resetMs ?? 60_000, errorPercent: 50, volume: options.volume ?? 1, windowMs: 10_000, timeoutMs: 1_000 };
   const instanceId = options.instanceId ?? 'test-instance';
   // As wired in functions/enrich/dependencies.ts: only the PostgreSQL breaker shares reports.
-  const redisBreaker = new SharedBreaker({ ...settings, name: 'redis' }, undefined, instanceId);
-  const postgresBreaker = new SharedBreaker({ ...settings, name: 'postgres' }, options.reports ?? new FakeBreakerReports(), instanceId);
+  const redisBreaker = new SharedBreaker({ ...settings, name: 'redis' }, { instanceId, log: silentLog });
+  const postgresBreaker = new SharedBreaker({ ...settings, name: 'postgres' }, { reports: options.reports ?? new FakeBreakerReports(), instanceId, log: silentLog });
   const ttlMs = options.ttlMs ?? 60_000;
   const memory = new MemoryCache({ maxEntries: 1000, maxBytes: 1_000_000, ttlMs, negativeTtlMs: ttlMs });
-  const lookup = new TieredMetadataLookup({ memory, remote, source, redisBreaker, postgresBreaker });
+  const lookup = new TieredMetadataLookup({ memory, remote, source, redisBreaker, postgresBreaker, log: silentLog });
   return { lookup, memory, redisBreaker, postgresBreaker };
 }
 
@@ -232,6 +233,6 @@ export function enrichBatchSetup(options: { reportBatchItemFailures?: boolean } 
   const publisher = new FakePublisher();
   const metrics = new RecordingMetrics();
   const { lookup } = buildLookup(remote, source);
-  const useCase = new EnrichBatch({ lookup, publisher, metrics, topics: BATCH_TOPICS, reportBatchItemFailures: options.reportBatchItemFailures ?? false });
+  const useCase = new EnrichBatch({ lookup, publisher, metrics, topics: BATCH_TOPICS, reportBatchItemFailures: options.reportBatchItemFailures ?? false, log: silentLog });
   return { publisher, metrics, source, useCase, enrich: createEnrichFunction(useCase) };
 }

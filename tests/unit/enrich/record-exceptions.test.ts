@@ -5,6 +5,7 @@
  * refuses cleanly today.
  */
 import { jest } from '@jest/globals';
+import { silentLog } from '#shared/log-port.ts';
 
 const contract = await import('#shared/schemas/log.ts');
 const enrichedLog = await import('../../../functions/enrich/src/enriched-log.ts');
@@ -54,7 +55,7 @@ describe('an exception while handling one record', () => {
       // Prepare
       const publisher = new FakePublisher();
       const { lookup } = buildLookup(new FakeRemoteCache(), new FakeSource());
-      const useCase = new EnrichBatch({ lookup, publisher, metrics: new RecordingMetrics(), topics: { complete: 'complete', partial: 'partial', deadLetter: 'dlq' }, reportBatchItemFailures: true });
+      const useCase = new EnrichBatch({ lookup, publisher, metrics: new RecordingMetrics(), topics: { complete: 'complete', partial: 'partial', deadLetter: 'dlq' }, reportBatchItemFailures: true, log: silentLog });
       const [before, bad, after] = [kafkaRecord(log('before'), { offset: 1 }), kafkaRecord(log(message), { offset: 2 }), kafkaRecord(log('after'), { offset: 3 })];
       // Act
       const result = await useCase.handle(kafkaEvent([before, bad, after]));

@@ -4,6 +4,7 @@
  * The cases of a review of the decode path, each with the input that used to fail.
  */
 import { createHash } from 'node:crypto';
+import { silentLog } from '#shared/log-port.ts';
 import { DEAD_LETTER_LIMITS, deadLetterMessage } from '../../../functions/enrich/src/dead-letter.ts';
 import { decodeRecord } from '../../../functions/enrich/src/decode.ts';
 import { EnrichBatch } from '../../../functions/enrich/src/enrich-batch.ts';
@@ -29,7 +30,7 @@ function setup() {
   source.services = [service({ name: 'payment-api' })];
   const publisher = new FakePublisher();
   const { lookup } = buildLookup(new FakeRemoteCache(), source);
-  const useCase = new EnrichBatch({ lookup, publisher, metrics: new RecordingMetrics(), topics: TOPICS, reportBatchItemFailures: true });
+  const useCase = new EnrichBatch({ lookup, publisher, metrics: new RecordingMetrics(), topics: TOPICS, reportBatchItemFailures: true, log: silentLog });
   return { publisher, useCase };
 }
 

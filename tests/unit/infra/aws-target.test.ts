@@ -9,7 +9,7 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import type { Stack } from 'aws-cdk-lib';
 import nag from 'cdk-nag';
 import { kafkaEnv, postgresEnv, redisEnv } from '#shared/config.ts';
-import { enrichEnv } from '../../../functions/enrich/src/config.ts';
+import { enrichEnv } from '../../../functions/enrich/config.ts';
 import { assetDirectory, removeAssembly, SYNTH_TIMEOUT_MS, type SynthesizedApp, synthApp } from './synth-app.ts';
 
 type Resource = { Type: string; Properties: Record<string, unknown>; Metadata?: Record<string, unknown> };

@@ -4,7 +4,8 @@
  * batch's keys whatever text form PostgreSQL would print.
  */
 import type pg from 'pg';
-import type { Host, Network, Service, Tags } from '#shared/metadata/model.ts';
+import type { Host } from '#shared/metadata/model.ts';
+import { type HostRow, hostFromRow, type NetworkRow, networkFromRow, type ServiceRow, serviceFromRow } from '#shared/metadata/rows.ts';
 import type { MetadataSource, SourceRequest, SourceResult } from '../ports.ts';
 
 const HOSTS_SQL = `
@@ -23,32 +24,13 @@ SELECT DISTINCT ON (q.ip) q.ip AS lookup, n.cidr::text AS cidr, n.datacenter, n.
 const SERVICES_SQL = `
 SELECT name, team, owner, tier, version, cost_center, tags FROM services WHERE name = ANY($1::text[])`;
 
-interface HostRow {
+/** Rows with the key each answers (`q.ip` or the hostname) and, for hosts, which of the two it was. */
+interface HostLookupRow extends HostRow {
   lookup: string;
   by_ip: boolean;
-  hostname: string;
-  ip_address: string;
-  datacenter: string;
-  environment: string;
-  cost_center: string;
-  tags: Tags | null;
 }
-interface NetworkRow {
+interface NetworkLookupRow extends NetworkRow {
   lookup: string;
-  cidr: string;
-  datacenter: string;
-  environment: string;
-  zone: string;
-  description: string | null;
-}
-interface ServiceRow {
-  name: string;
-  team: string;
-  owner: string;
-  tier: string;
-  version: string;
-  cost_center: string;
-  tags: Tags | null;
 }
 
 const EMPTY: ReadonlyMap<string, never> = new Map<string, never>();
@@ -64,18 +46,18 @@ export class PostgresMetadataSource implements MetadataSource {
 
   async fetch(request: SourceRequest): Promise<SourceResult> {
     const [hosts, networks, services] = await Promise.all([
-      request.hostIps.length + request.hostnames.length > 0 ? this.#query<HostRow>(HOSTS_SQL, [request.hostIps, request.hostnames]) : [],
-      request.networkIps.length > 0 ? this.#query<NetworkRow>(NETWORKS_SQL, [request.networkIps]) : [],
+      request.hostIps.length + request.hostnames.length > 0 ? this.#query<HostLookupRow>(HOSTS_SQL, [request.hostIps, request.hostnames]) : [],
+      request.networkIps.length > 0 ? this.#query<NetworkLookupRow>(NETWORKS_SQL, [request.networkIps]) : [],
       request.services.length > 0 ? this.#query<ServiceRow>(SERVICES_SQL, [request.services]) : [],
     ]);
     const hostsByIp = new Map<string, Host>();
     const hostsByName = new Map<string, Host>();
-    for (const row of hosts) (row.by_ip ? hostsByIp : hostsByName).set(row.lookup, toHost(row));
+    for (const row of hosts) (row.by_ip ? hostsByIp : hostsByName).set(row.lookup, hostFromRow(row));
     return {
       hostsByIp,
       hostsByName,
-      networks: networks.length === 0 ? EMPTY : new Map(networks.map((row) => [row.lookup, toNetwork(row)])),
-      services: services.length === 0 ? EMPTY : new Map(services.map((row) => [row.name, toService(row)])),
+      networks: networks.length === 0 ? EMPTY : new Map(networks.map((row) => [row.lookup, networkFromRow(row)])),
+      services: services.length === 0 ? EMPTY : new Map(services.map((row) => [row.name, serviceFromRow(row)])),
     };
   }
 
@@ -84,31 +66,4 @@ export class PostgresMetadataSource implements MetadataSource {
     const result = await this.#pool.query<R>(config);
     return result.rows;
   }
-}
-
-function toHost(row: HostRow): Host {
-  return {
-    hostname: row.hostname,
-    ipAddress: row.ip_address,
-    datacenter: row.datacenter,
-    environment: row.environment,
-    costCenter: row.cost_center,
-    tags: row.tags ?? {},
-  };
-}
-
-function toNetwork(row: NetworkRow): Network {
-  return { cidr: row.cidr, datacenter: row.datacenter, environment: row.environment, zone: row.zone, description: row.description };
-}
-
-function toService(row: ServiceRow): Service {
-  return {
-    name: row.name,
-    team: row.team,
-    owner: row.owner,
-    tier: row.tier,
-    version: row.version,
-    costCenter: row.cost_center,
-    tags: row.tags ?? {},
-  };
 }

@@ -1,5 +1,5 @@
 /**
- * `BreakerStateStore` over Redis: one hash per breaker, `<prefix><name>` = { epoch, reportedAt, instanceId },
+ * `BreakerReports` over Redis: one hash per breaker, `<prefix><name>` = { epoch, reportedAt, instanceId },
  * holding the latest "opened" report of any instance (see ../breaker.ts for what instances do with it).
  *
  * Reports are written by a script so that Redis, not the instances, orders them: HINCRBY gives each report
@@ -8,7 +8,7 @@
  */
 import type { Redis } from 'ioredis';
 import { ensureConnected } from '#shared/clients/redis.ts';
-import type { BreakerStateStore, SharedOpenReport } from '../ports.ts';
+import type { BreakerReports, SharedOpenReport } from '../ports.ts';
 
 /** KEYS[1] = the breaker's hash; ARGV[1] = instance id, ARGV[2] = time to live (ms). Returns { epoch, server ms }. */
 const REPORT_OPEN = `
@@ -34,7 +34,7 @@ export interface RedisBreakerStateOptions {
  * await store.reportOpen('postgres', 'instance-a');
  * await store.read(['postgres']); // [{ name: 'postgres', epoch: 1, reportedAt: 1764…, instanceId: 'instance-a' }]
  */
-export class RedisBreakerState implements BreakerStateStore {
+export class RedisBreakerState implements BreakerReports {
   readonly #redis: Redis;
   readonly #options: RedisBreakerStateOptions;
 
@@ -43,7 +43,11 @@ export class RedisBreakerState implements BreakerStateStore {
     this.#options = options;
   }
 
-  /** One HMGET per name, issued together: pipelined on the connection with the batch's cache read. */
+  /**
+   * One HMGET per name, all written before any answer (ioredis sends without waiting for replies): one round
+   * trip. The lookup has the PostgreSQL breaker refresh while its cache read is out on the same client, so
+   * a batch waits one round trip for both (../tiered-lookup.ts).
+   */
   async read(names: readonly string[]): Promise<SharedOpenReport[]> {
     await ensureConnected(this.#redis);
     const answers = await Promise.all(names.map((name) => this.#redis.hmget(this.#options.keyPrefix + name, ...FIELDS)));

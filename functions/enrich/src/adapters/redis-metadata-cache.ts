@@ -1,15 +1,16 @@
 /**
- * The Redis tier (breaker reports have their own store: ./redis-breaker-state.ts). Key layout: `#shared/metadata/cache-keys.ts`
- * (the metadata writer deletes those keys and replaces the `version` token on every write, so they must match
- * exactly). Versions are opaque tokens, compared for equality only (here, in the script below and in process).
+ * The Redis tier: cached values only (breaker reports are another port: ./redis-breaker-state.ts). Key
+ * layout: `#shared/metadata/cache-keys.ts` (the metadata writer deletes those keys and replaces the `version`
+ * token on every write, so they must match exactly). Versions are opaque tokens, compared for equality only
+ * (here, in the script below and in process).
  *
  * Values: the entity as JSON (camelCase model), or NEGATIVE_MARKER for "looked up, does not exist", so a
  * log from an unknown host does not reach PostgreSQL on every batch. Negative entries get a shorter TTL.
  */
 import type { Redis } from 'ioredis';
 import { ensureConnected } from '#shared/clients/redis.ts';
+import type { Log } from '#shared/log-port.ts';
 import { cacheKeys, newVersionToken } from '#shared/metadata/cache-keys.ts';
-import { logger } from '#shared/observability.ts';
 import type { CachedValue, Entity, MetadataCacheTier, RemoteCacheRead } from '../ports.ts';
 
 /** Stored for a key whose entity does not exist. Entities are JSON objects, so this can never collide. */
@@ -33,11 +34,12 @@ return #KEYS - 1
 export interface RedisMetadataCacheOptions {
   ttlSeconds: number;
   negativeTtlSeconds: number;
+  log: Log;
 }
 
 /**
  * @example
- * const cache = new RedisMetadataCache(createRedis(config, 'enrich'), { ttlSeconds: 300, negativeTtlSeconds: 30 });
+ * const cache = new RedisMetadataCache(createRedis(config, 'enrich'), { ttlSeconds: 300, negativeTtlSeconds: 30, log: logger });
  * const { version, values } = await cache.read([cacheKeys.service('checkout')]);
  * await cache.write([{ key: cacheKeys.service('checkout'), value: service }], version); // refused if version moved
  */
@@ -45,11 +47,13 @@ export class RedisMetadataCache implements MetadataCacheTier {
   readonly #redis: Redis;
   readonly #ttl: string;
   readonly #negativeTtl: string;
+  readonly #log: Log;
 
   constructor(redis: Redis, options: RedisMetadataCacheOptions) {
     this.#redis = redis;
     this.#ttl = String(options.ttlSeconds);
     this.#negativeTtl = String(options.negativeTtlSeconds);
+    this.#log = options.log;
   }
 
   /**
@@ -67,10 +71,10 @@ export class RedisMetadataCache implements MetadataCacheTier {
     if (version === null) {
       const token = newVersionToken();
       const existing = await this.#redis.set(cacheKeys.version, token, 'NX', 'GET');
-      logger.info('metadata version was missing in Redis (restarted or flushed); a new one is in place', { created: existing === null });
+      this.#log.info('metadata version was missing in Redis (restarted or flushed); a new one is in place', { created: existing === null });
       return { version: existing ?? token, values: values.fill(undefined) };
     }
-    for (let i = 0; i < keys.length; i++) values[i] = decodeValue(answer[1 + i] ?? null, keys[i] as string);
+    for (let i = 0; i < keys.length; i++) values[i] = this.#decode(answer[1 + i] ?? null, keys[i] as string);
     return { version, values };
   }
 
@@ -86,19 +90,19 @@ export class RedisMetadataCache implements MetadataCacheTier {
     }
     await ensureConnected(this.#redis);
     const written = await this.#redis.eval(WRITE_BACK, entries.length + 1, ...args);
-    if (written === -1) logger.debug('metadata write-back skipped: version moved during the batch', { keys: entries.length });
+    if (written === -1) this.#log.debug('metadata write-back skipped: version moved during the batch', { keys: entries.length });
   }
-}
 
-function decodeValue(raw: string | null, key: string): CachedValue {
-  if (raw === null) return undefined;
-  if (raw === NEGATIVE_MARKER) return null;
-  try {
-    const value: unknown = JSON.parse(raw);
-    if (value !== null && typeof value === 'object') return value as Entity;
-  } catch {
-    // fall through: treated as a miss, and overwritten by the write-back
+  #decode(raw: string | null, key: string): CachedValue {
+    if (raw === null) return undefined;
+    if (raw === NEGATIVE_MARKER) return null;
+    try {
+      const value: unknown = JSON.parse(raw);
+      if (value !== null && typeof value === 'object') return value as Entity;
+    } catch {
+      // fall through: treated as a miss, and overwritten by the write-back
+    }
+    this.#log.warn('unreadable metadata cache entry ignored', { key });
+    return undefined;
   }
-  logger.warn('unreadable metadata cache entry ignored', { key });
-  return undefined;
 }

@@ -1,7 +1,7 @@
 /**
  * How every Kafka client of the project connects: a static broker list locally, or, on AWS, the MSK IAM
- * listener found from the cluster ARN at cold start (cached per instance) with SASL OAUTHBEARER tokens
- * signed by aws-msk-iam-sasl-signer-js over TLS.
+ * listener found from the cluster ARN when the first client connects (cached per instance), with SASL
+ * OAUTHBEARER tokens signed by aws-msk-iam-sasl-signer-js over TLS.
  */
 import { GetBootstrapBrokersCommand, KafkaClient } from '@aws-sdk/client-kafka';
 import type { BaseOptions } from '@platformatic/kafka';
@@ -36,7 +36,8 @@ export async function connectionOptions(env: KafkaEnv, clientId: string): Promis
     bootstrapBrokers: await resolveBrokers(env),
     timeout: env.KAFKA_TIMEOUT_MS,
     connectTimeout: env.KAFKA_TIMEOUT_MS,
-    // Finite retries: with none, an idempotent producer against a dead broker retries forever (toolchain.md).
+    // Finite retries: the library turns retries ≤ 1 (or none) of an idempotent producer into "forever", so a
+    // dead broker would hang it instead of failing (docs/toolchain.md).
     retries: env.KAFKA_PRODUCE_RETRIES,
     retryDelay: env.KAFKA_RETRY_DELAY_MS,
   };

@@ -1,9 +1,13 @@
 /**
- * Enrich-specific settings. Every remote call of the hot path has its own tight budget (tens of ms): a batch
- * must never wait for a driver default while a dependency is down; the circuit breakers turn repeated
- * failures into an immediate skip.
+ * Enrich configuration: the function's own settings (`enrichEnv`) and everything `dependencies.ts` reads
+ * and checks when it is called (`enrichConfig`). Kafka is read apart, and only when no publisher is given.
+ *
+ * Every remote call of the hot path has its own tight budget (tens to hundreds of ms): a batch must never
+ * wait for a driver default while a dependency is down; the circuit breakers turn repeated failures into an
+ * immediate skip.
  */
 import { z } from 'zod';
+import { postgresEnv, redisEnv, topicsEnv } from '#shared/config.ts';
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const flag = z
@@ -12,9 +16,12 @@ const flag = z
   .transform((value) => value === 'true' || value === '1');
 
 export const enrichEnv = z.object({
-  /** Budget of one PostgreSQL lookup query (statement + client-side timeout). */
+  /** Client-side budget of one PostgreSQL lookup query (`query_timeout`). */
   ENRICH_DB_TIMEOUT_MS: positiveInt(50),
-  /** Budget to open a PostgreSQL connection (only paid when the pool has none idle; TLS to RDS Proxy included). */
+  /**
+   * Budget to open a PostgreSQL connection (only paid when the pool has none idle; TLS to RDS Proxy included).
+   * The pool also uses it as the server-side `statement_timeout`.
+   */
   ENRICH_DB_CONNECT_TIMEOUT_MS: positiveInt(250),
   ENRICH_MEMORY_TTL_MS: positiveInt(60_000),
   ENRICH_MEMORY_NEGATIVE_TTL_MS: positiveInt(10_000),
@@ -28,7 +35,11 @@ export const enrichEnv = z.object({
    */
   ENRICH_BREAKER_RESET_MS: positiveInt(5_000),
   ENRICH_BREAKER_ERROR_PERCENT: positiveInt(50),
-  /** Calls in the rolling window before the error rate can open a breaker (one call per batch and source). */
+  /**
+   * Calls in the rolling window before the error rate can open a breaker. Per batch, the Redis breaker sees
+   * one cache read and the PostgreSQL breaker one fetch if Redis left keys unanswered; a batch that sees the
+   * metadata version move may add up to two reads and one fetch. Write-backs to Redis go around the breaker.
+   */
   ENRICH_BREAKER_VOLUME: positiveInt(3),
   ENRICH_BREAKER_WINDOW_MS: positiveInt(10_000),
   /**
@@ -41,3 +52,7 @@ export const enrichEnv = z.object({
   ENRICH_REPORT_BATCH_ITEM_FAILURES: flag,
 });
 export type EnrichEnv = z.infer<typeof enrichEnv>;
+
+// postgresEnv carries a refinement, which zod does not let `.extend()` keep: intersect instead.
+export const enrichConfig = topicsEnv.and(redisEnv).and(postgresEnv).and(enrichEnv);
+export type EnrichConfig = z.infer<typeof enrichConfig>;

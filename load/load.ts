@@ -10,10 +10,10 @@
  * Exit code: 0 when every accepted log was accounted for, 1 when logs were lost or unknown (the outputs
  * could not all be read) or none was accepted, 2 on a usage error.
  */
-import { connect } from 'node:net';
 import { z } from 'zod';
 import { kafkaEnv, readConfig, topicsEnv } from '#shared/config.ts';
 import { connectionOptions } from '#shared/kafka/connection.ts';
+import { tcpOpen } from '../scripts/services/process.ts';
 import { loadCatalog } from './lib/catalog.ts';
 import { isLocalTarget, type LoadOptions, parseLoadOptions, UsageError } from './lib/options.ts';
 import { formatReport } from './lib/report.ts';
@@ -106,7 +106,7 @@ async function startPipeline(url: string): Promise<{ stop(): Promise<void> }> {
   if (await listening(`http://127.0.0.1:${enrichPort}`)) return pipeline;
   log(`enrich: no runner answers on 127.0.0.1:${enrichPort}; starting one for this run`);
   try {
-    const { start } = await import('../functions/enrich/local/index.ts');
+    const { start } = await import('../scripts/local/event-source/index.ts');
     const enrich = await start();
     return {
       async stop() {
@@ -124,17 +124,7 @@ async function startPipeline(url: string): Promise<{ stop(): Promise<void> }> {
 function listening(url: string): Promise<boolean> {
   const target = new URL(url);
   const port = Number(target.port || (target.protocol === 'https:' ? 443 : 80));
-  const host = target.hostname.replace(/^\[|\]$/g, '');
-  return new Promise((resolve) => {
-    const socket = connect({ host, port, timeout: 1000 });
-    const done = (answer: boolean) => {
-      socket.destroy();
-      resolve(answer);
-    };
-    socket.once('connect', () => done(true));
-    socket.once('timeout', () => done(false));
-    socket.once('error', () => done(false));
-  });
+  return tcpOpen(target.hostname.replace(/^\[|\]$/g, ''), port, 1000);
 }
 
 main(process.argv.slice(2)).then(

@@ -11,11 +11,13 @@ import { z } from 'zod';
 import { createPool } from '#shared/clients/postgres.ts';
 import { createRedis } from '#shared/clients/redis.ts';
 import { postgresEnv, readConfig, redisEnv } from '#shared/config.ts';
-import { PgMetadataRepository } from '../functions/metadata/adapters/pg-metadata-repository.ts';
-import { RedisCacheInvalidator } from '../functions/metadata/adapters/redis-cache-invalidator.ts';
-import { DemoMetadata, toHost, toNetwork, toService } from '../functions/metadata/api/schemas.ts';
-import { MetadataCatalog, type UpsertOutcome } from '../functions/metadata/domain/catalog.ts';
-import type { MetadataCacheInvalidator } from '../functions/metadata/domain/ports.ts';
+import { logger, metrics } from '#shared/observability.ts';
+import { PgMetadataRepository } from '../functions/metadata/src/adapters/pg-metadata-repository.ts';
+import { PowertoolsMetadataMetrics } from '../functions/metadata/src/adapters/powertools-metrics.ts';
+import { RedisCacheInvalidator } from '../functions/metadata/src/adapters/redis-cache-invalidator.ts';
+import { MetadataCatalog, type UpsertOutcome } from '../functions/metadata/src/catalog.ts';
+import type { MetadataCacheInvalidator } from '../functions/metadata/src/ports.ts';
+import { DemoMetadata, toHost, toNetwork, toService } from '../functions/metadata/src/schemas.ts';
 
 export const DEMO_METADATA_FILE = new URL('./demo-metadata.json', import.meta.url);
 
@@ -49,7 +51,10 @@ export async function seedMetadata(databaseUrl: string, redisUrl: string | undef
     redisUrl === undefined ? undefined : createRedis(readConfig(redisEnv, { REDIS_URL: redisUrl, REDIS_TIMEOUT_MS: '2000' }), 'seed');
   // Reconnect errors are reported by the failed invalidation itself; without a listener ioredis prints them.
   redis?.on('error', () => undefined);
-  const catalog = new MetadataCatalog(new PgMetadataRepository(pool), redis === undefined ? NO_CACHE : new RedisCacheInvalidator(redis));
+  const catalog = new MetadataCatalog(new PgMetadataRepository(pool), redis === undefined ? NO_CACHE : new RedisCacheInvalidator(redis), {
+    log: logger,
+    metrics: new PowertoolsMetadataMetrics(metrics),
+  });
   try {
     return {
       hosts: await upsertAll(demo.hosts.map(toHost), (host) => catalog.hosts.upsert(host)),

@@ -1,20 +1,22 @@
 /**
  * `npm start`: the whole pipeline on this machine, in one process.
  *
- *   1. services: Kafka, Redis, PostgreSQL and the topics (`scripts/services.ts`; reuses what already runs)
+ *   1. services: Kafka, Redis, PostgreSQL and the topics (`scripts/services/`; reuses what already runs)
  *   2. database: `log_enrichment` created if missing, migrated, demo metadata seeded
- *   3. environment for the functions, THEN the function modules are imported (they read config at load)
- *   4. components: each HTTP function behind the local API Gateway stand-in (`scripts/local/apigw-server.ts`)
+ *   3. one environment for the functions, this run's services filled in: each is wired from it
+ *      (`create…Dependencies(env)`), never from edits to process.env
+ *   4. components: each HTTP function behind the local API Gateway stand-in (`scripts/local/api-gateway/`),
+ *      and enrich fed by the local event-source runner (`scripts/local/event-source/`)
  *
  * Ctrl-C stops the components in reverse order, closes their clients, and stops only the services this run
  * started (a broker or database that was already running is left alone).
  *
- * Adding a component (the enrich runner and its health/metrics server, say) is one entry in `components()`:
- * anything with `start()` returning `{ stop() }`.
+ * Adding a component is one entry in `components()`: anything with `start()` returning `{ stop() }`.
  */
 import { z } from 'zod';
 import { readConfig } from '#shared/config.ts';
-import type { ProxyHandler } from './local/apigw-server.ts';
+import { type ServicesHandle, ServicesError, servicesUp, stopStarted } from './services/index.ts';
+import type { ProxyHandler } from './local/api-gateway/index.ts';
 
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65_535).default(fallback);
 
@@ -60,8 +62,7 @@ export interface LocalPipeline {
 }
 
 /**
- * Brings the local pipeline up in this process. Must run before any function module is imported here:
- * they read their configuration when they load.
+ * Brings the local pipeline up in this process.
  *
  * @example
  * const pipeline = await startLocalPipeline();
@@ -71,25 +72,24 @@ export interface LocalPipeline {
 export async function startLocalPipeline(options: { log?: Log; env?: NodeJS.ProcessEnv } = {}): Promise<LocalPipeline> {
   const log = options.log ?? console.log;
   const config = readConfig(startEnv, options.env);
-  // services.ts reads these at import. It gets the server's maintenance database: it refuses a server
-  // that lacks the database DATABASE_URL names, and creating that database is this script's job.
-  Object.assign(process.env, {
+  // Powertools reads POWERTOOLS_METRICS_DISABLED from process.env itself (when `#shared/observability.ts`
+  // loads, on the first component's import); everything else reaches the functions as an explicit env.
+  process.env.POWERTOOLS_METRICS_DISABLED = config.POWERTOOLS_METRICS_DISABLED;
+
+  // The services get the server's maintenance database: they refuse a server that lacks the database
+  // DATABASE_URL names, and creating that database is this script's job.
+  const servicesEnv = {
+    ...process.env,
     KAFKA_BROKERS: config.KAFKA_BROKERS,
     REDIS_URL: config.REDIS_URL,
     DATABASE_URL: maintenanceUrl(config.DATABASE_URL),
-    POWERTOOLS_METRICS_DISABLED: config.POWERTOOLS_METRICS_DISABLED,
-    ...(config.API_KEYS === undefined ? {} : { API_KEYS: config.API_KEYS }),
-  });
-  const { ServicesError, servicesUp, stopStarted } = await import('./services.ts');
-  // The function modules read it when they load, which is after this line.
-  process.env.DATABASE_URL = config.DATABASE_URL;
-
-  let services: Awaited<ReturnType<typeof servicesUp>>;
+  };
+  let services: ServicesHandle;
   try {
-    services = await servicesUp({ log });
+    services = await servicesUp({ log, env: servicesEnv });
   } catch (error) {
     // A partial start (the broker came up, PostgreSQL did not) must not leave the broker behind.
-    if (error instanceof ServicesError) await stopStarted(error, { log });
+    if (error instanceof ServicesError) await stopStarted(error, { log, env: servicesEnv });
     throw error;
   }
   const running: { name: string; running: Running }[] = [];
@@ -100,7 +100,7 @@ export async function startLocalPipeline(options: { log?: Log; env?: NodeJS.Proc
       for (const { name, running: part } of [...running].reverse()) {
         await part.stop().catch((error: unknown) => log(`${name}: stop failed: ${describe(error)}`));
       }
-      await stopStarted(services, { log });
+      await stopStarted(services, { log, env: servicesEnv });
     })();
     return stopping;
   };
@@ -115,7 +115,7 @@ export async function startLocalPipeline(options: { log?: Log; env?: NodeJS.Proc
     await seedDemoMetadata(config.DATABASE_URL, config.REDIS_URL);
     log('database: demo metadata seeded');
 
-    for (const component of components(config)) {
+    for (const component of components(config, options.env ?? process.env)) {
       running.push({ name: component.name, running: await component.start() });
     }
   } catch (error) {
@@ -138,13 +138,34 @@ export async function startLocalPipeline(options: { log?: Log; env?: NodeJS.Proc
 }
 
 /**
- * The parts of the local pipeline, started in this order and stopped in the reverse one.
+ * The parts of the local pipeline, started in this order and stopped in the reverse one. Each HTTP function is
+ * wired as its handler.ts wires it, from `env` with this run's services filled in.
  */
-function components(config: StartConfig): Component[] {
+function components(config: StartConfig, env: NodeJS.ProcessEnv): Component[] {
+  // The services as this run resolved them (with their defaults); everything else as `env` has it.
+  const functionEnv: NodeJS.ProcessEnv = {
+    ...env,
+    KAFKA_BROKERS: config.KAFKA_BROKERS,
+    REDIS_URL: config.REDIS_URL,
+    DATABASE_URL: config.DATABASE_URL,
+  };
+  // Imported when a component starts, not at the top: `#shared/observability.ts` reads POWERTOOLS_* from
+  // process.env when it loads, after startLocalPipeline has set POWERTOOLS_METRICS_DISABLED.
   return [
-    httpFunction('ingest', config.INGEST_PORT, '../functions/ingest/handler.ts', '../functions/ingest/dependencies.ts'),
-    httpFunction('metadata', config.METADATA_PORT, '../functions/metadata/handler.ts', '../functions/metadata/dependencies.ts'),
-    enrichRunner(config.ENRICH_PORT),
+    httpFunction('ingest', config.INGEST_PORT, async () => {
+      const { createIngestDependencies } = await import('../functions/ingest/dependencies.ts');
+      const { createIngestHandler, ROUTES } = await import('../functions/ingest/src/http-handler.ts');
+      const dependencies = createIngestDependencies(functionEnv);
+      return { handler: createIngestHandler(dependencies).handler, routes: ROUTES, close: dependencies.close };
+    }),
+    httpFunction('metadata', config.METADATA_PORT, async () => {
+      const { createMetadataDependencies } = await import('../functions/metadata/dependencies.ts');
+      const { createMetadataApi } = await import('../functions/metadata/src/routes.ts');
+      const dependencies = createMetadataDependencies(functionEnv);
+      const { handler, routes } = createMetadataApi(dependencies);
+      return { handler, routes, close: dependencies.close };
+    }),
+    enrichRunner(config.ENRICH_PORT, functionEnv),
   ];
 }
 
@@ -152,12 +173,12 @@ function components(config: StartConfig): Component[] {
  * The enrich function fed from `raw-logs` by the local event-source runner (the MSK mapping's stand-in),
  * with its health and Prometheus metrics server.
  */
-function enrichRunner(port: number): Component {
+function enrichRunner(port: number, env: NodeJS.ProcessEnv): Component {
   return {
     name: 'enrich',
     async start() {
-      const { start } = await import('../functions/enrich/local/index.ts');
-      const enrich = await start({ port });
+      const { start } = await import('./local/event-source/index.ts');
+      const enrich = await start({ port, env });
       return {
         url: enrich.health.url,
         banner: [`enrich    ${enrich.health.url}/health  ${enrich.health.url}/metrics  (runner on raw-logs)`],
@@ -167,50 +188,41 @@ function enrichRunner(port: number): Component {
   };
 }
 
+/** A Lambda HTTP function as the local runtime serves it: its handler, its routes, and its clients to close. */
+export interface HttpFunction {
+  handler: ProxyHandler;
+  /** Method + path, API Gateway style, so events carry `resource` and `pathParameters` as in AWS. */
+  routes: readonly { method: string; path: string }[];
+  close(): Promise<void>;
+}
+
 /**
- * A Lambda HTTP function served by the local API Gateway stand-in. The handler module exports `handler`
- * and, optionally, `routes` (method + path, API Gateway style) so events carry `resource` and
- * `pathParameters` as in AWS. The dependencies module's `closeDependencies()` (or `close()`), if any,
- * closes its clients on stop.
+ * A Lambda HTTP function served by the local API Gateway stand-in: `build` wires it when the component starts,
+ * and its clients are closed on stop.
  */
-export function httpFunction(name: string, port: number, handlerModule: string, dependenciesModule?: string): Component {
+export function httpFunction(name: string, port: number, build: () => Promise<HttpFunction>): Component {
   return {
     name,
     async start() {
-      const { serveHandler } = await import('./local/apigw-server.ts');
-      const loaded: Record<string, unknown> = await import(new URL(handlerModule, import.meta.url).href);
-      const handler = loaded.handler;
-      if (typeof handler !== 'function') throw new Error(`${handlerModule} exports no handler function`);
-      // Loaded now, not at stop: the handler module imported it already, so this is the same instance.
-      const deps: Record<string, unknown> =
-        dependenciesModule === undefined ? {} : await import(new URL(dependenciesModule, import.meta.url).href);
-      const closeClients = deps.closeDependencies ?? deps.close;
-      const served = await serveHandler({
-        name,
-        port,
-        host: '127.0.0.1',
-        handler: handler as ProxyHandler,
-        routes: routesOf(loaded.routes),
-      });
+      const { serveHandler } = await import('./local/api-gateway/index.ts');
+      const wired = await build();
+      let served: Awaited<ReturnType<typeof serveHandler>>;
+      try {
+        served = await serveHandler({ name, port, host: '127.0.0.1', handler: wired.handler, routes: wired.routes });
+      } catch (error) {
+        await wired.close();
+        throw error;
+      }
       return {
         url: served.url,
         banner: [`${name.padEnd(9)} ${served.url}`],
         async stop() {
           await served.close();
-          if (typeof closeClients === 'function') await closeClients();
+          await wired.close();
         },
       };
     },
   };
-}
-
-function routesOf(value: unknown): { method: string; path: string }[] | undefined {
-  if (!Array.isArray(value)) return undefined;
-  return value.flatMap((route: unknown) => {
-    if (route === null || typeof route !== 'object') return [];
-    const { method, path } = route as Record<string, unknown>;
-    return typeof method === 'string' && typeof path === 'string' ? [{ method, path }] : [];
-  });
 }
 
 function examples(config: StartConfig, urls: Record<string, string>): string[] {

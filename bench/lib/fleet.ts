@@ -5,7 +5,7 @@
  * a demo network spreads the keys the way a real estate of machines does.
  */
 import type { MixCatalog } from '../../load/lib/mix.ts';
-import type { DemoMetadata } from '../../functions/metadata/api/schemas.ts';
+import type { DemoMetadata } from '../../functions/metadata/src/schemas.ts';
 
 /** Addresses 10.20.200.1 onwards: inside the demo network 10.20.0.0/16, clear of its demo hosts. */
 export function fleetHosts(count: number): DemoMetadata['hosts'] {

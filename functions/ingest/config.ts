@@ -1,5 +1,5 @@
 /**
- * Ingest configuration, read once when `dependencies.ts` loads (fail fast: every bad variable is named).
+ * Ingest configuration, read and checked when `createIngestDependencies` runs (fail fast: every bad variable is named).
  */
 import { z } from 'zod';
 import { apiKeysEnv, kafkaEnv, readConfig, topicsEnv } from '#shared/config.ts';

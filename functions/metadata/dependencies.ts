@@ -1,33 +1,59 @@
 /**
- * Module-scope wiring of the metadata function: configuration read once at load (fails fast, naming every
- * bad variable), one pg pool and one Redis client per instance, both connected lazily on first use.
+ * Wiring of the metadata function: configuration read from `env` and checked (fail fast), one pg pool and
+ * one Redis client, both connecting lazily on first use, adapters typed as their ports. Nothing happens at
+ * import: `handler.ts` calls `createMetadataDependencies(process.env)` once per Lambda instance; the local
+ * runtime, tests and tools call it with an environment of their own and `close()` what it built.
  */
 import { createPool } from '#shared/clients/postgres.ts';
 import { createRedis } from '#shared/clients/redis.ts';
-import { apiKeysEnv, postgresEnv, readConfig, redisEnv } from '#shared/config.ts';
-import { logger } from '#shared/observability.ts';
-import { PgMetadataRepository } from './adapters/pg-metadata-repository.ts';
-import { RedisCacheInvalidator } from './adapters/redis-cache-invalidator.ts';
-import type { MetadataApiDependencies } from './api/routes.ts';
-import { MetadataCatalog } from './domain/catalog.ts';
+import type { Log } from '#shared/log-port.ts';
+import { logger, metrics as powertoolsMetrics } from '#shared/observability.ts';
+import { type MetadataConfig, readMetadataConfig } from './config.ts';
+import { PgMetadataRepository } from './src/adapters/pg-metadata-repository.ts';
+import { PowertoolsMetadataMetrics } from './src/adapters/powertools-metrics.ts';
+import { RedisCacheInvalidator } from './src/adapters/redis-cache-invalidator.ts';
+import { MetadataCatalog } from './src/catalog.ts';
+import type { MetadataMetrics } from './src/ports.ts';
+import type { MetadataApiDependencies } from './src/routes.ts';
 
-// `and`, not spreading the shapes: postgresEnv's refinement (DATABASE_URL, or the RDS Proxy parts and the
-// secret) must run too, or a missing database setting would surface only at the first query.
-const config = readConfig(postgresEnv.and(redisEnv).and(apiKeysEnv));
+export interface MetadataDependencyOverrides {
+  /** Defaults to the Powertools logger. */
+  log?: Log;
+  /** Defaults to EMF through Powertools. */
+  metrics?: MetadataMetrics;
+}
 
-const pool = createPool(config, 'metadata');
-const redis = createRedis(config, 'metadata');
-// ioredis emits 'error' on every failed (re)connect; without a listener it prints "Unhandled error event".
-// A failed invalidation is logged, with its keys, where it happens (domain/catalog.ts).
-redis.on('error', (error: Error) => logger.warn('metadata redis connection error', { error: error.message }));
+export interface MetadataDependencies extends MetadataApiDependencies {
+  config: MetadataConfig;
+  /** Closes the pool and the Redis client (local runtime shutdown, tests); a Lambda instance never needs it. */
+  close(): Promise<void>;
+}
 
-export const dependencies: MetadataApiDependencies = {
-  catalog: new MetadataCatalog(new PgMetadataRepository(pool), new RedisCacheInvalidator(redis)),
-  apiKeys: { API_KEYS: config.API_KEYS, ADMIN_API_KEYS: config.ADMIN_API_KEYS },
-};
-
-/** Closes the pool and the Redis client (tests, the local runtime's shutdown); Lambda never needs it. */
-export async function closeDependencies(): Promise<void> {
-  redis.disconnect();
-  await pool.end();
+/**
+ * @example
+ * const deps = createMetadataDependencies({ ...process.env, DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/log_enrichment' });
+ * const { handler } = createMetadataApi(deps);
+ * await deps.close();
+ */
+export function createMetadataDependencies(env: NodeJS.ProcessEnv, overrides: MetadataDependencyOverrides = {}): MetadataDependencies {
+  const config = readMetadataConfig(env);
+  const log = overrides.log ?? logger;
+  const pool = createPool(config, 'metadata');
+  const redis = createRedis(config, 'metadata');
+  // ioredis emits 'error' on every failed (re)connect; without a listener it prints "Unhandled error event".
+  // A failed invalidation is logged, with its keys, where it happens (src/catalog.ts).
+  redis.on('error', (error: Error) => log.warn('metadata redis connection error', { error: error.message }));
+  const catalog = new MetadataCatalog(new PgMetadataRepository(pool), new RedisCacheInvalidator(redis), {
+    log,
+    metrics: overrides.metrics ?? new PowertoolsMetadataMetrics(powertoolsMetrics),
+  });
+  return {
+    config,
+    catalog,
+    apiKeys: { API_KEYS: config.API_KEYS, ADMIN_API_KEYS: config.ADMIN_API_KEYS },
+    async close() {
+      redis.disconnect();
+      await pool.end();
+    },
+  };
 }

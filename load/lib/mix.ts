@@ -4,6 +4,7 @@
  * knows; services are known or not; levels are mostly INFO. Pure: randomness is injected, so tests can
  * fix it and check the proportions.
  */
+import { formatIp, parseCidr } from '#shared/net/ip.ts';
 import type { LogInput } from '#shared/schemas/log.ts';
 
 /** What the demo metadata knows, reduced to what the mix needs. */
@@ -144,16 +145,11 @@ export interface Ipv4Cidr {
   prefix: number;
 }
 
-/** `undefined` for anything that is not an IPv4 CIDR (IPv6 networks are skipped by the mix). */
+/** `undefined` for anything that is not an IPv4 CIDR (IPv6 networks are skipped by the mix); no prefix is /32. */
 export function parseIpv4Cidr(cidr: string): Ipv4Cidr | undefined {
-  const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:\/(\d{1,2}))?$/.exec(cidr.trim());
-  if (match === null) return undefined;
-  const octets = match.slice(1, 5).map(Number);
-  const prefix = match[5] === undefined ? 32 : Number(match[5]);
-  if (octets.some((octet) => octet > 255) || prefix > 32) return undefined;
-  const ip = octets.reduce((value, octet) => value * 256 + octet, 0);
-  const size = 2 ** (32 - prefix);
-  return { base: ip - (ip % size), prefix };
+  const text = cidr.trim();
+  const parsed = parseCidr(text.includes('/') ? text : `${text}/32`);
+  return parsed?.version === 4 ? { base: Number(parsed.network), prefix: parsed.prefix } : undefined;
 }
 
 export function ipv4InCidr(ip: string, cidr: Ipv4Cidr): boolean {
@@ -167,9 +163,5 @@ export function ipv4InCidr(ip: string, cidr: Ipv4Cidr): boolean {
 export function randomIpIn(cidr: Ipv4Cidr, random: () => number): string {
   const size = 2 ** (32 - cidr.prefix);
   const offset = size > 2 ? 1 + Math.floor(random() * (size - 2)) : Math.floor(random() * size);
-  return formatIpv4(cidr.base + offset);
-}
-
-function formatIpv4(value: number): string {
-  return [24, 16, 8, 0].map((shift) => Math.floor(value / 2 ** shift) % 256).join('.');
+  return formatIp({ version: 4, value: BigInt(cidr.base + offset) });
 }

@@ -1,6 +1,6 @@
 /**
- * Runs before every integration test file (jest `setupFiles`), before any handler module is imported,
- * because function modules read their configuration once at load.
+ * Runs before every integration test file (jest `setupFiles`): the test environment in process.env, for the
+ * handler.ts entries (which wire themselves from process.env at load) and for Powertools, which reads its own.
  */
 import { TEST_ENV } from './test-env.ts';
 

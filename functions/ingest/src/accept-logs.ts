@@ -4,13 +4,12 @@
  * record, so a client never hears "accepted" for a log that was not stored.
  */
 import { randomUUID } from 'node:crypto';
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { type FieldProblem, ServiceUnavailableError, ValidationError } from '#shared/errors.ts';
 import type { EventPublisher, OutgoingMessage } from '#shared/kafka/publisher.ts';
-import { METRIC } from '#shared/metric-names.ts';
-import { logger, metrics } from '#shared/observability.ts';
+import { type Log, silentLog } from '#shared/log-port.ts';
 import { type IngestedLogRecord, type LogInput, parseLogInput } from '#shared/schemas/log.ts';
 import type { Candidate } from './parse-body.ts';
+import { type IngestMetrics, uncountedIngest } from './ports.ts';
 
 /** One problem with one record of the request. */
 export interface Rejection {
@@ -32,6 +31,9 @@ export interface AcceptLogsOptions {
   topic: string;
   /** Sent as `Retry-After` when the publisher fails. */
   retryAfterSeconds: number;
+  /** The wiring passes Powertools' logger and metrics; by default nothing is logged or counted (tests, tools). */
+  log?: Log;
+  metrics?: IngestMetrics;
   /** Injected so tests can fix time and ids. */
   clock?: () => Date;
   newId?: () => string;
@@ -46,6 +48,8 @@ export class AcceptLogs {
   readonly #publisher: EventPublisher;
   readonly #topic: string;
   readonly #retryAfterSeconds: number;
+  readonly #log: Log;
+  readonly #metrics: IngestMetrics;
   readonly #clock: () => Date;
   readonly #newId: () => string;
 
@@ -53,6 +57,8 @@ export class AcceptLogs {
     this.#publisher = options.publisher;
     this.#topic = options.topic;
     this.#retryAfterSeconds = options.retryAfterSeconds;
+    this.#log = options.log ?? silentLog;
+    this.#metrics = options.metrics ?? uncountedIngest;
     this.#clock = options.clock ?? (() => new Date());
     this.#newId = options.newId ?? randomUUID;
   }
@@ -79,19 +85,19 @@ export class AcceptLogs {
       for (const { field, reason } of outcome.problems) rejected.push({ index: candidate.index, field, reason });
     }
 
-    if (rejectedRecords > 0) metrics.addMetric(METRIC.logsRejected, MetricUnit.Count, rejectedRecords);
+    if (rejectedRecords > 0) this.#metrics.logsRejected(rejectedRecords);
     if (records.length === 0) throw new ValidationError(rejected, 422);
 
     try {
       await this.#publisher.publish(records.map((record) => this.#message(record)));
     } catch (error) {
-      metrics.addMetric(METRIC.ingestPublishFailures, MetricUnit.Count, 1);
-      logger.error('could not store logs on Kafka', { error, topic: this.#topic, records: records.length });
+      this.#metrics.publishFailed();
+      this.#log.error('could not store logs on Kafka', { error, topic: this.#topic, records: records.length });
       throw new ServiceUnavailableError('logs could not be stored', this.#retryAfterSeconds, { cause: error });
     }
 
-    metrics.addMetric(METRIC.logsAccepted, MetricUnit.Count, records.length);
-    logger.info('logs accepted', { accepted: records.length, rejected: rejectedRecords });
+    this.#metrics.logsAccepted(records.length);
+    this.#log.info('logs accepted', { accepted: records.length, rejected: rejectedRecords });
     return { accepted: records.length, eventIds: records.map((record) => record.event_id), rejected };
   }
 

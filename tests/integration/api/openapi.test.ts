@@ -8,10 +8,10 @@ import { dereference, validate } from '@readme/openapi-parser';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { closeDependencies as closeIngest } from '../../../functions/ingest/dependencies.ts';
-import * as ingest from '../../../functions/ingest/handler.ts';
-import { closeDependencies as closeMetadata } from '../../../functions/metadata/dependencies.ts';
-import * as metadata from '../../../functions/metadata/handler.ts';
+import { createIngestDependencies } from '../../../functions/ingest/dependencies.ts';
+import { createIngestHandler, ROUTES as ingestRoutes } from '../../../functions/ingest/src/http-handler.ts';
+import { createMetadataDependencies } from '../../../functions/metadata/dependencies.ts';
+import { createMetadataApi } from '../../../functions/metadata/src/routes.ts';
 import { lambdaContext, restEvent } from '../../support/apigw.ts';
 import { type ApiRequest, apiEvent } from '../../support/metadata-api.ts';
 
@@ -29,6 +29,12 @@ interface Document {
   paths: Record<string, PathItem>;
 }
 
+// Both functions as their handler.ts wires them, over the test environment.
+const ingestDependencies = createIngestDependencies(process.env);
+const ingest = { ...createIngestHandler(ingestDependencies), routes: ingestRoutes };
+const metadataDependencies = createMetadataDependencies(process.env);
+const metadata = createMetadataApi(metadataDependencies);
+
 let document: Document;
 const ajv = new Ajv2020({ strict: false, allErrors: true });
 addFormats.default(ajv);
@@ -38,7 +44,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all([closeIngest(), closeMetadata()]);
+  await Promise.all([ingestDependencies.close(), metadataDependencies.close()]);
 });
 
 /** `/api/metadata/hosts/{hostname}` → `/api/metadata/hosts/{}`: parameter names don't matter for matching. */

@@ -10,15 +10,16 @@ import { Redis } from 'ioredis';
 import { createPool } from '#shared/clients/postgres.ts';
 import { createRedis } from '#shared/clients/redis.ts';
 import { postgresEnv, readConfig, redisEnv } from '#shared/config.ts';
+import { silentLog } from '#shared/log-port.ts';
 import { cacheKeys } from '#shared/metadata/cache-keys.ts';
 import type { Service } from '#shared/metadata/model.ts';
 import { createEnrichDependencies, type EnrichDependencies } from '../../../functions/enrich/dependencies.ts';
 import { RedisMetadataCache } from '../../../functions/enrich/src/adapters/redis-metadata-cache.ts';
-import { PgMetadataRepository } from '../../../functions/metadata/adapters/pg-metadata-repository.ts';
-import { RedisCacheInvalidator } from '../../../functions/metadata/adapters/redis-cache-invalidator.ts';
-import { closeDependencies } from '../../../functions/metadata/dependencies.ts';
-import { MetadataCatalog } from '../../../functions/metadata/domain/catalog.ts';
-import { handler } from '../../../functions/metadata/handler.ts';
+import { createMetadataDependencies } from '../../../functions/metadata/dependencies.ts';
+import { PgMetadataRepository } from '../../../functions/metadata/src/adapters/pg-metadata-repository.ts';
+import { RedisCacheInvalidator } from '../../../functions/metadata/src/adapters/redis-cache-invalidator.ts';
+import { MetadataCatalog } from '../../../functions/metadata/src/catalog.ts';
+import { createMetadataApi } from '../../../functions/metadata/src/routes.ts';
 import { lambdaContext } from '../../support/apigw.ts';
 import { type ApiRequest, apiEvent } from '../../support/metadata-api.ts';
 import { freePort } from '../../support/net.ts';
@@ -103,8 +104,12 @@ class HoldingProxy {
   }
 }
 
+// The metadata function as handler.ts wires it, over the test environment.
+const metadataDependencies = createMetadataDependencies(process.env);
+const { handler: metadataHandler } = createMetadataApi(metadataDependencies);
+
 const metadata = async (request: ApiRequest) => {
-  const response = await handler(apiEvent(request), lambdaContext('metadata'));
+  const response = await metadataHandler(apiEvent(request), lambdaContext('metadata'));
   if (response.statusCode >= 300) throw new Error(`${request.method} ${request.path} answered ${response.statusCode}: ${response.body}`);
   return response;
 };
@@ -173,7 +178,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const name of created.services) await metadata({ method: 'DELETE', path: `/api/metadata/services/${name}` });
   for (const name of created.hosts) await metadata({ method: 'DELETE', path: `/api/metadata/hosts/${name}` });
-  await closeDependencies();
+  await metadataDependencies.close();
   redis.disconnect();
 });
 
@@ -187,11 +192,11 @@ describe('in-process cache versions', () => {
     const database = new URL(process.env.DATABASE_URL ?? '');
     proxy = await HoldingProxy.start({ host: database.hostname, port: Number(database.port || 5432) });
     database.port = String(proxy.port);
-    deps = createEnrichDependencies({
+    deps = createEnrichDependencies(
       // Budgets far above how long the test holds an answer back: the held read must succeed, late.
-      env: enrichTestEnv(topics, { DATABASE_URL: database.toString(), ENRICH_DB_TIMEOUT_MS: '20000', ENRICH_DB_CONNECT_TIMEOUT_MS: '5000' }),
-      instanceId: `cache-versions-${id}`,
-    });
+      enrichTestEnv(topics, { DATABASE_URL: database.toString(), ENRICH_DB_TIMEOUT_MS: '20000', ENRICH_DB_CONNECT_TIMEOUT_MS: '5000' }),
+      { instanceId: `cache-versions-${id}` },
+    );
   });
 
   afterAll(async () => {
@@ -258,7 +263,7 @@ describe('in-process cache versions', () => {
 describe('Redis write-back script', () => {
   const client = createRedis(readConfig(redisEnv), 'cache-versions-test');
   const writer = createRedis(readConfig(redisEnv), 'cache-versions-writer');
-  const cache = new RedisMetadataCache(client, { ttlSeconds: 300, negativeTtlSeconds: 30 });
+  const cache = new RedisMetadataCache(client, { ttlSeconds: 300, negativeTtlSeconds: 30, log: silentLog });
   const invalidator = new RedisCacheInvalidator(writer);
   const value: Service = { ...serviceNamed('write-back'), tags: {} };
 
@@ -322,7 +327,7 @@ describe('cache versions across a Redis restart', () => {
     own = await OwnRedis.start();
     topics = await throwawayTopics('cache-restart');
     const ownEnv = { ...process.env, REDIS_URL: own.url };
-    deps = createEnrichDependencies({ env: enrichTestEnv(topics, { REDIS_URL: own.url }), instanceId: `cache-restart-${id}` });
+    deps = createEnrichDependencies(enrichTestEnv(topics, { REDIS_URL: own.url }), { instanceId: `cache-restart-${id}` });
     // The metadata function's own use case and adapters, over this test's Redis (its handler is wired to the shared one).
     pool = createPool(readConfig(postgresEnv), 'cache-restart-test');
     writer = createRedis(readConfig(redisEnv, ownEnv), 'cache-restart-metadata');
@@ -387,7 +392,7 @@ describe('cache versions across a Redis restart', () => {
   it('refuses a write-back begun before a restart and sent after the first write that followed it', async () => {
     // Prepare: a Redis fresh from a restart, a metadata write, then a read (the version a PostgreSQL answer
     // would be written back under)
-    const cache = new RedisMetadataCache(reader, { ttlSeconds: 300, negativeTtlSeconds: 30 });
+    const cache = new RedisMetadataCache(reader, { ttlSeconds: 300, negativeTtlSeconds: 30, log: silentLog });
     const invalidator = new RedisCacheInvalidator(writer);
     const key = cacheKeys.service(`wb-restart-${randomUUID()}`);
     await restartRedis('cache-restart-metadata');
@@ -405,7 +410,7 @@ describe('cache versions across a Redis restart', () => {
 
   it('gives a Redis that lost its version a new one at the first read, never one seen before', async () => {
     // Prepare
-    const cache = new RedisMetadataCache(reader, { ttlSeconds: 300, negativeTtlSeconds: 30 });
+    const cache = new RedisMetadataCache(reader, { ttlSeconds: 300, negativeTtlSeconds: 30, log: silentLog });
     const key = cacheKeys.service(`wb-fresh-${randomUUID()}`);
     const before = (await cache.read([key])).version;
 

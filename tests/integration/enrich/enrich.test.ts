@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { KafkaPublisher } from '#shared/kafka/publisher.ts';
 import { cacheKeys, newVersionToken } from '#shared/metadata/cache-keys.ts';
-import { type EnrichRunner, startEnrichRunner } from '../../../functions/enrich/local/runner.ts';
+import { type EnrichRunner, startEnrichRunner } from '../../../scripts/local/event-source/runner.ts';
 import { expectValidEnrichedLog } from '../../unit/enrich/schema.ts';
 import {
   accountedFor,

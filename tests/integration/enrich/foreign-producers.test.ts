@@ -8,7 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { KafkaPublisher } from '#shared/kafka/publisher.ts';
-import { type EnrichRunner, startEnrichRunner } from '../../../functions/enrich/local/runner.ts';
+import { type EnrichRunner, startEnrichRunner } from '../../../scripts/local/event-source/runner.ts';
 import { derivedEventId } from '../../../functions/enrich/src/log-event.ts';
 import { KCAT } from '../../../scripts/ensure-kcat.ts';
 import { expectValidEnrichedLog } from '../../unit/enrich/schema.ts';

@@ -9,11 +9,10 @@ import { readConfig, kafkaEnv } from '#shared/config.ts';
 import { KafkaPublisher } from '#shared/kafka/publisher.ts';
 import { logger } from '#shared/observability.ts';
 import { RawLogRecord } from '#shared/schemas/log.ts';
-import { closeDependencies, config } from '../../../functions/ingest/dependencies.ts';
-import { handler, routes } from '../../../functions/ingest/handler.ts';
+import { createIngestDependencies } from '../../../functions/ingest/dependencies.ts';
 import { AcceptLogs } from '../../../functions/ingest/src/accept-logs.ts';
-import { createIngestHandler } from '../../../functions/ingest/src/http-handler.ts';
-import { serveHandler } from '../../../scripts/local/apigw-server.ts';
+import { createIngestHandler, ROUTES as routes } from '../../../functions/ingest/src/http-handler.ts';
+import { serveHandler } from '../../../scripts/local/api-gateway/index.ts';
 import { lambdaContext, restEvent } from '../../support/apigw.ts';
 import { latestOffsets, readTopicUntil } from '../../support/kafka.ts';
 
@@ -31,6 +30,11 @@ const markedLog = (marker: string, overrides: Record<string, unknown> = {}) => (
   ...overrides,
 });
 
+// The function as deployed: the same wiring handler.ts does, over the test environment.
+const dependencies = createIngestDependencies(process.env);
+const { config } = dependencies;
+const { handler } = createIngestHandler(dependencies);
+
 const post = (body: string, contentType = 'application/json') =>
   handler(
     restEvent('apigw-rest-post-logs', { body, headers: { 'Content-Type': contentType } }),
@@ -43,7 +47,7 @@ const post = (body: string, contentType = 'application/json') =>
 jest.setTimeout(30_000);
 
 afterAll(async () => {
-  await closeDependencies();
+  await dependencies.close();
 });
 
 describe('ingest → raw-logs', () => {
@@ -126,7 +130,7 @@ describe('ingest → raw-logs', () => {
       'ingest-dead-broker-test',
     );
     const { handler: unreachable } = createIngestHandler({
-      acceptLogs: new AcceptLogs({ publisher: deadBroker, topic: config.RAW_TOPIC, retryAfterSeconds: 9 }),
+      acceptLogs: new AcceptLogs({ publisher: deadBroker, topic: config.RAW_TOPIC, retryAfterSeconds: 9, log: logger }),
       apiKeys: undefined,
       maxBodyBytes: 1024 * 1024,
       maxBatch: 1000,

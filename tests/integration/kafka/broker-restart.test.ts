@@ -21,7 +21,6 @@ import type { APIGatewayProxyResult } from 'aws-lambda';
 import { kafkaEnv, readConfig } from '#shared/config.ts';
 import { KafkaPublisher, PublishError, PublishTimeoutError } from '#shared/kafka/publisher.ts';
 import { logger } from '#shared/observability.ts';
-import { readIngestConfig } from '../../../functions/ingest/config.ts';
 import { createIngestDependencies } from '../../../functions/ingest/dependencies.ts';
 import { createIngestHandler } from '../../../functions/ingest/src/http-handler.ts';
 import { snapshotEnds, TopicReader } from '../../../load/lib/topic-reader.ts';
@@ -157,15 +156,13 @@ const ms = (values: readonly number[]) => {
 
 /** Ingest's own wiring (the dependencies factory), aimed at this file's broker (or another address). */
 const ingestWiring = (bootstrap = broker.bootstrap) =>
-  createIngestDependencies(
-    readIngestConfig({ ...process.env, KAFKA_BROKERS: bootstrap, KAFKA_PRODUCE_TIMEOUT_MS: String(DEADLINE_MS) }),
-  );
+  createIngestDependencies({ ...process.env, KAFKA_BROKERS: bootstrap, KAFKA_PRODUCE_TIMEOUT_MS: String(DEADLINE_MS) });
 
 describe('ingest across a broker restart', () => {
   it('answers 503 with Retry-After while the broker is killed, accepts again once it is back, and every 202 is on raw-logs once', async () => {
     // Prepare
     const own = ingestWiring();
-    const { handler } = createIngestHandler(own.dependencies);
+    const { handler } = createIngestHandler(own);
     const from = await snapshotEnds({ clientId: 'restart-test', bootstrapBrokers: [broker.bootstrap] }, [RAW_TOPIC]);
     const trickle = new Trickle(handler);
     trickle.start();
@@ -215,7 +212,7 @@ describe('ingest across a broker restart', () => {
   it('answers 503 within the produce deadline while the broker is frozen (connections open, no answer), and accepts again after', async () => {
     // Prepare
     const own = ingestWiring();
-    const { handler } = createIngestHandler(own.dependencies);
+    const { handler } = createIngestHandler(own);
     const from = await snapshotEnds({ clientId: 'restart-test', bootstrapBrokers: [broker.bootstrap] }, [RAW_TOPIC]);
     const trickle = new Trickle(handler);
     trickle.start();
@@ -352,7 +349,7 @@ describe('ingest when the broker goes away without closing its connections', () 
   it('answers 503 within the deadline while it is gone and accepts again soon after it answers, on the same producer', async () => {
     // Prepare
     const own = ingestWiring(hidden.bootstrap);
-    const { handler } = createIngestHandler(own.dependencies);
+    const { handler } = createIngestHandler(own);
     const from = await snapshotEnds({ clientId: 'restart-test', bootstrapBrokers: [hidden.bootstrap] }, [RAW_TOPIC]);
     const trickle = new Trickle(handler);
     trickle.start();

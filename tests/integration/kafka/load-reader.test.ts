@@ -11,12 +11,11 @@ import { jest } from '@jest/globals';
 import { kafkaEnv, readConfig } from '#shared/config.ts';
 import { connectionOptions } from '#shared/kafka/connection.ts';
 import { logger } from '#shared/observability.ts';
-import { readIngestConfig } from '../../../functions/ingest/config.ts';
-import { createIngestDependencies, type IngestWiring } from '../../../functions/ingest/dependencies.ts';
+import { createIngestDependencies, type IngestDependencies } from '../../../functions/ingest/dependencies.ts';
 import { createIngestHandler, ROUTES } from '../../../functions/ingest/src/http-handler.ts';
 import { loadCatalog } from '../../../load/lib/catalog.ts';
 import { type LoadRunOptions, runLoad } from '../../../load/lib/run.ts';
-import { serveHandler, type ServedHandler } from '../../../scripts/local/apigw-server.ts';
+import { serveHandler, type ServedHandler } from '../../../scripts/local/api-gateway/index.ts';
 import { OwnBroker } from '../../support/own-broker.ts';
 
 // A restart after SIGKILL takes the broker ~12 s; the runs are sized around it.
@@ -25,7 +24,7 @@ jest.setTimeout(180_000);
 const print = (line: string) => console.log(`[load-reader] ${line}`);
 
 let broker: OwnBroker;
-let wiring: IngestWiring;
+let wiring: IngestDependencies;
 let served: ServedHandler;
 
 beforeAll(async () => {
@@ -39,10 +38,8 @@ beforeAll(async () => {
     ],
     log: print,
   });
-  wiring = createIngestDependencies(
-    readIngestConfig({ ...process.env, KAFKA_BROKERS: broker.bootstrap, INGEST_RETRY_AFTER_SECONDS: '1' }),
-  );
-  const { handler } = createIngestHandler(wiring.dependencies);
+  wiring = createIngestDependencies({ ...process.env, KAFKA_BROKERS: broker.bootstrap, INGEST_RETRY_AFTER_SECONDS: '1' });
+  const { handler } = createIngestHandler(wiring);
   served = await serveHandler({ name: 'ingest-load-reader-test', port: 0, handler, routes: ROUTES });
 });
 

@@ -12,10 +12,10 @@ import { KafkaPublisher } from '#shared/kafka/publisher.ts';
 import { createThrowawayTopics, deleteTopics } from '../../../bench/lib/kafka-fixtures.ts';
 import { AcceptLogs } from '../../../functions/ingest/src/accept-logs.ts';
 import { createIngestHandler } from '../../../functions/ingest/src/http-handler.ts';
-import { startEnrichRunner } from '../../../functions/enrich/local/runner.ts';
+import { startEnrichRunner } from '../../../scripts/local/event-source/runner.ts';
 import { loadCatalog } from '../../../load/lib/catalog.ts';
 import { runLoad } from '../../../load/lib/run.ts';
-import { serveHandler } from '../../../scripts/local/apigw-server.ts';
+import { serveHandler } from '../../../scripts/local/api-gateway/index.ts';
 import { ensureDatabase } from '#shared/db/database.ts';
 import { migrate } from '#shared/db/migrate.ts';
 

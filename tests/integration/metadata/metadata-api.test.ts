@@ -16,16 +16,16 @@ import { ensureDatabase } from '#shared/db/database.ts';
 import { migrate } from '#shared/db/migrate.ts';
 import { cacheKeys } from '#shared/metadata/cache-keys.ts';
 import type { Host, Network, Service } from '#shared/metadata/model.ts';
-import { logger } from '#shared/observability.ts';
-import { PgMetadataRepository } from '../../../functions/metadata/adapters/pg-metadata-repository.ts';
-import { RedisCacheInvalidator } from '../../../functions/metadata/adapters/redis-cache-invalidator.ts';
-import { encodeCursor } from '../../../functions/metadata/api/input.ts';
-import { createMetadataApi } from '../../../functions/metadata/api/routes.ts';
-import { closeDependencies } from '../../../functions/metadata/dependencies.ts';
-import { MetadataCatalog } from '../../../functions/metadata/domain/catalog.ts';
-import { formatIp, parseIp } from '../../../functions/metadata/domain/ip.ts';
-import type { MetadataCacheInvalidator } from '../../../functions/metadata/domain/ports.ts';
-import { handler } from '../../../functions/metadata/handler.ts';
+import { canonicalIp } from '#shared/net/ip.ts';
+import { logger, metrics } from '#shared/observability.ts';
+import { createMetadataDependencies } from '../../../functions/metadata/dependencies.ts';
+import { PgMetadataRepository } from '../../../functions/metadata/src/adapters/pg-metadata-repository.ts';
+import { PowertoolsMetadataMetrics } from '../../../functions/metadata/src/adapters/powertools-metrics.ts';
+import { RedisCacheInvalidator } from '../../../functions/metadata/src/adapters/redis-cache-invalidator.ts';
+import { MetadataCatalog } from '../../../functions/metadata/src/catalog.ts';
+import { encodeCursor } from '../../../functions/metadata/src/input.ts';
+import type { MetadataCacheInvalidator } from '../../../functions/metadata/src/ports.ts';
+import { createMetadataApi } from '../../../functions/metadata/src/routes.ts';
 import { lambdaContext, restEvent } from '../../support/apigw.ts';
 import { TEST_ENV } from '../env.ts';
 import { type ApiRequest, apiEvent, bodyOf, messageOf, problemsOf } from '../../support/metadata-api.ts';
@@ -34,6 +34,9 @@ const HOSTS = '/api/metadata/hosts';
 const SERVICES = '/api/metadata/services';
 const NETWORKS = '/api/metadata/networks';
 
+// The function as deployed: the same wiring handler.ts does, over the test environment.
+const dependencies = createMetadataDependencies(process.env);
+const { handler } = createMetadataApi(dependencies);
 const call = (request: ApiRequest) => handler(apiEvent(request), lambdaContext('metadata'));
 
 let redis: Redis;
@@ -55,7 +58,7 @@ afterAll(async () => {
   await cleanup.query('DELETE FROM networks WHERE cidr = ANY($1::cidr[])', [[...created.networks]]);
   await cleanup.end();
   redis.disconnect();
-  await closeDependencies();
+  await dependencies.close();
 });
 
 afterEach(() => jest.restoreAllMocks());
@@ -73,12 +76,6 @@ function uniqueIpv4(): string {
 function uniqueIpv6(): string {
   const hex = randomHex();
   return canonicalIp(`fd${hex.slice(0, 2)}:${hex.slice(2, 30).match(/.{4}/g)?.join(':')}`);
-}
-
-function canonicalIp(text: string): string {
-  const parsed = parseIp(text);
-  if (parsed === undefined) throw new Error(`not an IP: ${text}`);
-  return formatIp(parsed);
 }
 
 function newHost(overrides: Partial<Host> = {}): Host {
@@ -555,7 +552,10 @@ describe('when a dependency is down', () => {
     deadRedis.on('error', () => undefined);
     const invalidator: MetadataCacheInvalidator = new RedisCacheInvalidator(deadRedis);
     const { handler: cacheDownHandler } = createMetadataApi({
-      catalog: new MetadataCatalog(new PgMetadataRepository(pool), invalidator),
+      catalog: new MetadataCatalog(new PgMetadataRepository(pool), invalidator, {
+        log: logger,
+        metrics: new PowertoolsMetadataMetrics(metrics),
+      }),
       apiKeys: {},
     });
     const logError = jest.spyOn(logger, 'error').mockImplementation(() => undefined);

@@ -10,7 +10,7 @@ import { postgresEnv, readConfig } from '#shared/config.ts';
 import { ensureDatabase } from '#shared/db/database.ts';
 import { migrate } from '#shared/db/migrate.ts';
 import { cacheKeys } from '#shared/metadata/cache-keys.ts';
-import { PgMetadataRepository } from '../../../functions/metadata/adapters/pg-metadata-repository.ts';
+import { PgMetadataRepository } from '../../../functions/metadata/src/adapters/pg-metadata-repository.ts';
 import { seedDemoMetadata } from '../../../scripts/seed.ts';
 import { TEST_ENV } from '../env.ts';
 

@@ -3,13 +3,22 @@ import type { APIGatewayProxyResult } from 'aws-lambda';
 import { METRIC } from '#shared/metric-names.ts';
 import { logger, metrics } from '#shared/observability.ts';
 import { AcceptLogs } from '../../../functions/ingest/src/accept-logs.ts';
+import { PowertoolsIngestMetrics } from '../../../functions/ingest/src/adapters/powertools-metrics.ts';
 import { createIngestHandler } from '../../../functions/ingest/src/http-handler.ts';
 import { lambdaContext, restEvent } from '../../support/apigw.ts';
 import { paymentLog, RecordingPublisher, sequentialIds } from './fakes.ts';
 
 function setup(options: { apiKeys?: string[]; maxBodyBytes?: number; maxBatch?: number } = {}) {
   const publisher = new RecordingPublisher();
-  const acceptLogs = new AcceptLogs({ publisher, topic: 'raw-logs', retryAfterSeconds: 5, newId: sequentialIds() });
+  // Powertools' logger and metrics, as the function's wiring passes them: the tests observe both.
+  const acceptLogs = new AcceptLogs({
+    publisher,
+    topic: 'raw-logs',
+    retryAfterSeconds: 5,
+    newId: sequentialIds(),
+    log: logger,
+    metrics: new PowertoolsIngestMetrics(metrics),
+  });
   const { handler } = createIngestHandler({
     acceptLogs,
     apiKeys: options.apiKeys,

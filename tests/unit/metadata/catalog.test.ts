@@ -3,7 +3,8 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { cacheKeys } from '#shared/metadata/cache-keys.ts';
 import { METRIC } from '#shared/metric-names.ts';
 import { logger, metrics } from '#shared/observability.ts';
-import { MetadataCatalog } from '../../../functions/metadata/domain/catalog.ts';
+import { PowertoolsMetadataMetrics } from '../../../functions/metadata/src/adapters/powertools-metrics.ts';
+import { MetadataCatalog } from '../../../functions/metadata/src/catalog.ts';
 import { FailingInvalidator, host, MemoryRepository, network, RecordingInvalidator, service } from './fakes.ts';
 
 function setup() {
@@ -132,7 +133,9 @@ describe('when the cache is unreachable', () => {
     const logError = jest.spyOn(logger, 'error').mockImplementation(() => undefined);
     const addMetric = jest.fn<Metrics['addMetric']>();
     jest.spyOn(metrics, 'singleMetric').mockReturnValue({ addMetric } as unknown as Metrics);
-    return { repository, logError, addMetric, catalog: new MetadataCatalog(repository, new FailingInvalidator()) };
+    // Powertools' logger and metrics, as the function's wiring passes them.
+    const observers = { log: logger, metrics: new PowertoolsMetadataMetrics(metrics) };
+    return { repository, logError, addMetric, catalog: new MetadataCatalog(repository, new FailingInvalidator(), observers) };
   }
 
   it('still commits the write and returns the stored record', async () => {

@@ -1,6 +1,6 @@
 /** In-memory stand-ins for the metadata ports, and record factories, for unit tests. */
 import type { Host, Network, Service } from '#shared/metadata/model.ts';
-import { formatCidr, parseCidr, parseIp } from '../../../functions/metadata/domain/ip.ts';
+import { formatCidr, parseCidr, parseIp } from '#shared/net/ip.ts';
 import {
   type CacheInvalidation,
   DuplicateKeyError,
@@ -12,7 +12,7 @@ import {
   type Stored,
   type StoredHost,
   type StoredNetwork,
-} from '../../../functions/metadata/domain/ports.ts';
+} from '../../../functions/metadata/src/ports.ts';
 
 export function host(overrides: Partial<Host> = {}): Host {
   return {

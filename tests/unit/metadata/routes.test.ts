@@ -1,8 +1,8 @@
 import { jest } from '@jest/globals';
 import type { ApiKeysEnv } from '#shared/config.ts';
 import { logger } from '#shared/observability.ts';
-import { createMetadataApi } from '../../../functions/metadata/api/routes.ts';
-import { MetadataCatalog } from '../../../functions/metadata/domain/catalog.ts';
+import { createMetadataApi } from '../../../functions/metadata/src/routes.ts';
+import { MetadataCatalog } from '../../../functions/metadata/src/catalog.ts';
 import { lambdaContext, restEvent } from '../../support/apigw.ts';
 import { type ApiRequest, apiEvent, bodyOf, FIXTURE_API_KEY, messageOf, problemsOf } from '../../support/metadata-api.ts';
 import { host, MemoryRepository, network, RecordingInvalidator, service } from './fakes.ts';

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import type { FieldProblem } from '../errors.ts';
 import { canonicalIp, isLinkLocalOrLoopback } from '../net/ip.ts';
 import { LIMITS } from './limits.ts';
+import { zodProblems } from './problems.ts';
 import { boundedKeyList, deeperThan, FIELD_ALIASES, isPlainObject, nestingProblems, normaliseLog, pathName } from './normalise.ts';
 
 export { deeperThan, LIMITS };
@@ -275,7 +276,7 @@ function parseOrThrow<T extends { dropped_attributes?: string[] }>(schema: z.Zod
   const normalised = normaliseLog(value, own, preferredIp);
   const result = schema.safeParse(normalised.record);
   if (!result.success) {
-    return { ok: false, problems: zodProblems(result.error, normalised.record, index).map((problem) => renamed(problem, normalised.sources)) };
+    return { ok: false, problems: zodProblems(result.error, normalised.record, { index }).map((problem) => renamed(problem, normalised.sources)) };
   }
   const log = result.data as T;
   if (normalised.dropped.length > 0) log.dropped_attributes = boundedKeyList([...(log.dropped_attributes ?? []), ...normalised.dropped]);
@@ -308,28 +309,4 @@ function renamed(problem: FieldProblem, sources: Partial<Record<string, string>>
 
 function withIndex(problem: FieldProblem, index: number | undefined): FieldProblem {
   return index === undefined ? problem : { ...problem, index };
-}
-
-/** Turns zod issues into field problems a client can act on. */
-export function zodProblems(
-  error: z.ZodError,
-  input: unknown,
-  index?: number,
-): { field: string; reason: string; index?: number }[] {
-  return error.issues.map((issue) => ({
-    field: issue.path.length > 0 ? issue.path.join('.') : '(record)',
-    // A missing field fails whichever check comes first (type, union, enum): say what the client must fix.
-    // A custom rule (a timestamp, the origin rule) says it better itself.
-    reason: issue.code !== 'custom' && issue.path.length > 0 && valueAt(input, issue.path) === undefined ? 'is required' : issue.message,
-    ...(index === undefined ? {} : { index }),
-  }));
-}
-
-function valueAt(input: unknown, path: PropertyKey[]): unknown {
-  let current = input;
-  for (const key of path) {
-    if (current === null || typeof current !== 'object') return undefined;
-    current = (current as Record<PropertyKey, unknown>)[key];
-  }
-  return current;
 }

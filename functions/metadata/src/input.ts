@@ -4,7 +4,8 @@
  */
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import type { z } from 'zod';
-import { type FieldProblem, ValidationError } from '#shared/errors.ts';
+import { ValidationError } from '#shared/errors.ts';
+import { zodProblems } from '#shared/schemas/problems.ts';
 
 type Source = 'body' | 'query';
 
@@ -17,7 +18,13 @@ type Source = 'body' | 'query';
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown, source: Source): z.output<S> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
-  throw new ValidationError(problemsOf(result.error, input, source));
+  throw new ValidationError(
+    zodProblems(result.error, input, {
+      root: source,
+      notAnObject: 'must be a JSON object',
+      unknownKey: source === 'query' ? 'is not a known query parameter' : 'is not a known field',
+    }),
+  );
 }
 
 /** Validates one value (a path parameter or a cursor's key) as `field`; the first problem is the reason. */
@@ -55,30 +62,4 @@ export function decodeCursor<S extends z.ZodType>(cursor: string, key: S): z.out
     throw new ValidationError([{ field: 'cursor', reason: 'is not a cursor returned by this API' }]);
   }
   return result.data;
-}
-
-function problemsOf(error: z.ZodError, input: unknown, source: Source): FieldProblem[] {
-  return error.issues.flatMap((issue): FieldProblem[] => {
-    const field = issue.path.map(String).join('.');
-    if (issue.code === 'unrecognized_keys') {
-      const reason = source === 'query' ? 'is not a known query parameter' : 'is not a known field';
-      return issue.keys.map((key) => ({ field: field === '' ? key : `${field}.${key}`, reason }));
-    }
-    if (issue.path.length === 0) {
-      return [{ field: source, reason: issue.code === 'invalid_type' ? 'must be a JSON object' : issue.message }];
-    }
-    if (issue.code === 'invalid_key') {
-      return [{ field, reason: `is not a valid key: it ${issue.issues[0]?.message ?? 'is not valid'}` }];
-    }
-    return [{ field, reason: valueAt(input, issue.path) === undefined ? 'is required' : issue.message }];
-  });
-}
-
-function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
-  let current = input;
-  for (const key of path) {
-    if (current === null || typeof current !== 'object') return undefined;
-    current = (current as Record<PropertyKey, unknown>)[key];
-  }
-  return current;
 }

@@ -6,7 +6,18 @@
  */
 import pg from 'pg';
 import { ServiceUnavailableError } from '#shared/errors.ts';
-import type { Host, Network, Service, Tags } from '#shared/metadata/model.ts';
+import type { Host, Network, Service } from '#shared/metadata/model.ts';
+import {
+  type HostRow,
+  hostFromRow,
+  hostToRow,
+  type NetworkRow,
+  networkFromRow,
+  networkToRow,
+  type ServiceRow,
+  serviceFromRow,
+  serviceToRow,
+} from '#shared/metadata/rows.ts';
 import {
   DuplicateKeyError,
   type KeyRange,
@@ -16,59 +27,38 @@ import {
   type Stored,
   type StoredHost,
   type StoredNetwork,
-} from '../domain/ports.ts';
+} from '../ports.ts';
 
-type Row = Record<string, unknown>;
+type ColumnType = 'text' | 'inet' | 'cidr' | 'jsonb';
 
 interface Column {
   name: string;
-  type: 'text' | 'inet' | 'cidr' | 'jsonb';
+  type: ColumnType;
 }
 
-interface Table<T> {
+/** A row as selected: the table's columns and its timestamps (Date from pg, ISO text from `row_to_json`). */
+type StoredRow<R> = R & { created_at: Date | string; updated_at: Date | string };
+/** A write's row, with the row it replaced (`row_to_json(previous)`; null when it inserted). */
+type WrittenRow<R> = StoredRow<R> & { previous: StoredRow<R> | null };
+
+/** How one table stores one kind of record; the row mapping itself is shared with enrich (`#shared/metadata/rows.ts`). */
+interface Table<T, R> {
   name: string;
-  key: Column;
-  /** Every column but the key and the timestamps, in bind order ($2, $3, …). */
-  fields: Column[];
-  /** The select list over alias `a`; each output column is named as in the table. */
-  select(a: string): string;
-  /** Bind values: the key, then `fields`. */
-  params(record: T): unknown[];
-  fromRow(row: Row): Stored<T>;
+  key: keyof R & string;
+  /** Every column but the timestamps, with its SQL type. */
+  columns: { [K in keyof R]: ColumnType };
+  toRow(record: T): R;
+  fromRow(row: R): T;
   /** The client-facing error for a unique constraint the record violated. */
   duplicate(constraint: string | undefined, record: T): DuplicateKeyError | undefined;
 }
 
-const HOSTS: Table<Host> = {
+const HOSTS: Table<Host, HostRow> = {
   name: 'hosts',
-  key: { name: 'hostname', type: 'text' },
-  fields: [
-    { name: 'ip_address', type: 'inet' },
-    { name: 'datacenter', type: 'text' },
-    { name: 'environment', type: 'text' },
-    { name: 'cost_center', type: 'text' },
-    { name: 'tags', type: 'jsonb' },
-  ],
-  // host(): the address without a mask, in PostgreSQL's canonical spelling (what enrich keys by).
-  select: (a) =>
-    `${a}.hostname, host(${a}.ip_address) AS ip_address, ${a}.datacenter, ${a}.environment, ${a}.cost_center, ${a}.tags, ${a}.created_at, ${a}.updated_at`,
-  params: (host) => [
-    host.hostname,
-    host.ipAddress,
-    host.datacenter,
-    host.environment,
-    host.costCenter,
-    JSON.stringify(host.tags),
-  ],
-  fromRow: (row) => ({
-    hostname: String(row.hostname),
-    ipAddress: String(row.ip_address),
-    datacenter: String(row.datacenter),
-    environment: String(row.environment),
-    costCenter: String(row.cost_center),
-    tags: row.tags as Tags,
-    ...timestamps(row),
-  }),
+  key: 'hostname',
+  columns: { hostname: 'text', ip_address: 'inet', datacenter: 'text', environment: 'text', cost_center: 'text', tags: 'jsonb' },
+  toRow: hostToRow,
+  fromRow: hostFromRow,
   duplicate: (constraint, host) => {
     if (constraint === 'hosts_pkey') {
       return new DuplicateKeyError('hostname', `hostname: a host named ${JSON.stringify(host.hostname)} already exists`);
@@ -80,89 +70,53 @@ const HOSTS: Table<Host> = {
   },
 };
 
-const SERVICES: Table<Service> = {
+const SERVICES: Table<Service, ServiceRow> = {
   name: 'services',
-  key: { name: 'name', type: 'text' },
-  fields: [
-    { name: 'team', type: 'text' },
-    { name: 'owner', type: 'text' },
-    { name: 'tier', type: 'text' },
-    { name: 'version', type: 'text' },
-    { name: 'cost_center', type: 'text' },
-    { name: 'tags', type: 'jsonb' },
-  ],
-  select: (a) =>
-    `${a}.name, ${a}.team, ${a}.owner, ${a}.tier, ${a}.version, ${a}.cost_center, ${a}.tags, ${a}.created_at, ${a}.updated_at`,
-  params: (service) => [
-    service.name,
-    service.team,
-    service.owner,
-    service.tier,
-    service.version,
-    service.costCenter,
-    JSON.stringify(service.tags),
-  ],
-  fromRow: (row) => ({
-    name: String(row.name),
-    team: String(row.team),
-    owner: String(row.owner),
-    tier: String(row.tier),
-    version: String(row.version),
-    costCenter: String(row.cost_center),
-    tags: row.tags as Tags,
-    ...timestamps(row),
-  }),
+  key: 'name',
+  columns: { name: 'text', team: 'text', owner: 'text', tier: 'text', version: 'text', cost_center: 'text', tags: 'jsonb' },
+  toRow: serviceToRow,
+  fromRow: serviceFromRow,
   duplicate: (constraint, service) =>
     constraint === 'services_pkey'
       ? new DuplicateKeyError('name', `name: a service named ${JSON.stringify(service.name)} already exists`)
       : undefined,
 };
 
-const NETWORKS: Table<Network> = {
+const NETWORKS: Table<Network, NetworkRow> = {
   name: 'networks',
-  key: { name: 'cidr', type: 'cidr' },
-  fields: [
-    { name: 'datacenter', type: 'text' },
-    { name: 'environment', type: 'text' },
-    { name: 'zone', type: 'text' },
-    { name: 'description', type: 'text' },
-  ],
-  select: (a) =>
-    `${a}.cidr::text AS cidr, ${a}.datacenter, ${a}.environment, ${a}.zone, ${a}.description, ${a}.created_at, ${a}.updated_at`,
-  params: (network) => [network.cidr, network.datacenter, network.environment, network.zone, network.description],
-  fromRow: (row) => ({
-    cidr: String(row.cidr),
-    datacenter: String(row.datacenter),
-    environment: String(row.environment),
-    zone: String(row.zone),
-    description: row.description === null || row.description === undefined ? null : String(row.description),
-    ...timestamps(row),
-  }),
+  key: 'cidr',
+  columns: { cidr: 'cidr', datacenter: 'text', environment: 'text', zone: 'text', description: 'text' },
+  toRow: networkToRow,
+  fromRow: networkFromRow,
   duplicate: (constraint, network) =>
     constraint === 'networks_pkey'
       ? new DuplicateKeyError('cidr', `cidr: network ${network.cidr} already exists`)
       : undefined,
 };
 
-class PgCollection<T> implements RecordCollection<T> {
+class PgCollection<T, R extends object> implements RecordCollection<T> {
   protected readonly pool: pg.Pool;
-  protected readonly table: Table<T>;
-  readonly #sql: Record<'insert' | 'get' | 'listFirst' | 'listAfter' | 'replace' | 'upsert' | 'remove', string>;
+  protected readonly table: Table<T, R>;
+  /** The select list over alias `t`, for the statements of subclasses. */
+  protected readonly selectList: string;
+  readonly #sql: ReturnType<typeof statements>;
 
-  constructor(pool: pg.Pool, table: Table<T>) {
+  constructor(pool: pg.Pool, table: Table<T, R>) {
     this.pool = pool;
     this.table = table;
     this.#sql = statements(table);
+    this.selectList = this.#sql.select('t');
   }
 
   async insert(record: T): Promise<Stored<T>> {
-    const rows = await this.query(this.#sql.insert, this.table.params(record), record);
-    return this.#one(rows);
+    const rows = await this.query(this.#sql.insert, this.#params(record), record);
+    const row = rows[0];
+    if (row === undefined) throw new Error(`${this.table.name}: the statement returned no row`);
+    return this.stored(row);
   }
 
   async get(key: string): Promise<Stored<T> | undefined> {
-    const rows = await this.query(this.#sql.get, [key]);
-    return rows[0] === undefined ? undefined : this.table.fromRow(rows[0]);
+    return this.first(await this.query(this.#sql.get, [key]));
   }
 
   async list({ limit, after }: KeyRange): Promise<Stored<T>[]> {
@@ -170,42 +124,56 @@ class PgCollection<T> implements RecordCollection<T> {
       after === undefined
         ? await this.query(this.#sql.listFirst, [limit])
         : await this.query(this.#sql.listAfter, [limit, after]);
-    return rows.map((row) => this.table.fromRow(row));
+    return rows.map((row) => this.stored(row));
   }
 
   async replace(record: T): Promise<Replacement<T> | undefined> {
-    const rows = await this.query(this.#sql.replace, this.table.params(record), record);
+    const rows = await this.query<WrittenRow<R>>(this.#sql.replace, this.#params(record), record);
     const row = rows[0];
-    if (row === undefined) return undefined;
-    return { previous: this.table.fromRow(row.previous as Row), current: this.table.fromRow(row) };
+    if (row === undefined || row.previous === null) return undefined;
+    return { previous: this.stored(row.previous), current: this.stored(row) };
   }
 
   async upsert(record: T): Promise<{ previous: Stored<T> | undefined; current: Stored<T> } | undefined> {
-    const rows = await this.query(this.#sql.upsert, this.table.params(record), record);
+    const rows = await this.query<WrittenRow<R>>(this.#sql.upsert, this.#params(record), record);
     const row = rows[0];
     if (row === undefined) return undefined; // the stored record already had exactly these values
-    const previous = row.previous === null ? undefined : this.table.fromRow(row.previous as Row);
-    return { previous, current: this.table.fromRow(row) };
+    return { previous: row.previous === null ? undefined : this.stored(row.previous), current: this.stored(row) };
   }
 
   async remove(key: string): Promise<Stored<T> | undefined> {
-    const rows = await this.query(this.#sql.remove, [key]);
-    return rows[0] === undefined ? undefined : this.table.fromRow(rows[0]);
+    return this.first(await this.query(this.#sql.remove, [key]));
   }
 
-  protected async query(text: string, params: unknown[], record?: T): Promise<Row[]> {
+  protected first(rows: StoredRow<R>[]): Stored<T> | undefined {
+    return rows[0] === undefined ? undefined : this.stored(rows[0]);
+  }
+
+  protected stored(row: StoredRow<R>): Stored<T> {
+    // pg parses timestamptz into Date; row_to_json (the `previous` row) carries ISO text. Both parse.
+    return {
+      ...this.table.fromRow(row),
+      createdAt: new Date(row.created_at).toISOString(),
+      updatedAt: new Date(row.updated_at).toISOString(),
+    };
+  }
+
+  protected async query<Q = StoredRow<R>>(text: string, params: unknown[], record?: T): Promise<Q[]> {
     try {
-      const result = await this.pool.query<Row>(text, params);
+      const result = await this.pool.query(text, params);
       return result.rows;
     } catch (error) {
       throw this.#translate(error, record);
     }
   }
 
-  #one(rows: Row[]): Stored<T> {
-    const row = rows[0];
-    if (row === undefined) throw new Error(`${this.table.name}: the statement returned no row`);
-    return this.table.fromRow(row);
+  /** Bind values in the order of `statements`: the key, then the other columns. */
+  #params(record: T): unknown[] {
+    const row = this.table.toRow(record);
+    return columnsOf(this.table).map(({ name, type }) => {
+      const value = row[name as keyof R];
+      return type === 'jsonb' ? JSON.stringify(value) : value;
+    });
   }
 
   /** Client mistakes become their 4xx error, an unreachable database a 503; anything else stays a 500. */
@@ -222,22 +190,20 @@ class PgCollection<T> implements RecordCollection<T> {
   }
 }
 
-class PgHosts extends PgCollection<Host> {
-  readonly #findByIp = `SELECT ${HOSTS.select('t')} FROM hosts AS t WHERE t.ip_address = $1::inet`;
+class PgHosts extends PgCollection<Host, HostRow> {
+  readonly #findByIp = `SELECT ${this.selectList} FROM hosts AS t WHERE t.ip_address = $1::inet`;
 
   async findByIp(ip: string): Promise<StoredHost | undefined> {
-    const rows = await this.query(this.#findByIp, [ip]);
-    return rows[0] === undefined ? undefined : this.table.fromRow(rows[0]);
+    return this.first(await this.query(this.#findByIp, [ip]));
   }
 }
 
-class PgNetworks extends PgCollection<Network> {
+class PgNetworks extends PgCollection<Network, NetworkRow> {
   // `>>=` (contains or equals) is served by the GiST inet_ops index; the longest prefix is the most specific.
-  readonly #findMostSpecific = `SELECT ${NETWORKS.select('t')} FROM networks AS t WHERE t.cidr >>= $1::inet ORDER BY masklen(t.cidr) DESC LIMIT 1`;
+  readonly #findMostSpecific = `SELECT ${this.selectList} FROM networks AS t WHERE t.cidr >>= $1::inet ORDER BY masklen(t.cidr) DESC LIMIT 1`;
 
   async findMostSpecific(ip: string): Promise<StoredNetwork | undefined> {
-    const rows = await this.query(this.#findMostSpecific, [ip]);
-    return rows[0] === undefined ? undefined : this.table.fromRow(rows[0]);
+    return this.first(await this.query(this.#findMostSpecific, [ip]));
   }
 }
 
@@ -248,7 +214,7 @@ class PgNetworks extends PgCollection<Network> {
  */
 export class PgMetadataRepository implements MetadataRepository {
   readonly hosts: PgHosts;
-  readonly services: PgCollection<Service>;
+  readonly services: PgCollection<Service, ServiceRow>;
   readonly networks: PgNetworks;
 
   constructor(pool: pg.Pool) {
@@ -278,9 +244,31 @@ function isConnectionFailure(error: unknown): boolean {
   return typeof message === 'string' && /timeout|Connection terminated/i.test(message);
 }
 
+/** The key column first, then the others in the order the table lists them. */
+function columnsOf<R>({ key, columns }: Table<unknown, R>): Column[] {
+  const all = Object.entries(columns as Record<string, ColumnType>).map(([name, type]) => ({ name, type }));
+  return [...all.filter((column) => column.name === key), ...all.filter((column) => column.name !== key)];
+}
+
+/**
+ * The select list over `alias`, each output column named as in the table. Addresses without a mask
+ * (`host()`) and networks as text: PostgreSQL's canonical spelling, what enrich keys its cache by.
+ */
+function selectOf(columns: readonly Column[], alias: string): string {
+  const select = ({ name, type }: Column) => {
+    if (type === 'inet') return `host(${alias}.${name}) AS ${name}`;
+    if (type === 'cidr') return `${alias}.${name}::text AS ${name}`;
+    return `${alias}.${name}`;
+  };
+  return [...columns.map(select), `${alias}.created_at`, `${alias}.updated_at`].join(', ');
+}
+
 /** Every statement of one table. Identifiers come from the constant table descriptions above, never from input. */
-function statements<T>({ name, key, fields, select }: Table<T>) {
+function statements<R>(table: Table<unknown, R>) {
+  const { name } = table;
+  const [key, ...fields] = columnsOf(table) as [Column, ...Column[]];
   const columns = [key, ...fields];
+  const select = (alias: string) => selectOf(columns, alias);
   const names = columns.map((column) => column.name).join(', ');
   const values = columns.map((column, index) => `$${index + 1}::${column.type}`).join(', ');
   const keyIs = (alias: string) => `${alias}.${key.name} = $1::${key.type}`;
@@ -290,6 +278,7 @@ function statements<T>({ name, key, fields, select }: Table<T>) {
   const excluded = fields.map((field) => `EXCLUDED.${field.name}`).join(', ');
   const previous = (lock: string) => `WITH previous AS (SELECT ${select('p')} FROM ${name} AS p WHERE ${keyIs('p')}${lock})`;
   return {
+    select,
     insert: `INSERT INTO ${name} AS t (${names}) VALUES (${values}) RETURNING ${select('t')}`,
     get: `SELECT ${select('t')} FROM ${name} AS t WHERE ${keyIs('t')}`,
     listFirst: `SELECT ${select('t')} FROM ${name} AS t ORDER BY t.${key.name} LIMIT $1`,
@@ -310,13 +299,5 @@ function statements<T>({ name, key, fields, select }: Table<T>) {
       `WHERE (${current}) IS DISTINCT FROM (${excluded}) ` +
       `RETURNING ${select('t')}, (SELECT row_to_json(previous) FROM previous) AS previous`,
     remove: `DELETE FROM ${name} AS t WHERE ${keyIs('t')} RETURNING ${select('t')}`,
-  };
-}
-
-function timestamps(row: Row): { createdAt: string; updatedAt: string } {
-  // pg parses timestamptz into Date; row_to_json (the `previous` row) carries ISO text. Both parse.
-  return {
-    createdAt: new Date(row.created_at as Date | string).toISOString(),
-    updatedAt: new Date(row.updated_at as Date | string).toISOString(),
   };
 }

@@ -6,8 +6,8 @@
 import { z } from 'zod';
 import { ValidationError } from '#shared/errors.ts';
 import type { Host, Network, Service } from '#shared/metadata/model.ts';
+import { formatCidr, parseCidr } from '#shared/net/ip.ts';
 import { IpAddress, ServiceName } from '#shared/schemas/log.ts';
-import { formatCidr, parseCidr } from '../domain/ip.ts';
 
 export const LIMITS = {
   bodyBytes: 64 * 1024,

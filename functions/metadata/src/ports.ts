@@ -1,7 +1,8 @@
 /**
  * The ports the metadata use cases depend on. PostgreSQL implements `MetadataRepository`
  * (`adapters/pg-metadata-repository.ts`), Redis implements `MetadataCacheInvalidator`
- * (`adapters/redis-cache-invalidator.ts`); unit tests implement both in memory.
+ * (`adapters/redis-cache-invalidator.ts`), Powertools EMF implements `MetadataMetrics`
+ * (`adapters/powertools-metrics.ts`); unit tests implement the first two in memory. Logs go to a `Log` (`#shared/log-port.ts`).
  */
 import { ConflictError } from '#shared/errors.ts';
 import type { Host, Network, Service } from '#shared/metadata/model.ts';
@@ -64,6 +65,12 @@ export interface MetadataCacheInvalidator {
    * Rejects when the cache is unreachable; the caller decides what that means for the write.
    */
   invalidate(change: CacheInvalidation): Promise<void>;
+}
+
+/** What the use cases count. */
+export interface MetadataMetrics {
+  /** A committed write whose cache entries could not be removed: enrich may serve them until they expire. */
+  cacheInvalidationFailed(): void;
 }
 
 /** A unique field is already taken; `field` is the API's name for it (hostname, ipAddress, name, cidr). */

@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import type { Redis } from 'ioredis';
 import { ensureConnected } from '#shared/clients/redis.ts';
 import { cacheKeys, newVersionToken } from '#shared/metadata/cache-keys.ts';
-import type { CacheInvalidation, MetadataCacheInvalidator } from '../domain/ports.ts';
+import type { CacheInvalidation, MetadataCacheInvalidator } from '../ports.ts';
 
 /** Keys asked for per SCAN step, and so at most per UNLINK: small enough to keep each call short. */
 const SCAN_BATCH = 500;

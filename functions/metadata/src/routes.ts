@@ -6,7 +6,7 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import httpRouterHandler, { type Method } from '@middy/http-router';
-import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { z } from 'zod';
 import type { ApiKeysEnv } from '#shared/config.ts';
 import { ForbiddenError, MethodNotAllowedError, NotFoundError } from '#shared/errors.ts';
@@ -14,8 +14,8 @@ import { errorResponse, httpErrors, json } from '#shared/http/responses.ts';
 import { jsonBody, requireApiKey } from '#shared/http/request.ts';
 import type { Host, Network, Service } from '#shared/metadata/model.ts';
 import { logger } from '#shared/observability.ts';
-import type { MetadataCatalog, Page, RecordCatalog } from '../domain/catalog.ts';
-import type { Stored } from '../domain/ports.ts';
+import type { MetadataCatalog, Page, RecordCatalog } from './catalog.ts';
+import type { Stored } from './ports.ts';
 import { decodeCursor, encodeCursor, parseInput, parseValue, pathParameter } from './input.ts';
 import {
   cidr,
@@ -68,7 +68,7 @@ interface Resource<T> {
   fromCreateBody(body: unknown): T;
   fromReplaceBody(body: unknown, key: string): T;
   catalog: RecordCatalog<T>;
-  findByIp?: (ip: string) => Promise<Page<Stored<T>>>;
+  listForIp?: (ip: string) => Promise<Page<Stored<T>>>;
 }
 
 /**
@@ -105,7 +105,7 @@ export function metadataRoutes({ catalog, apiKeys }: MetadataApiDependencies): M
       return toHost({ ...input, hostname: withPathKey('hostname', input.hostname, key) });
     },
     catalog: catalog.hosts,
-    findByIp: (ip) => catalog.hosts.findByIp(ip),
+    listForIp: (ip) => catalog.hosts.listForIp(ip),
   };
 
   const services: Resource<Service> = {
@@ -144,7 +144,7 @@ export function metadataRoutes({ catalog, apiKeys }: MetadataApiDependencies): M
       return toNetwork({ ...input, cidr: withPathKey('cidr', input.cidr, key) });
     },
     catalog: catalog.networks,
-    findByIp: (ip) => catalog.networks.findForIp(ip),
+    listForIp: (ip) => catalog.networks.listForIp(ip),
   };
 
   return [...crudRoutes(hosts, access), ...crudRoutes(services, access), ...crudRoutes(networks, access)];
@@ -190,8 +190,8 @@ function crudRoutes<T>(resource: Resource<T>, access: Access): MetadataRoute[] {
     const query = parseInput(resource.listQuery, event.queryStringParameters ?? {}, 'query');
     const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, resource.keySchema);
     const page =
-      query.ip !== undefined && resource.findByIp !== undefined
-        ? await resource.findByIp(query.ip)
+      query.ip !== undefined && resource.listForIp !== undefined
+        ? await resource.listForIp(query.ip)
         : await resource.catalog.list({ limit: query.limit, after });
     return json(200, { items: page.items, nextCursor: page.nextAfter === null ? null : encodeCursor(page.nextAfter) });
   };
@@ -230,25 +230,34 @@ function crudRoutes<T>(resource: Resource<T>, access: Access): MetadataRoute[] {
 
 /**
  * The router calls this when no route has both the method and the path: 405 (with `allow`) when the path
- * is known under another method, 404 otherwise.
+ * is known under another method, 404 otherwise. Which methods know the path is asked of @middy/http-router
+ * itself (a second router over the same table whose handlers only name their method), so the 405 can never
+ * disagree with the routing.
  */
 function unmatched(routes: readonly MetadataRoute[]) {
-  const templates = routes.map((route) => ({ method: route.method, pattern: templatePattern(route.path) }));
+  const methods = [...new Set(routes.map((route) => route.method))];
+  let matched = false;
+  const probe = httpRouterHandler({
+    routes: routes.map((route) => ({
+      method: route.method,
+      path: route.path,
+      handler: () => {
+        matched = true;
+      },
+    })),
+    notFoundResponse: () => {},
+  });
+  const knows = (candidate: Method, path: string): boolean => {
+    matched = false;
+    void probe({ httpMethod: candidate, path } as APIGatewayProxyEvent, {} as Context);
+    return matched;
+  };
   return ({ method, path }: { method: string; path: string }): APIGatewayProxyResult => {
-    const allowed = [...new Set(templates.filter((t) => t.pattern.test(path)).map((t) => t.method))];
+    const allowed = methods.filter((candidate) => knows(candidate, path));
     if (allowed.length === 0) throw new NotFoundError(`no route for ${method} ${path}`);
     const response = errorResponse(
       new MethodNotAllowedError(`${method} is not allowed on ${path}; allowed: ${allowed.join(', ')}`),
     );
     return { ...response, headers: { ...response.headers, allow: allowed.join(', ') } };
   };
-}
-
-/** The same matching as @middy/http-router: `{param}` is one segment, one trailing slash is optional. */
-function templatePattern(template: string): RegExp {
-  const source = template
-    .split(/(\{[^/]+\})/)
-    .map((part) => (part.startsWith('{') ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
-    .join('');
-  return new RegExp(`^${source}/?$`);
 }

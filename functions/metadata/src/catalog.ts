@@ -3,21 +3,18 @@
  * Every write goes to the repository first (PostgreSQL is the source of truth) and then removes what it
  * changed from the cache enrich reads, and bumps the metadata version.
  */
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { NotFoundError } from '#shared/errors.ts';
+import { type Log, silentLog } from '#shared/log-port.ts';
 import { cacheKeys } from '#shared/metadata/cache-keys.ts';
 import type { Host, Network, Service } from '#shared/metadata/model.ts';
-import { METRIC } from '#shared/metric-names.ts';
-import { logger, metrics } from '#shared/observability.ts';
 import type {
   CacheInvalidation,
   KeyRange,
   MetadataCacheInvalidator,
+  MetadataMetrics,
   MetadataRepository,
   RecordCollection,
   Stored,
-  StoredHost,
-  StoredNetwork,
 } from './ports.ts';
 
 /** One page of a keyset listing; `nextAfter` is the key to continue after, null on the last page. */
@@ -27,6 +24,20 @@ export interface Page<T> {
 }
 
 export type UpsertOutcome = 'created' | 'updated' | 'unchanged';
+
+/** Where a failed cache invalidation is told (the write itself succeeds). */
+export interface CatalogObservers {
+  log: Log;
+  metrics: MetadataMetrics;
+}
+
+/** For tests and tools that watch nothing; the function's wiring passes Powertools' logger and metrics. */
+const UNOBSERVED: CatalogObservers = { log: silentLog, metrics: { cacheInvalidationFailed: () => undefined } };
+
+/** What every catalog of one repository shares. */
+interface CatalogContext extends CatalogObservers {
+  invalidator: MetadataCacheInvalidator;
+}
 
 /** What differs between hosts, services and networks as far as the use cases care. */
 interface RecordKind<T> {
@@ -68,18 +79,18 @@ const NETWORK: RecordKind<Network> = {
  * The use cases for one kind of record.
  *
  * @example
- * const catalog = new MetadataCatalog(repository, invalidator);
+ * const catalog = new MetadataCatalog(repository, invalidator, { log, metrics });
  * const host = await catalog.hosts.create({ hostname: 'web-1', ipAddress: '10.0.0.5', ... });
  */
 export class RecordCatalog<T> {
   readonly #collection: RecordCollection<T>;
   readonly #kind: RecordKind<T>;
-  readonly #invalidator: MetadataCacheInvalidator;
+  readonly #context: CatalogContext;
 
-  constructor(collection: RecordCollection<T>, kind: RecordKind<T>, invalidator: MetadataCacheInvalidator) {
+  constructor(collection: RecordCollection<T>, kind: RecordKind<T>, context: CatalogContext) {
     this.#collection = collection;
     this.#kind = kind;
-    this.#invalidator = invalidator;
+    this.#context = context;
   }
 
   /** Rejects with `DuplicateKeyError` (409) when the key or another unique field is taken. */
@@ -136,63 +147,57 @@ export class RecordCatalog<T> {
 
   async #invalidate(records: readonly T[]): Promise<void> {
     const change = this.#kind.cacheEntries(records);
+    const { invalidator, log, metrics } = this.#context;
     try {
-      await this.#invalidator.invalidate(change);
+      await invalidator.invalidate(change);
     } catch (error) {
       // The write is committed and PostgreSQL is the source of truth, so the request still succeeds.
       // Enrich may then serve the old value, but not indefinitely: every Redis entry enrich writes
       // carries a TTL, which bounds the staleness. Stale for up to a TTL is still wrong, so the failure
       // must be loud: an error log naming the keys, and a metric the dashboard alarms on.
-      logger.error('metadata cache invalidation failed; enrich may serve stale metadata until the entries expire', {
+      log.error('metadata cache invalidation failed; enrich may serve stale metadata until the entries expire', {
         keys: change.keys,
         patterns: change.patterns,
         error,
       });
-      metrics.singleMetric().addMetric(METRIC.cacheInvalidationFailures, MetricUnit.Count, 1);
+      metrics.cacheInvalidationFailed();
     }
   }
 }
 
-export class HostCatalog extends RecordCatalog<Host> {
-  readonly #hosts: MetadataRepository['hosts'];
+/** A catalog whose list takes `?ip=`: the one record for that address, if there is one. */
+export class IpFilteredCatalog<T> extends RecordCatalog<T> {
+  readonly #forIp: (ip: string) => Promise<Stored<T> | undefined>;
 
-  constructor(hosts: MetadataRepository['hosts'], invalidator: MetadataCacheInvalidator) {
-    super(hosts, HOST, invalidator);
-    this.#hosts = hosts;
+  constructor(
+    collection: RecordCollection<T>,
+    kind: RecordKind<T>,
+    context: CatalogContext,
+    forIp: (ip: string) => Promise<Stored<T> | undefined>,
+  ) {
+    super(collection, kind, context);
+    this.#forIp = forIp;
   }
 
-  /** The `?ip=` filter of the host list: the host with exactly this address, if any. */
-  async findByIp(ip: string): Promise<Page<StoredHost>> {
-    const host = await this.#hosts.findByIp(ip);
-    return { items: host === undefined ? [] : [host], nextAfter: null };
-  }
-}
-
-export class NetworkCatalog extends RecordCatalog<Network> {
-  readonly #networks: MetadataRepository['networks'];
-
-  constructor(networks: MetadataRepository['networks'], invalidator: MetadataCacheInvalidator) {
-    super(networks, NETWORK, invalidator);
-    this.#networks = networks;
-  }
-
-  /** The `?ip=` filter of the network list: the most specific network containing `ip`, if any. */
-  async findForIp(ip: string): Promise<Page<StoredNetwork>> {
-    const network = await this.#networks.findMostSpecific(ip);
-    return { items: network === undefined ? [] : [network], nextAfter: null };
+  async listForIp(ip: string): Promise<Page<Stored<T>>> {
+    const found = await this.#forIp(ip);
+    return { items: found === undefined ? [] : [found], nextAfter: null };
   }
 }
 
 /** Hosts, services and networks over one repository and one cache. */
 export class MetadataCatalog {
-  readonly hosts: HostCatalog;
+  readonly hosts: IpFilteredCatalog<Host>;
   readonly services: RecordCatalog<Service>;
-  readonly networks: NetworkCatalog;
+  readonly networks: IpFilteredCatalog<Network>;
 
-  constructor(repository: MetadataRepository, invalidator: MetadataCacheInvalidator) {
-    this.hosts = new HostCatalog(repository.hosts, invalidator);
-    this.services = new RecordCatalog(repository.services, SERVICE, invalidator);
-    this.networks = new NetworkCatalog(repository.networks, invalidator);
+  constructor(repository: MetadataRepository, invalidator: MetadataCacheInvalidator, observers: CatalogObservers = UNOBSERVED) {
+    const context = { ...observers, invalidator };
+    const { hosts, services, networks } = repository;
+    // Hosts: the host with exactly this address. Networks: the most specific network containing it.
+    this.hosts = new IpFilteredCatalog(hosts, HOST, context, (ip) => hosts.findByIp(ip));
+    this.services = new RecordCatalog(services, SERVICE, context);
+    this.networks = new IpFilteredCatalog(networks, NETWORK, context, (ip) => networks.findMostSpecific(ip));
   }
 }
 

@@ -47,7 +47,10 @@ const config = readConfig(benchEnv);
 // blobs on stdout would both bury the table and cost the throughput being measured.
 process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+// The services get their broker explicitly (servicesEnv); this copy is for the pipeline section, whose
+// enrich runner is wired from process.env (bench/lib/sections.ts).
 process.env.KAFKA_BROKERS = config.KAFKA_BROKERS;
+const servicesEnv: NodeJS.ProcessEnv = { ...process.env, KAFKA_BROKERS: config.KAFKA_BROKERS };
 
 const log = (line: string) => console.log(`[bench] ${line}`);
 
@@ -61,7 +64,7 @@ async function main(): Promise<void> {
   const { renderTable } = await import('./lib/table.ts');
 
   const began = Date.now();
-  const services = await servicesUp({ log });
+  const services = await servicesUp({ log, env: servicesEnv });
   try {
     const env = readConfig(kafkaEnv, { KAFKA_BROKERS: config.KAFKA_BROKERS });
     const { ensureDatabase } = await import('#shared/db/database.ts');
@@ -103,7 +106,7 @@ async function main(): Promise<void> {
     console.log('');
     console.log(renderTable(sections.COLUMNS, rows));
   } finally {
-    await stopStarted(services, { log });
+    await stopStarted(services, { log, env: servicesEnv });
   }
 }
 

@@ -13,7 +13,7 @@
 import { z } from 'zod';
 import { kafkaEnv, readConfig, topicsEnv } from '#shared/config.ts';
 import { connectionOptions } from '#shared/kafka/connection.ts';
-import { tcpOpen } from '../scripts/services/process.ts';
+import { tcpOpen } from '../scripts/services/index.ts';
 import { loadCatalog } from './lib/catalog.ts';
 import { isLocalTarget, type LoadOptions, parseLoadOptions, UsageError } from './lib/options.ts';
 import { formatReport } from './lib/report.ts';

@@ -18,7 +18,7 @@ import { probeRedis, redisProcess, redisUp } from './redis.ts';
 
 export { type ServicesConfig, servicesConfig } from './env.ts';
 export { type KafkaBrokerOptions, type KafkaBrokerProcess, startKafkaBroker } from './kafka.ts';
-export { type LineLog, type ServiceName, ServicesError, type StartedProcess } from './process.ts';
+export { type LineLog, type ServiceName, ServicesError, type StartedProcess, tcpOpen } from './process.ts';
 
 /** Where to read the configuration, and where progress lines go (default `console.log`). */
 export interface ServicesOptions {

@@ -9,7 +9,8 @@ import { closeSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Admin } from '@platformatic/kafka';
-import type { ServicesConfig } from './env.ts';
+import { readConfig } from '#shared/config.ts';
+import { type ServicesConfig, servicesEnv } from './env.ts';
 import { brokerJvmOptions, classpath, ensureKafkaLibs, log4jOption, requireJava } from './kafka-libs.ts';
 import {
   bindAddress,
@@ -77,7 +78,7 @@ export interface KafkaBrokerOptions {
   readonly propertiesFile: string;
   /** JVM heap (-Xms = -Xmx), MiB; default 512. */
   readonly heapMb?: number;
-  /** How long to wait for it to answer; default 90 s (the SERVICES_TIMEOUT_MS default). */
+  /** How long to wait for it to answer; default SERVICES_TIMEOUT_MS (90 s unless set), read when it starts. */
   readonly timeoutMs?: number;
   /**
    * Own process group, so the broker outlives the process that started it (`npm run services -- up`).
@@ -164,6 +165,7 @@ function projectBroker(config: ServicesConfig): KafkaBrokerOptions {
  */
 export async function startKafkaBroker(options: KafkaBrokerOptions): Promise<KafkaBrokerProcess> {
   const log = options.log ?? (() => undefined);
+  const timeoutMs = options.timeoutMs ?? defaultTimeoutMs(); // an invalid SERVICES_TIMEOUT_MS fails before the spawn
   await requireJava();
   await ensureKafkaLibs(log);
   mkdirSync(dirname(options.propertiesFile), { recursive: true });
@@ -189,7 +191,7 @@ export async function startKafkaBroker(options: KafkaBrokerOptions): Promise<Kaf
   child.unref();
 
   try {
-    await waitForBroker(pid, exit, options);
+    await waitForBroker(pid, exit, { ...options, timeoutMs });
   } catch (error) {
     // Leave no half-started broker behind (this call started it): the next start begins from a clean state.
     await stopProcess(pid, ['SIGTERM', 'SIGKILL'], 10_000).catch(() => undefined);
@@ -197,6 +199,13 @@ export async function startKafkaBroker(options: KafkaBrokerOptions): Promise<Kaf
     throw error instanceof ServicesError ? new ServicesError(`${error.message}\n(stopped broker pid ${pid})`) : error;
   }
   return { pid, child };
+}
+
+const timeoutEnv = servicesEnv.pick({ SERVICES_TIMEOUT_MS: true });
+
+/** SERVICES_TIMEOUT_MS as process.env has it now (90 s unless set). */
+function defaultTimeoutMs(): number {
+  return readConfig(timeoutEnv, process.env).SERVICES_TIMEOUT_MS;
 }
 
 /** Single node, KRaft: broker and controller in one process, replication factor 1 everywhere. */
@@ -271,7 +280,7 @@ function newClusterId(): string {
 async function waitForBroker(pid: number, exit: ExitWatch | undefined, options: KafkaBrokerOptions): Promise<void> {
   const { host, port, logFile } = options;
   const brokerList = [`${host}:${port}`];
-  const timeoutMs = options.timeoutMs ?? 90_000;
+  const timeoutMs = options.timeoutMs ?? defaultTimeoutMs();
   const ready = await waitUntil(async () => {
     if (exit?.exited !== undefined || (exit === undefined && !isRunning(pid))) {
       throw new ServicesError(

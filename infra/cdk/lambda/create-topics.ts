@@ -8,7 +8,7 @@ import { Admin } from '@platformatic/kafka';
 import { z } from 'zod';
 import { kafkaEnv, readConfig } from '#shared/config.ts';
 import { connectionOptions } from '#shared/kafka/connection.ts';
-import { ensureTopics as ensureAll, type TopicAdmin, type TopicSpec } from '#shared/kafka/topics.ts';
+import { ensureTopics, type TopicAdmin, type TopicSpec } from '#shared/kafka/topics.ts';
 import { logger } from '#shared/observability.ts';
 
 /** The port the unit tests fake; defined with the shared implementation. */
@@ -36,10 +36,10 @@ export const topicsEnv = z.object({
  * default.replication.factor, which matches their broker count).
  *
  * @example
- * const created = await ensureTopics(admin, [{ name: 'raw-logs', partitions: 6 }]);
+ * const created = await createMissingTopics(admin, [{ name: 'raw-logs', partitions: 6 }]);
  */
-export async function ensureTopics(admin: TopicAdmin, wanted: readonly TopicSpec[]): Promise<string[]> {
-  const results = await ensureAll(admin, wanted, { replicas: -1 });
+export async function createMissingTopics(admin: TopicAdmin, wanted: readonly TopicSpec[]): Promise<string[]> {
+  const results = await ensureTopics(admin, wanted, { replicas: -1 });
   return results.filter((topic) => topic.status === 'created').map((topic) => topic.name);
 }
 
@@ -48,7 +48,7 @@ export async function handler(): Promise<{ created: string[] }> {
   const { KAFKA_TOPICS } = readConfig(topicsEnv);
   const admin = new Admin(await connectionOptions(kafka, `${kafka.KAFKA_CLIENT_ID}-create-topics`));
   try {
-    const created = await ensureTopics(admin, KAFKA_TOPICS);
+    const created = await createMissingTopics(admin, KAFKA_TOPICS);
     logger.info('topics ensured', { created, wanted: KAFKA_TOPICS.map((topic) => topic.name) });
     return { created };
   } finally {

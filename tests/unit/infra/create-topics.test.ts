@@ -1,11 +1,15 @@
 /** The deploy-time topic step: creates what is missing, leaves what exists, reads its list from KAFKA_TOPICS. */
-import { ensureTopics, type TopicAdmin, topicsEnv } from '../../../infra/cdk/lambda/create-topics.ts';
+import { createMissingTopics, type TopicAdmin, topicsEnv } from '../../../infra/cdk/lambda/create-topics.ts';
+import { ensureTopics } from '../../../layers/shared/src/kafka/topics.ts';
 import { readConfig } from '../../../layers/shared/src/config.ts';
 
 class FakeAdmin implements TopicAdmin {
   readonly created: { topic: string; partitions: number }[][] = [];
   readonly replicas: number[] = [];
   readonly existing: string[];
+  /** When set, createTopics adds `createdAnyway` to the listed topics and then rejects with this error. */
+  failure: Error | undefined;
+  createdAnyway: string[] = [];
 
   constructor(existing: string[]) {
     this.existing = existing;
@@ -18,6 +22,10 @@ class FakeAdmin implements TopicAdmin {
   async createTopics(options: { topics: { topic: string; partitions: number }[]; replicas: number }): Promise<unknown> {
     this.created.push(options.topics);
     this.replicas.push(options.replicas);
+    if (this.failure !== undefined) {
+      this.existing.push(...this.createdAnyway);
+      throw this.failure;
+    }
     return [];
   }
 }
@@ -32,7 +40,7 @@ it('creates every topic on an empty cluster with its partition count and the bro
   const admin = new FakeAdmin([]);
 
   // Act
-  const created = await ensureTopics(admin, wanted);
+  const created = await createMissingTopics(admin, wanted);
 
   // Assess
   expect(created).toEqual(['raw-logs', 'raw-logs-dlq']);
@@ -50,7 +58,7 @@ it('creates only the missing topics when some exist', async () => {
   const admin = new FakeAdmin(['raw-logs', '__consumer_offsets']);
 
   // Act
-  const created = await ensureTopics(admin, wanted);
+  const created = await createMissingTopics(admin, wanted);
 
   // Assess
   expect(created).toEqual(['raw-logs-dlq']);
@@ -62,11 +70,42 @@ it('makes no create call when every topic exists (re-run of the trigger)', async
   const admin = new FakeAdmin(['raw-logs', 'raw-logs-dlq']);
 
   // Act
-  const created = await ensureTopics(admin, wanted);
+  const created = await createMissingTopics(admin, wanted);
 
   // Assess
   expect(created).toEqual([]);
   expect(admin.created).toEqual([]);
+});
+
+it('counts the topics as existing when the create request fails but a new listing shows them all', async () => {
+  // Prepare: the client retried after a network error, and the retry found the topics it had created
+  const admin = new FakeAdmin(['raw-logs']);
+  admin.createdAnyway = ['raw-logs-dlq'];
+  admin.failure = new AggregateError([new Error('socket hang up'), new Error('Topic already exists')], 'failed 2 times');
+
+  // Act
+  const results = await ensureTopics(admin, wanted);
+
+  // Assess
+  expect(results.map((topic) => [topic.name, topic.status])).toEqual([
+    ['raw-logs', 'exists'],
+    ['raw-logs-dlq', 'exists'],
+  ]);
+  expect(admin.created).toEqual([[{ topic: 'raw-logs-dlq', partitions: 1 }]]);
+});
+
+it('rethrows the create error when a new listing still misses a topic', async () => {
+  // Prepare: of the two missing topics, only one exists after the failed request
+  const admin = new FakeAdmin([]);
+  admin.createdAnyway = ['raw-logs'];
+  const failure = new AggregateError([new Error('socket hang up'), new Error('Topic already exists')], 'failed 2 times');
+  admin.failure = failure;
+
+  // Act
+  const attempt = ensureTopics(admin, wanted);
+
+  // Assess
+  await expect(attempt).rejects.toBe(failure);
 });
 
 it('reads the topic list from KAFKA_TOPICS and rejects malformed JSON', () => {

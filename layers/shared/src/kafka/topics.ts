@@ -3,7 +3,7 @@
  * services -- up`), test and bench fixtures, and the deploy-time topic trigger on AWS
  * (infra/cdk/lambda/create-topics.ts) all go through {@link ensureTopics}. Brokers never auto-create topics.
  */
-import { Admin, findErrorBy } from '@platformatic/kafka';
+import { Admin } from '@platformatic/kafka';
 import { z } from 'zod';
 import { readConfig, topicsEnv } from '../config.ts';
 
@@ -78,8 +78,9 @@ export interface EnsureTopicsOptions {
 
 /**
  * Creates the topics of `wanted` that `admin` does not list, in one request, and leaves the others as they
- * are (partition counts are never changed: raising them moves keys between partitions). A topic that another
- * process creates between the listing and the request counts as existing.
+ * are (partition counts are never changed: raising them moves keys between partitions). When the request
+ * fails, the topics are listed again: a missing topic that now exists (another process created it, or an
+ * attempt the client retried did) counts as existing; the error is rethrown only if some are still missing.
  *
  * @example
  * const results = await ensureTopics(admin, [{ name: 'raw-logs', partitions: 6 }], { leaderWaitMs: 15_000 });
@@ -91,7 +92,6 @@ export async function ensureTopics(
 ): Promise<TopicResult[]> {
   const existing = new Set(await admin.listTopics());
   const missing = wanted.filter((topic) => !existing.has(topic.name));
-  const raced = new Set<string>();
   if (missing.length > 0) {
     try {
       await admin.createTopics({
@@ -99,7 +99,9 @@ export async function ensureTopics(
         replicas: options.replicas ?? -1,
       });
     } catch (error) {
-      for (const name of alreadyExisting(error, missing)) raced.add(name);
+      const now = new Set(await admin.listTopics().catch(() => [] as string[]));
+      if (missing.some((topic) => !now.has(topic.name))) throw error;
+      for (const topic of missing) existing.add(topic.name);
     }
   }
 
@@ -107,7 +109,7 @@ export async function ensureTopics(
   if (options.leaderWaitMs !== undefined) counts = await waitForLeaders(admin, wanted, options.leaderWaitMs);
   return wanted.map((topic) => ({
     ...topic,
-    status: existing.has(topic.name) || raced.has(topic.name) ? 'exists' : 'created',
+    status: existing.has(topic.name) ? 'exists' : 'created',
     ...(counts === undefined ? {} : { actualPartitions: counts.get(topic.name) ?? 0 }),
   }));
 }
@@ -131,28 +133,6 @@ export async function createTopics(brokers: readonly string[], topics: readonly 
   } finally {
     await admin.close().catch(() => undefined);
   }
-}
-
-/**
- * The names of `requested` that a failed create request reports as existing; rethrows when the request
- * failed for any other reason. Each topic of a CreateTopics request succeeds or fails on its own.
- */
-function alreadyExisting(error: unknown, requested: readonly TopicSpec[]): string[] {
-  const leaves = leafErrors(error);
-  const raced = leaves.every((leaf) => findErrorBy(leaf, 'apiId', 'TOPIC_ALREADY_EXISTS') !== null);
-  if (leaves.length === 0 || !raced) throw error;
-  // The response's errors carry the topic's index in the request as their path (`/topics/1`).
-  const names = leaves.map((leaf) => {
-    const index = /^\/topics\/(\d+)$/.exec(String((leaf as { path?: unknown }).path))?.[1];
-    return index === undefined ? undefined : requested[Number(index)]?.name;
-  });
-  return names.every((name) => name !== undefined) ? names : requested.map((topic) => topic.name);
-}
-
-/** The innermost errors of the client's AggregateErrors (a failed request wraps the broker's answer). */
-function leafErrors(error: unknown): Error[] {
-  if (error instanceof AggregateError && error.errors.length > 0) return error.errors.flatMap(leafErrors);
-  return error instanceof Error ? [error] : [];
 }
 
 async function waitForLeaders(admin: TopicAdmin, topics: readonly TopicSpec[], timeoutMs: number): Promise<Map<string, number>> {

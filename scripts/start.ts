@@ -71,7 +71,9 @@ export interface LocalPipeline {
  */
 export async function startLocalPipeline(options: { log?: Log; env?: NodeJS.ProcessEnv } = {}): Promise<LocalPipeline> {
   const log = options.log ?? console.log;
-  const config = readConfig(startEnv, options.env);
+  // One source for the services and the functions: the caller's env, else this process's.
+  const base = options.env ?? process.env;
+  const config = readConfig(startEnv, base);
   // Powertools reads POWERTOOLS_METRICS_DISABLED from process.env itself (when `#shared/observability.ts`
   // loads, on the first component's import); everything else reaches the functions as an explicit env.
   process.env.POWERTOOLS_METRICS_DISABLED = config.POWERTOOLS_METRICS_DISABLED;
@@ -79,7 +81,7 @@ export async function startLocalPipeline(options: { log?: Log; env?: NodeJS.Proc
   // The services get the server's maintenance database: they refuse a server that lacks the database
   // DATABASE_URL names, and creating that database is this script's job.
   const servicesEnv = {
-    ...process.env,
+    ...base,
     KAFKA_BROKERS: config.KAFKA_BROKERS,
     REDIS_URL: config.REDIS_URL,
     DATABASE_URL: maintenanceUrl(config.DATABASE_URL),
@@ -115,7 +117,7 @@ export async function startLocalPipeline(options: { log?: Log; env?: NodeJS.Proc
     await seedDemoMetadata(config.DATABASE_URL, config.REDIS_URL);
     log('database: demo metadata seeded');
 
-    for (const component of components(config, options.env ?? process.env)) {
+    for (const component of components(config, base)) {
       running.push({ name: component.name, running: await component.start() });
     }
   } catch (error) {

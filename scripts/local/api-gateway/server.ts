@@ -4,13 +4,14 @@
  * (`proxy-event.ts`), invokes the handler in-process with a Lambda `Context` (`context.ts`), and writes its
  * `APIGatewayProxyResult` back. The same handler module runs here and in AWS; only this folder differs.
  *
- * What it copies from API Gateway besides the event: the 10 MB request limit (413, and the body is not read
- * past it), the 29 s integration timeout (504), and a 502 for a malformed proxy result. What it does not:
- * API keys and usage plans (the functions check `API_KEYS` themselves when it is set), authorizers, stage
- * variables, CORS.
+ * What it copies from API Gateway besides the event: the 10 MB request limit (413; nothing past it is kept,
+ * at most 1 MiB more is read and dropped, and to `Expect: 100-continue` with a larger Content-Length the 413
+ * comes instead of the 100 Continue), the 29 s integration timeout (504), and a 502 for a malformed proxy
+ * result. What it does not: API keys and usage plans (the functions check `API_KEYS` themselves when it is
+ * set), authorizers, stage variables, CORS.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { logger } from '#shared/observability.ts';
 import { createLambdaContext } from './context.ts';
@@ -56,7 +57,8 @@ export async function serveHandler(options: ServeOptions): Promise<ServedHandler
   if (host !== '127.0.0.1' && host !== '::1') throw new Error(`refusing to listen on ${String(host)}: loopback only`);
   const maxBodyBytes = options.maxBodyBytes ?? MAX_REQUEST_BYTES;
 
-  const server = createServer((request, response) => {
+  const onRequest = (request: IncomingMessage, response: ServerResponse) => {
+    if (lingering.has(request.socket)) return; // after a 413 on this connection (see lingeringClose)
     readBody(request, maxBodyBytes).then(
       (body) => {
         if (body === undefined) {
@@ -75,6 +77,18 @@ export async function serveHandler(options: ServeOptions): Promise<ServedHandler
       if (!response.headersSent) send(response, 500, { message: 'Internal server error' });
       else response.destroy();
     });
+  };
+  const server = createServer(onRequest);
+  // With this listener Node leaves `Expect: 100-continue` to us (without it, it answers 100 Continue before the
+  // handler runs): a body over the limit is refused before the client starts sending it.
+  server.on('checkContinue', (request: IncomingMessage, response: ServerResponse) => {
+    if (lingering.has(request.socket)) return;
+    if (declaredTooLarge(request, maxBodyBytes)) {
+      refuseTooLarge(request, response, maxBodyBytes);
+      return;
+    }
+    response.writeContinue();
+    onRequest(request, response);
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -174,12 +188,13 @@ async function invoke(handler: ProxyHandler, event: APIGatewayProxyEvent, contex
 
 /**
  * Reads the whole body, or `undefined` as soon as it is over `maxBytes`: a Content-Length above it (nothing is
- * read), or more bytes received than that (what was kept is dropped and nothing more is read). The caller
- * answers 413 and closes the connection, so a client cannot make the server read an unbounded body.
+ * read), or more bytes received than that (what was kept is dropped and this reads no more). The caller
+ * answers 413 and closes the connection (`lingeringClose`), so a client cannot make the server read an
+ * unbounded body.
  */
 function readBody(request: IncomingMessage, maxBytes: number): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
-    if (Number(request.headers['content-length'] ?? 0) > maxBytes) {
+    if (declaredTooLarge(request, maxBytes)) {
       resolve(undefined);
       return;
     }
@@ -202,14 +217,50 @@ function readBody(request: IncomingMessage, maxBytes: number): Promise<Buffer | 
   });
 }
 
-/**
- * The 413 for a body over the limit. `Connection: close`, and the socket is destroyed once the answer is
- * written: whatever the client still sends is never read.
- */
+function declaredTooLarge(request: IncomingMessage, maxBytes: number): boolean {
+  return Number(request.headers['content-length'] ?? 0) > maxBytes;
+}
+
+/** After a 413, for how long and for how many more bytes the server drops what the client still sends. */
+const LINGER_MS = 2000;
+const LINGER_BYTES = 1024 * 1024;
+/** Connections being closed after a 413: a request the client sends on one anyway is never handled. */
+const lingering = new WeakSet<Socket>();
+
+/** The 413 for a body over the limit, with `Connection: close` and a lingering close once it is written. */
 function refuseTooLarge(request: IncomingMessage, response: ServerResponse, maxBodyBytes: number): void {
   response.setHeader('connection', 'close');
-  response.once('finish', () => request.socket.destroy());
+  response.once('finish', () => lingeringClose(request));
   send(response, 413, { message: `Request body is larger than ${maxBodyBytes} bytes`, limit: maxBodyBytes });
+}
+
+/**
+ * Closing a socket with unread bytes resets the connection, and a reset can discard the 413 before the client
+ * reads it. So: send our FIN (the client reads the answer to its end), drop what still comes without
+ * buffering it, and destroy the socket when the client closes, after LINGER_MS, or past LINGER_BYTES (so a
+ * client cannot make the server take an unbounded body).
+ */
+function lingeringClose(request: IncomingMessage): void {
+  const socket = request.socket;
+  if (socket.destroyed) return;
+  // Node's own close of a `Connection: close` response (`destroySoon`, run just before this) destroys the socket
+  // as soon as its FIN is out; this takes over.
+  socket.removeListener('finish', socket.destroy);
+  lingering.add(socket);
+  const start = socket.bytesRead;
+  const destroy = () => {
+    clearTimeout(timer);
+    socket.destroy();
+  };
+  const timer = setTimeout(destroy, LINGER_MS).unref();
+  socket.once('close', () => clearTimeout(timer));
+  socket.once('end', destroy);
+  socket.on('data', () => {
+    if (socket.bytesRead - start > LINGER_BYTES) destroy();
+  });
+  socket.end();
+  // The HTTP parser still gets the bytes: a flowing request drops the body it parses (a paused one would keep it).
+  request.resume();
 }
 
 /** Checks a handler's answer the way API Gateway does; a string says what is wrong with it. */

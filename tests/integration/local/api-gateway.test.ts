@@ -1,5 +1,9 @@
+import { execFile, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { jest } from '@jest/globals';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { logger } from '#shared/observability.ts';
@@ -27,11 +31,12 @@ const CHUNK = Buffer.alloc(64 * 1024, 0x61);
 /**
  * POSTs a body of `total` bytes to `/upload` over a raw socket, 64 KiB at a time, each write waiting until the
  * socket took the previous one (nothing piles up on this side). Returns what came back and how many body bytes
- * the connection took before it closed: an upper bound on what the server read.
+ * the connection took before it closed: an upper bound on what the server read. A `halfOpen` client goes on
+ * sending after the server's FIN (by default a Node socket stops writing when it gets one).
  */
-async function streamBody(url: string, framing: 'chunked' | 'content-length', total: number) {
+async function streamBody(url: string, framing: 'chunked' | 'content-length', total: number, halfOpen = false) {
   const { hostname, port } = new URL(url);
-  const socket = connect(Number(port), hostname);
+  const socket = connect({ port: Number(port), host: hostname, allowHalfOpen: halfOpen });
   await once(socket, 'connect');
   const received: Buffer[] = [];
   socket.on('data', (chunk: Buffer) => received.push(chunk));
@@ -53,6 +58,34 @@ async function streamBody(url: string, framing: 'chunked' | 'content-length', to
   const text = Buffer.concat(received).toString('latin1');
   return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1]), head: text.split('\r\n\r\n')[0] ?? '', body: text.split('\r\n\r\n')[1] ?? '', sent, finished };
 }
+
+/**
+ * Sends `head` (and `body`, at once, without waiting for an answer) over a raw socket, and `more` once the
+ * answer starts arriving, then reads until the server closes. `reset` says whether the server reset the
+ * connection instead of closing it with a FIN.
+ */
+async function rawExchange(url: string, head: string, body: Buffer = Buffer.alloc(0), more?: Buffer) {
+  const { hostname, port } = new URL(url);
+  const socket = connect(Number(port), hostname);
+  await once(socket, 'connect');
+  const received: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => {
+    if (received.length === 0 && more !== undefined) socket.write(more);
+    received.push(chunk);
+  });
+  let reset = false;
+  socket.on('error', () => {
+    reset = true;
+  });
+  // The server's FIN: answer it with ours, as a client that got its answer does.
+  socket.on('end', () => socket.end());
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  socket.write(Buffer.concat([Buffer.from(head.replaceAll('{host}', `${hostname}:${port}`)), body]));
+  await closed;
+  return { text: Buffer.concat(received).toString('latin1'), reset };
+}
+
+const hasCurl = spawnSync('curl', ['--version']).status === 0;
 
 let served: ServedHandler | undefined;
 
@@ -260,4 +293,150 @@ describe('serveHandler', () => {
       expect(calls).toHaveLength(0);
     },
   );
+
+  it.each(['chunked', 'content-length'] as const)(
+    'cuts off a client that goes on sending after the 413 and the FIN (%s), still reading no further',
+    async (framing) => {
+      // Prepare
+      const limit = 64 * 1024;
+      const offered = 256 * 1024 * 1024;
+      const { calls, handler } = recordingHandler(ok);
+      const { url } = await serve(handler, { maxBodyBytes: limit });
+
+      // Act
+      const result = await streamBody(url, framing, offered, true);
+
+      // Assess
+      expect(result.status).toBe(413);
+      expect(result.finished).toBe(false);
+      expect(result.sent).toBeLessThan(64 * 1024 * 1024);
+      expect(calls).toHaveLength(0);
+    },
+  );
+
+  it('drops, after a short linger, a client that keeps the connection open after the 413', async () => {
+    // Prepare: a client that keeps its side open after the server's FIN
+    const { url } = await serve(ok, { maxBodyBytes: 1024 });
+    const { hostname, port } = new URL(url);
+    const socket = connect({ port: Number(port), host: hostname, allowHalfOpen: true });
+    await once(socket, 'connect');
+    let text = '';
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+    });
+    const failed = new Promise<void>((resolve) => socket.once('error', () => resolve()));
+    socket.write(`POST /upload HTTP/1.1\r\nHost: ${hostname}:${port}\r\nContent-Length: 4096\r\n\r\n`);
+    await once(socket, 'end');
+    const began = performance.now();
+
+    // Act: a byte every 100 ms; once the server has dropped the connection, a write fails (reset)
+    let gone = false;
+    void failed.then(() => {
+      gone = true;
+    });
+    while (!gone && performance.now() - began < 10_000) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      if (!gone) socket.write('x');
+    }
+    socket.destroy();
+
+    // Assess: the 413 came, the server kept draining for a while (no reset at once), then gave up
+    expect(text).toMatch(/^HTTP\/1\.1 413 /);
+    expect(gone).toBe(true);
+    expect(performance.now() - began).toBeGreaterThan(1000);
+  });
+
+  it('handles no request that a client sends after the refused one on the same connection', async () => {
+    // Prepare
+    const { calls, handler } = recordingHandler(ok);
+    const { url } = await serve(handler, { maxBodyBytes: 16 });
+
+    // Act: an oversized chunked body, complete, then a second request on the connection the 413 closes
+    const { text } = await rawExchange(
+      url,
+      `POST /upload HTTP/1.1\r\nHost: {host}\r\nTransfer-Encoding: chunked\r\n\r\n20\r\n${'a'.repeat(32)}\r\n0\r\n\r\n` +
+        'GET /upload HTTP/1.1\r\nHost: {host}\r\n\r\n',
+    );
+
+    // Assess
+    expect(text).toMatch(/^HTTP\/1\.1 413 /);
+    expect(text.match(/HTTP\/1\.1 /g)).toHaveLength(1);
+    expect(calls).toHaveLength(0);
+  });
+
+  it('answers `Expect: 100-continue` with an oversized Content-Length by a 413 at once, with no 100 Continue', async () => {
+    // Prepare
+    const { calls, handler } = recordingHandler(ok);
+    const { url } = await serve(handler, { maxBodyBytes: 1024 });
+
+    // Act
+    const { text, reset } = await rawExchange(
+      url,
+      'POST /upload HTTP/1.1\r\nHost: {host}\r\nContent-Length: 2048\r\nExpect: 100-continue\r\n\r\n',
+    );
+
+    // Assess
+    expect(text).toMatch(/^HTTP\/1\.1 413 /);
+    expect(text).not.toContain('100 Continue');
+    expect(reset).toBe(false);
+    expect(calls).toHaveLength(0);
+  });
+
+  it('still answers 100 Continue and invokes the handler when the declared body is within the limit', async () => {
+    // Prepare
+    const { calls, handler } = recordingHandler(ok);
+    const { url } = await serve(handler, { maxBodyBytes: 1024 });
+
+    // Act
+    const { text } = await rawExchange(
+      url,
+      'POST /upload HTTP/1.1\r\nHost: {host}\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n',
+      Buffer.from('small'),
+    );
+
+    // Assess
+    expect(text).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
+    expect(calls[0]?.event.body).toBe('small');
+  });
+
+  it('closes with a FIN, not a reset, after a 413 while the client is still sending', async () => {
+    // Prepare: the client sends part of an oversized body before any answer, and more once the 413 arrives
+    const { url } = await serve(ok, { maxBodyBytes: 64 * 1024 });
+
+    // Act
+    const { text, reset } = await rawExchange(
+      url,
+      `POST /upload HTTP/1.1\r\nHost: {host}\r\nContent-Length: ${8 * 1024 * 1024}\r\n\r\n`,
+      Buffer.alloc(256 * 1024, 0x61),
+      Buffer.alloc(256 * 1024, 0x62),
+    );
+
+    // Assess
+    expect(text).toMatch(/^HTTP\/1\.1 413 /);
+    expect(reset).toBe(false);
+  });
+
+  (hasCurl ? it : it.skip)('gives curl (which sends Expect: 100-continue for a large body) its 413 before it uploads', async () => {
+    // Prepare
+    const { calls, handler } = recordingHandler(ok);
+    const { url } = await serve(handler);
+    const dir = mkdtempSync(join(tmpdir(), 'apigw-'));
+    const file = join(dir, 'big.bin');
+    writeFileSync(file, Buffer.alloc(MAX_REQUEST_BYTES + 1024 * 1024, 0x61));
+
+    try {
+      // Act
+      // Waiting up to 10 s for the 100 (1 s by default): on a busy machine curl would otherwise start anyway.
+      const args = ['-s', '-o', '/dev/null', '-w', '%{http_code} %{size_upload}', '--expect100-timeout', '10'];
+      const written = await new Promise<string>((resolve) => {
+        execFile('curl', [...args, '--data-binary', `@${file}`, `${url}/upload`], (_error, stdout) => resolve(stdout));
+      });
+
+      // Assess: the status, and not one body byte sent
+      expect(written).toBe('413 0');
+      expect(calls).toHaveLength(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -33,7 +33,7 @@ const BATCH_SIZE = Number(args['batch-size']);
 const WARMUP = Number(args.warmup);
 
 // Imported after the environment above is set: the shared logger reads it at load.
-const { logger } = await import('#shared/observability.ts');
+const { logger, metrics: powertoolsMetrics } = await import('#shared/observability.ts');
 const { PrometheusEnrichMetrics } = await import('../functions/enrich/src/adapters/prometheus-metrics.ts');
 const { MemoryCache } = await import('../functions/enrich/src/adapters/memory-cache.ts');
 const { SharedBreaker } = await import('../functions/enrich/src/breaker.ts');
@@ -183,10 +183,15 @@ async function buildHandler(publisher: CountingPublisher): Promise<{ enrich: Enr
     const { postgresEnv, readConfig } = await import('#shared/config.ts');
     const { PgMetadataRepository } = await import('../functions/metadata/src/adapters/pg-metadata-repository.ts');
     const { MetadataCatalog } = await import('../functions/metadata/src/catalog.ts');
+    const { PowertoolsMetadataMetrics } = await import('../functions/metadata/src/adapters/powertools-metrics.ts');
     const pool = createPool(readConfig(postgresEnv, { DATABASE_URL: databaseUrl, DATABASE_POOL_MAX: '2' }), 'bench-enrich');
     // The metadata function's own use case writes the bench's hosts and services (its Redis keys are new
     // names, so there is nothing to invalidate).
-    const catalog = new MetadataCatalog(new PgMetadataRepository(pool), { invalidate: async () => undefined });
+    const catalog = new MetadataCatalog(
+      new PgMetadataRepository(pool),
+      { invalidate: async () => undefined },
+      { log: logger, metrics: new PowertoolsMetadataMetrics(powertoolsMetrics) },
+    );
     for (const host of hosts) await catalog.hosts.upsert(host);
     for (const service of services) await catalog.services.upsert(service);
     const deps = createEnrichDependencies(

@@ -10,12 +10,14 @@ import { fileURLToPath } from 'node:url';
 import { type BaseOptions, ProduceAcks, Producer } from '@platformatic/kafka';
 import type { KafkaEnv } from '#shared/config.ts';
 import { KafkaPublisher } from '#shared/kafka/publisher.ts';
+import { logger, metrics } from '#shared/observability.ts';
 import { Ledger, type Outcome, observationFrom } from '../../load/lib/accounting.ts';
 import type { MixCatalog } from '../../load/lib/mix.ts';
 import { summarize } from '../../load/lib/percentile.ts';
 import type { OutputTopics } from '../../load/lib/run.ts';
 import { snapshotEnds, TopicReader } from '../../load/lib/topic-reader.ts';
 import { AcceptLogs } from '../../functions/ingest/src/accept-logs.ts';
+import { PowertoolsIngestMetrics } from '../../functions/ingest/src/adapters/powertools-metrics.ts';
 import { createIngestHandler } from '../../functions/ingest/src/http-handler.ts';
 import { serveHandler } from '../../scripts/local/api-gateway/index.ts';
 import { measureDrain } from './drain.ts';
@@ -95,7 +97,8 @@ export async function httpSection(context: BenchContext, seconds: number, batch:
   const publisher = new KafkaPublisher(context.kafkaEnv, 'bench-ingest');
   const { handler, routes } = {
     ...createIngestHandler({
-      acceptLogs: new AcceptLogs({ publisher, topic, retryAfterSeconds: 5 }),
+      // Powertools' logger and metrics, as the function's wiring passes them: the path measured is the deployed one.
+      acceptLogs: new AcceptLogs({ publisher, topic, retryAfterSeconds: 5, log: logger, metrics: new PowertoolsIngestMetrics(metrics) }),
       apiKeys: undefined,
       maxBodyBytes: 1024 * 1024,
       maxBatch: 1000,

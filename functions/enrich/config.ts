@@ -1,13 +1,14 @@
 /**
- * Enrich configuration: the function's own settings (`enrichEnv`) and everything `dependencies.ts` reads
- * and checks when it is called (`enrichConfig`). Kafka is read apart, and only when no publisher is given.
+ * Enrich configuration, read and checked when `createEnrichDependencies` runs (fail fast: every bad variable
+ * is named): the function's own settings (`enrichEnv`) and everything it needs besides Kafka (`enrichConfig`).
+ * Kafka is read apart, and only when no publisher is given.
  *
  * Every remote call of the hot path has its own tight budget (tens to hundreds of ms): a batch must never
  * wait for a driver default while a dependency is down; the circuit breakers turn repeated failures into an
  * immediate skip.
  */
 import { z } from 'zod';
-import { postgresEnv, redisEnv, topicsEnv } from '#shared/config.ts';
+import { postgresEnv, readConfig, redisEnv, topicsEnv } from '#shared/config.ts';
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const flag = z
@@ -56,3 +57,11 @@ export type EnrichEnv = z.infer<typeof enrichEnv>;
 // postgresEnv carries a refinement, which zod does not let `.extend()` keep: intersect instead.
 export const enrichConfig = topicsEnv.and(redisEnv).and(postgresEnv).and(enrichEnv);
 export type EnrichConfig = z.infer<typeof enrichConfig>;
+
+/**
+ * @example
+ * const config = readEnrichConfig(process.env); // throws ConfigError naming every bad variable
+ */
+export function readEnrichConfig(env?: NodeJS.ProcessEnv): EnrichConfig {
+  return readConfig(enrichConfig, env);
+}

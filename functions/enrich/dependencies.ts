@@ -1,8 +1,9 @@
 /**
  * Wiring of the enrich function: `createEnrichDependencies(env)` reads and checks its configuration (fail
  * fast), builds the clients (they connect lazily, on first use) and gives each use case its adapters, typed
- * as their ports. Nothing happens at import: handler.ts calls it once at module scope (Lambda init); the local
- * runner, tests and bench call it with their own environment, publisher, metrics sink or instance id.
+ * as their ports. Nothing happens at import: handler.ts calls `createEnrichDependencies(process.env)` once per
+ * Lambda instance; the local runner, tests and bench call it with their own environment, publisher, log,
+ * metrics sink or instance id, and `close()` what it built.
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -12,15 +13,15 @@ import { kafkaEnv, readConfig } from '#shared/config.ts';
 import { type EventPublisher, KafkaPublisher } from '#shared/kafka/publisher.ts';
 import type { Log } from '#shared/log-port.ts';
 import { logger, metrics as powertoolsMetrics } from '#shared/observability.ts';
-import { type EnrichConfig, enrichConfig } from './config.ts';
+import { type EnrichConfig, readEnrichConfig } from './config.ts';
 import { MemoryCache } from './src/adapters/memory-cache.ts';
 import { PostgresMetadataSource } from './src/adapters/postgres-metadata-source.ts';
 import { PowertoolsEnrichMetrics } from './src/adapters/powertools-metrics.ts';
-import { RedisBreakerState } from './src/adapters/redis-breaker-state.ts';
+import { RedisBreakerReports } from './src/adapters/redis-breaker-reports.ts';
 import { RedisMetadataCache } from './src/adapters/redis-metadata-cache.ts';
 import { SharedBreaker } from './src/breaker.ts';
 import { EnrichBatch } from './src/enrich-batch.ts';
-import { createEnrichFunction, type EnrichFunction } from './src/enrich-handler.ts';
+import { createEnrichFunction, type EnrichFunction, type EnrichHandlerDependencies } from './src/enrich-handler.ts';
 import type { EnrichMetrics } from './src/ports.ts';
 import { TieredMetadataLookup } from './src/tiered-lookup.ts';
 
@@ -29,18 +30,22 @@ export const BREAKER_NAMES = { redis: 'redis', postgres: 'postgres' } as const;
 export interface EnrichOverrides {
   /** Defaults to a KafkaPublisher from the Kafka environment (KAFKA_BROKERS or MSK_CLUSTER_ARN). */
   publisher?: EventPublisher;
+  /** Defaults to the Powertools logger. */
+  log?: Log;
   /** Defaults to EMF through Powertools. */
   metrics?: EnrichMetrics;
   /** Identifies this instance in the shared breaker reports (defaults to host, pid and a random suffix). */
   instanceId?: string;
 }
 
-export interface EnrichDependencies {
+export interface EnrichDependencies extends EnrichHandlerDependencies {
   config: EnrichConfig;
   instanceId: string;
   enrichBatch: EnrichBatch;
   lookup: TieredMetadataLookup;
+  /** The raw function over `enrichBatch` (no middleware): what the local event source and tests invoke. */
   enrich: EnrichFunction;
+  /** Closes the producer, the pool and the Redis client (local runtime shutdown, tests); a Lambda instance never needs it. */
   close(): Promise<void>;
 }
 
@@ -52,10 +57,10 @@ export interface EnrichDependencies {
  * await deps.close();
  */
 export function createEnrichDependencies(env: NodeJS.ProcessEnv, overrides: EnrichOverrides = {}): EnrichDependencies {
-  const config = readConfig(enrichConfig, env);
+  const config = readEnrichConfig(env);
   const publisher = overrides.publisher ?? new KafkaPublisher(readConfig(kafkaEnv, env), 'enrich');
   const instanceId = overrides.instanceId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-  const log: Log = logger;
+  const log = overrides.log ?? logger;
 
   const redis = createRedis(config, 'enrich');
   // The pool's timeout bounds connecting and is the server-side statement_timeout; each lookup query has its
@@ -70,7 +75,7 @@ export function createEnrichDependencies(env: NodeJS.ProcessEnv, overrides: Enri
   // alive exactly while someone still fails (functions/enrich/src/breaker.ts). The breaker is told too: a
   // report it has not probed yet stops counting once it is that old.
   const reportTtlMs = 2 * config.ENRICH_BREAKER_RESET_MS;
-  const breakerReports = new RedisBreakerState(redis, { keyPrefix: config.ENRICH_BREAKER_KEY_PREFIX, reportTtlMs });
+  const breakerReports = new RedisBreakerReports(redis, { keyPrefix: config.ENRICH_BREAKER_KEY_PREFIX, reportTtlMs });
   const breaker = {
     resetMs: config.ENRICH_BREAKER_RESET_MS,
     errorPercent: config.ENRICH_BREAKER_ERROR_PERCENT,

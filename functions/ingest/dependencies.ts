@@ -13,7 +13,7 @@ import { PowertoolsIngestMetrics } from './src/adapters/powertools-metrics.ts';
 import type { IngestHttpDependencies } from './src/http-handler.ts';
 import type { IngestMetrics } from './src/ports.ts';
 
-export interface IngestDependencyOverrides {
+export interface IngestOverrides {
   /** Defaults to a KafkaPublisher from the Kafka environment (KAFKA_BROKERS or MSK_CLUSTER_ARN). */
   publisher?: EventPublisher;
   /** Defaults to the Powertools logger. */
@@ -34,7 +34,7 @@ export interface IngestDependencies extends IngestHttpDependencies {
  * const { postLogs } = createIngestHandler(deps);
  * await deps.close();
  */
-export function createIngestDependencies(env: NodeJS.ProcessEnv, overrides: IngestDependencyOverrides = {}): IngestDependencies {
+export function createIngestDependencies(env: NodeJS.ProcessEnv, overrides: IngestOverrides = {}): IngestDependencies {
   const config = readIngestConfig(env);
   const publisher = overrides.publisher ?? new KafkaPublisher(config, `${config.KAFKA_CLIENT_ID}-ingest`);
   return {

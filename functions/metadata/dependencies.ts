@@ -16,7 +16,7 @@ import { MetadataCatalog } from './src/catalog.ts';
 import type { MetadataMetrics } from './src/ports.ts';
 import type { MetadataApiDependencies } from './src/routes.ts';
 
-export interface MetadataDependencyOverrides {
+export interface MetadataOverrides {
   /** Defaults to the Powertools logger. */
   log?: Log;
   /** Defaults to EMF through Powertools. */
@@ -35,7 +35,7 @@ export interface MetadataDependencies extends MetadataApiDependencies {
  * const { handler } = createMetadataApi(deps);
  * await deps.close();
  */
-export function createMetadataDependencies(env: NodeJS.ProcessEnv, overrides: MetadataDependencyOverrides = {}): MetadataDependencies {
+export function createMetadataDependencies(env: NodeJS.ProcessEnv, overrides: MetadataOverrides = {}): MetadataDependencies {
   const config = readMetadataConfig(env);
   const log = overrides.log ?? logger;
   const pool = createPool(config, 'metadata');

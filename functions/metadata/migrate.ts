@@ -15,13 +15,14 @@ import { logger } from '#shared/observability.ts';
 /** `migrations/` beside the running module: `/var/task/migrations` in the deployed bundle. */
 export const BUNDLED_MIGRATIONS_DIR = fileURLToPath(new URL('./migrations', import.meta.url));
 
-const config = readConfig(postgresEnv);
-
 /**
+ * Reads and checks the PostgreSQL configuration from `process.env` on each call (a trigger calls it once per deploy).
+ *
  * @example
  * const { applied } = await handler(); // ['1764200000000_metadata'] on a fresh database, [] afterwards
  */
 export async function handler(): Promise<{ applied: string[] }> {
+  const config = readConfig(postgresEnv, process.env);
   const applied = await migrate(await resolveDatabaseUrl(config), {
     dir: BUNDLED_MIGRATIONS_DIR,
     log: (message) => logger.debug(message),

@@ -8,9 +8,9 @@
  *
  * The rule:
  * - Each instance opens, half-opens and closes on its own calls only (opossum's rolling window).
- * - When it opens, it reports that to the store (Redis), which orders the reports with a counter and
- *   stamps its own time; instance clocks are never compared. Closing is not shared: it would erase the
- *   evidence of instances that still fail.
+ * - When it opens, it files a report (`BreakerReports`, in Redis); Redis orders the reports with a counter
+ *   and stamps its own time, so instance clocks are never compared. Closing is not shared: it would erase
+ *   the evidence of instances that still fail.
  * - A closed instance that reads a report it has not seen from another instance makes its next call a
  *   probe: that call runs alone (concurrent calls of this instance wait for its outcome, bounded by the
  *   call timeout); if it fails, the breaker opens at once (without waiting for the volume threshold) and
@@ -19,9 +19,9 @@
  *   really-down source costs each other instance one bounded call before it opens too.
  * - A report is evidence for twice the reset time: instances that keep failing re-open (and re-report)
  *   once per reset time, so it stays alive exactly as long as someone still fails. A report waiting for
- *   our next call (read during the quiet time, or with no call since) is dropped once the store no longer
- *   holds it, or once it is older than that time to live by our own clock (counted from when we read it,
- *   which is after it was made, so it has expired by then): expired evidence never causes a probe.
+ *   our next call (read during the quiet time, or with no call since) is dropped once Redis no longer holds
+ *   it, or once it is older than that time to live by our own clock (counted from when we read it, which is
+ *   after it was made, so it has expired by then): expired evidence never causes a probe.
  * - Local windows (the quiet time, a pending report's age) run on a monotonic clock: a wall-clock step
  *   (NTP, a resumed VM) neither ends nor stretches them.
  */
@@ -37,7 +37,7 @@ export interface BreakerSettings {
   errorPercent: number;
   volume: number;
   windowMs: number;
-  /** How long the store keeps a report (RedisBreakerState's `reportTtlMs`); default twice `resetMs`. */
+  /** How long a shared report lives (RedisBreakerReports' `reportTtlMs`); default twice `resetMs`. */
   reportTtlMs?: number;
 }
 
@@ -92,7 +92,7 @@ export class SharedBreaker {
   readonly #reportTtlMs: number;
   readonly #breaker: CircuitBreaker<[Task], unknown>;
   #openedAt: number | null = null;
-  /** The last report read or made; the store keeps only the latest, so one token is enough to dedupe. */
+  /** The last report read or made; `BreakerReports` keeps only the latest, so one token is enough to dedupe. */
   #lastReport: string | undefined;
   /** A report from another instance that our next call must probe, and when we read it (`#clock`). */
   #pending: { report: SharedOpenReport; readAt: number } | undefined;
@@ -143,25 +143,25 @@ export class SharedBreaker {
     return (await this.#breaker.fire(task)) as T;
   }
 
-  /** Reads the latest report of this breaker from the store; never rejects (Redis down: in-process only). */
+  /** Reads the latest shared report of this breaker; never rejects (Redis down: in-process only). */
   async refresh(): Promise<void> {
-    const store = this.#reports;
-    if (store === undefined) return;
+    const shared = this.#reports;
+    if (shared === undefined) return;
     let reports: SharedOpenReport[];
     try {
-      reports = await store.read([this.name]);
+      reports = await shared.read([this.name]);
     } catch (error) {
       this.#log.debug('could not read shared circuit breaker reports', { breaker: this.name, error });
       return;
     }
-    // The store holds the latest report while it lives: none means the one we were waiting to probe expired.
+    // `read` answers the latest report while it lives: none means the one we were waiting to probe expired.
     if (!reports.some((report) => report.name === this.name)) this.#pending = undefined;
     for (const report of reports) this.consider(report);
   }
 
   /**
-   * Takes in a report read from the store. Only a new report from another instance, read while closed, is
-   * acted on (the next call probes); one read while open or half-open is older than our own next probe.
+   * Takes in a shared report. Only a new report from another instance, read while closed, is acted on (the
+   * next call probes); one read while open or half-open is older than our own next probe.
    */
   consider(report: SharedOpenReport): void {
     if (report.name !== this.name) return;
@@ -199,7 +199,7 @@ export class SharedBreaker {
     this.#breaker.shutdown();
   }
 
-  /** The pending report, unless it has outlived the store's time to live since we read it (then dropped). */
+  /** The pending report, unless it has outlived the reports' time to live since we read it (then dropped). */
   #livePending(): SharedOpenReport | undefined {
     const pending = this.#pending;
     if (pending === undefined) return undefined;
@@ -231,9 +231,9 @@ export class SharedBreaker {
   }
 
   #report(): void {
-    const store = this.#reports;
-    if (store === undefined) return;
-    store.reportOpen(this.name, this.#instanceId).then(
+    const shared = this.#reports;
+    if (shared === undefined) return;
+    shared.reportOpen(this.name, this.#instanceId).then(
       (report) => {
         this.#lastReport = tokenOf(report);
       },

@@ -6,10 +6,10 @@
 import { randomUUID } from 'node:crypto';
 import { type FieldProblem, ServiceUnavailableError, ValidationError } from '#shared/errors.ts';
 import type { EventPublisher, OutgoingMessage } from '#shared/kafka/publisher.ts';
-import { type Log, silentLog } from '#shared/log-port.ts';
+import type { Log } from '#shared/log-port.ts';
 import { type IngestedLogRecord, type LogInput, parseLogInput } from '#shared/schemas/log.ts';
 import type { Candidate } from './parse-body.ts';
-import { type IngestMetrics, uncountedIngest } from './ports.ts';
+import type { IngestMetrics } from './ports.ts';
 
 /** One problem with one record of the request. */
 export interface Rejection {
@@ -31,9 +31,9 @@ export interface AcceptLogsOptions {
   topic: string;
   /** Sent as `Retry-After` when the publisher fails. */
   retryAfterSeconds: number;
-  /** The wiring passes Powertools' logger and metrics; by default nothing is logged or counted (tests, tools). */
-  log?: Log;
-  metrics?: IngestMetrics;
+  /** The wiring passes Powertools' logger and metrics; tests pass their own. */
+  log: Log;
+  metrics: IngestMetrics;
   /** Injected so tests can fix time and ids. */
   clock?: () => Date;
   newId?: () => string;
@@ -41,7 +41,7 @@ export interface AcceptLogsOptions {
 
 /**
  * @example
- * const acceptLogs = new AcceptLogs({ publisher, topic: 'raw-logs', retryAfterSeconds: 5 });
+ * const acceptLogs = new AcceptLogs({ publisher, topic: 'raw-logs', retryAfterSeconds: 5, log, metrics });
  * const result = await acceptLogs.execute([{ index: 0, value: { level: 'INFO', ... } }]);
  */
 export class AcceptLogs {
@@ -57,8 +57,8 @@ export class AcceptLogs {
     this.#publisher = options.publisher;
     this.#topic = options.topic;
     this.#retryAfterSeconds = options.retryAfterSeconds;
-    this.#log = options.log ?? silentLog;
-    this.#metrics = options.metrics ?? uncountedIngest;
+    this.#log = options.log;
+    this.#metrics = options.metrics;
     this.#clock = options.clock ?? (() => new Date());
     this.#newId = options.newId ?? randomUUID;
   }

@@ -6,11 +6,11 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
-import httpRouterHandler from '@middy/http-router';
+import httpRouterHandler, { type Route } from '@middy/http-router';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { MethodNotAllowedError, NotFoundError } from '#shared/errors.ts';
 import { bodyBytes, mediaType, requireApiKey } from '#shared/http/request.ts';
 import { httpErrors, json } from '#shared/http/responses.ts';
+import { unmatchedRoute } from '#shared/http/unmatched-route.ts';
 import { logger, metrics } from '#shared/observability.ts';
 import type { AcceptLogs } from './accept-logs.ts';
 import { bodyFormat, parseLogBody } from './parse-body.ts';
@@ -48,19 +48,13 @@ export function createIngestHandler(deps: IngestHttpDependencies) {
   /** GET /api/health: the function answers; deliberately no Kafka call (a load balancer may poll it often). */
   const health: HttpFunction = async () => json(200, { status: 'ok' });
 
-  const router = httpRouterHandler<APIGatewayProxyEvent, APIGatewayProxyResult>({
-    routes: [
-      // Metrics are flushed around the logs route only: health emits none and would log "no metrics" per call.
-      { method: 'POST', path: '/api/logs', handler: middy(postLogs).use(logMetrics(metrics)) },
-      { method: 'GET', path: '/api/health', handler: health },
-    ],
-    notFoundResponse: ({ method, path }) => {
-      if (ROUTES.some((route) => route.path === path)) {
-        throw new MethodNotAllowedError(`${method} is not allowed on ${path}`);
-      }
-      throw new NotFoundError(`no route for ${method} ${path}`);
-    },
-  });
+  const routes: Route<APIGatewayProxyEvent, APIGatewayProxyResult>[] = [
+    // Metrics are flushed around the logs route only: health emits none and would log "no metrics" per call.
+    { method: 'POST', path: '/api/logs', handler: middy(postLogs).use(logMetrics(metrics)) },
+    { method: 'GET', path: '/api/health', handler: health },
+  ];
+  // 405 with `allow` for a known path under another method, 404 otherwise; one trailing slash as the router takes it.
+  const router = httpRouterHandler<APIGatewayProxyEvent, APIGatewayProxyResult>({ routes, notFoundResponse: unmatchedRoute(routes) });
 
   const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult>(router)
     .use(injectLambdaContext(logger))

@@ -13,10 +13,3 @@ export interface IngestMetrics {
   /** A publish that failed: the request is answered 503. */
   publishFailed(): void;
 }
-
-/** Counts nothing: for tests and tools that do not watch the metrics. */
-export const uncountedIngest: IngestMetrics = Object.freeze({
-  logsRejected: () => undefined,
-  logsAccepted: () => undefined,
-  publishFailed: () => undefined,
-});

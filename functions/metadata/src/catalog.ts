@@ -4,7 +4,7 @@
  * changed from the cache enrich reads, and bumps the metadata version.
  */
 import { NotFoundError } from '#shared/errors.ts';
-import { type Log, silentLog } from '#shared/log-port.ts';
+import type { Log } from '#shared/log-port.ts';
 import { cacheKeys } from '#shared/metadata/cache-keys.ts';
 import type { Host, Network, Service } from '#shared/metadata/model.ts';
 import type {
@@ -25,14 +25,14 @@ export interface Page<T> {
 
 export type UpsertOutcome = 'created' | 'updated' | 'unchanged';
 
-/** Where a failed cache invalidation is told (the write itself succeeds). */
+/**
+ * Where a failed cache invalidation is told (the write itself succeeds). The function's wiring passes
+ * Powertools' logger and metrics; tests and tools pass their own.
+ */
 export interface CatalogObservers {
   log: Log;
   metrics: MetadataMetrics;
 }
-
-/** For tests and tools that watch nothing; the function's wiring passes Powertools' logger and metrics. */
-const UNOBSERVED: CatalogObservers = { log: silentLog, metrics: { cacheInvalidationFailed: () => undefined } };
 
 /** What every catalog of one repository shares. */
 interface CatalogContext extends CatalogObservers {
@@ -191,7 +191,7 @@ export class MetadataCatalog {
   readonly services: RecordCatalog<Service>;
   readonly networks: IpFilteredCatalog<Network>;
 
-  constructor(repository: MetadataRepository, invalidator: MetadataCacheInvalidator, observers: CatalogObservers = UNOBSERVED) {
+  constructor(repository: MetadataRepository, invalidator: MetadataCacheInvalidator, observers: CatalogObservers) {
     const context = { ...observers, invalidator };
     const { hosts, services, networks } = repository;
     // Hosts: the host with exactly this address. Networks: the most specific network containing it.

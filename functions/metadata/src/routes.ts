@@ -6,12 +6,13 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import httpRouterHandler, { type Method } from '@middy/http-router';
-import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type { z } from 'zod';
 import type { ApiKeysEnv } from '#shared/config.ts';
-import { ForbiddenError, MethodNotAllowedError, NotFoundError } from '#shared/errors.ts';
-import { errorResponse, httpErrors, json } from '#shared/http/responses.ts';
+import { ForbiddenError } from '#shared/errors.ts';
 import { jsonBody, requireApiKey } from '#shared/http/request.ts';
+import { httpErrors, json } from '#shared/http/responses.ts';
+import { unmatchedRoute } from '#shared/http/unmatched-route.ts';
 import type { Host, Network, Service } from '#shared/metadata/model.ts';
 import { logger } from '#shared/observability.ts';
 import type { MetadataCatalog, Page, RecordCatalog } from './catalog.ts';
@@ -161,7 +162,7 @@ export function createMetadataApi(dependencies: MetadataApiDependencies) {
   const routes = metadataRoutes(dependencies);
   const router = httpRouterHandler<APIGatewayProxyEvent, APIGatewayProxyResult>({
     routes,
-    notFoundResponse: unmatched(routes),
+    notFoundResponse: unmatchedRoute(routes),
   });
   const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult>(router)
     .use(injectLambdaContext(logger))
@@ -226,38 +227,4 @@ function crudRoutes<T>(resource: Resource<T>, access: Access): MetadataRoute[] {
       ];
     }),
   ];
-}
-
-/**
- * The router calls this when no route has both the method and the path: 405 (with `allow`) when the path
- * is known under another method, 404 otherwise. Which methods know the path is asked of @middy/http-router
- * itself (a second router over the same table whose handlers only name their method), so the 405 can never
- * disagree with the routing.
- */
-function unmatched(routes: readonly MetadataRoute[]) {
-  const methods = [...new Set(routes.map((route) => route.method))];
-  let matched = false;
-  const probe = httpRouterHandler({
-    routes: routes.map((route) => ({
-      method: route.method,
-      path: route.path,
-      handler: () => {
-        matched = true;
-      },
-    })),
-    notFoundResponse: () => {},
-  });
-  const knows = (candidate: Method, path: string): boolean => {
-    matched = false;
-    void probe({ httpMethod: candidate, path } as APIGatewayProxyEvent, {} as Context);
-    return matched;
-  };
-  return ({ method, path }: { method: string; path: string }): APIGatewayProxyResult => {
-    const allowed = methods.filter((candidate) => knows(candidate, path));
-    if (allowed.length === 0) throw new NotFoundError(`no route for ${method} ${path}`);
-    const response = errorResponse(
-      new MethodNotAllowedError(`${method} is not allowed on ${path}; allowed: ${allowed.join(', ')}`),
-    );
-    return { ...response, headers: { ...response.headers, allow: allowed.join(', ') } };
-  };
 }

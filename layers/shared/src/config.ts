@@ -1,7 +1,7 @@
 /**
- * Configuration is read once, when a module loads, and fails fast: a Lambda that starts with a missing
- * or malformed variable should die at init with a message naming every bad variable, not at the first
- * request with an `undefined` deep inside a driver.
+ * Configuration is read when a function's `create…Dependencies(env)` runs (its handler.ts calls it at
+ * Lambda init) and fails fast: a Lambda that starts with a missing or malformed variable should die at init
+ * with a message naming every bad variable, not at the first request with an `undefined` deep inside a driver.
  */
 import { z } from 'zod';
 
@@ -16,7 +16,7 @@ export class ConfigError extends Error {
  * Parses `env` with `schema`, listing every problem at once.
  *
  * @example
- * const config = readConfig(z.object({ REDIS_URL: z.url() }));
+ * const config = readConfig(z.object({ REDIS_URL: z.url() }), env);
  */
 export function readConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
   const parsed = schema.safeParse(env);
@@ -31,7 +31,7 @@ const commaList = z
 
 const milliseconds = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
-/** Kafka connection: a static broker list (local, self-managed) or an MSK cluster ARN resolved at cold start. */
+/** Kafka connection: a static broker list (local, self-managed) or an MSK cluster ARN, resolved when the first client connects. */
 export const kafkaEnv = z
   .object({
     KAFKA_BROKERS: commaList.optional(),

@@ -13,10 +13,12 @@ import { postgresEnv, readConfig, redisEnv } from '#shared/config.ts';
 import { silentLog } from '#shared/log-port.ts';
 import { cacheKeys } from '#shared/metadata/cache-keys.ts';
 import type { Service } from '#shared/metadata/model.ts';
+import { logger, metrics } from '#shared/observability.ts';
 import { createEnrichDependencies, type EnrichDependencies } from '../../../functions/enrich/dependencies.ts';
 import { RedisMetadataCache } from '../../../functions/enrich/src/adapters/redis-metadata-cache.ts';
 import { createMetadataDependencies } from '../../../functions/metadata/dependencies.ts';
 import { PgMetadataRepository } from '../../../functions/metadata/src/adapters/pg-metadata-repository.ts';
+import { PowertoolsMetadataMetrics } from '../../../functions/metadata/src/adapters/powertools-metrics.ts';
 import { RedisCacheInvalidator } from '../../../functions/metadata/src/adapters/redis-cache-invalidator.ts';
 import { MetadataCatalog } from '../../../functions/metadata/src/catalog.ts';
 import { createMetadataApi } from '../../../functions/metadata/src/routes.ts';
@@ -336,7 +338,10 @@ describe('cache versions across a Redis restart', () => {
     reader.on('error', () => undefined);
     observer = new Redis(own.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
     observer.on('error', () => undefined);
-    catalog = new MetadataCatalog(new PgMetadataRepository(pool), new RedisCacheInvalidator(writer));
+    catalog = new MetadataCatalog(new PgMetadataRepository(pool), new RedisCacheInvalidator(writer), {
+      log: logger,
+      metrics: new PowertoolsMetadataMetrics(metrics),
+    });
   });
 
   afterAll(async () => {

@@ -12,7 +12,9 @@ import { connectionOptions } from '#shared/kafka/connection.ts';
 import { type EventPublisher, KafkaPublisher, type OutgoingMessage } from '#shared/kafka/publisher.ts';
 import { createTopics } from '#shared/kafka/topics.ts';
 import type { Host, Network, Service } from '#shared/metadata/model.ts';
+import { logger, metrics } from '#shared/observability.ts';
 import { AcceptLogs } from '../../../functions/ingest/src/accept-logs.ts';
+import { PowertoolsIngestMetrics } from '../../../functions/ingest/src/adapters/powertools-metrics.ts';
 import { createIngestHandler } from '../../../functions/ingest/src/http-handler.ts';
 import { restEvent } from '../../support/apigw.ts';
 
@@ -135,7 +137,7 @@ export class MetadataSeed {
 /** Posts logs through the ingest use case (the real HTTP handler, publishing to `topic`); returns the event ids. */
 export async function ingest(publisher: EventPublisher, topic: string, logs: readonly Record<string, unknown>[]): Promise<string[]> {
   const { postLogs } = createIngestHandler({
-    acceptLogs: new AcceptLogs({ publisher, topic, retryAfterSeconds: 1 }),
+    acceptLogs: new AcceptLogs({ publisher, topic, retryAfterSeconds: 1, log: logger, metrics: new PowertoolsIngestMetrics(metrics) }),
     apiKeys: undefined,
     maxBodyBytes: 1024 * 1024,
     maxBatch: 1000,

@@ -7,10 +7,11 @@ import { randomUUID } from 'node:crypto';
 import { jest } from '@jest/globals';
 import { readConfig, kafkaEnv } from '#shared/config.ts';
 import { KafkaPublisher } from '#shared/kafka/publisher.ts';
-import { logger } from '#shared/observability.ts';
+import { logger, metrics } from '#shared/observability.ts';
 import { RawLogRecord } from '#shared/schemas/log.ts';
 import { createIngestDependencies } from '../../../functions/ingest/dependencies.ts';
 import { AcceptLogs } from '../../../functions/ingest/src/accept-logs.ts';
+import { PowertoolsIngestMetrics } from '../../../functions/ingest/src/adapters/powertools-metrics.ts';
 import { createIngestHandler, ROUTES as routes } from '../../../functions/ingest/src/http-handler.ts';
 import { serveHandler } from '../../../scripts/local/api-gateway/index.ts';
 import { lambdaContext, restEvent } from '../../support/apigw.ts';
@@ -130,7 +131,13 @@ describe('ingest → raw-logs', () => {
       'ingest-dead-broker-test',
     );
     const { handler: unreachable } = createIngestHandler({
-      acceptLogs: new AcceptLogs({ publisher: deadBroker, topic: config.RAW_TOPIC, retryAfterSeconds: 9, log: logger }),
+      acceptLogs: new AcceptLogs({
+        publisher: deadBroker,
+        topic: config.RAW_TOPIC,
+        retryAfterSeconds: 9,
+        log: logger,
+        metrics: new PowertoolsIngestMetrics(metrics),
+      }),
       apiKeys: undefined,
       maxBodyBytes: 1024 * 1024,
       maxBatch: 1000,
@@ -187,6 +194,30 @@ describe('local runtime smoke', () => {
 
       // Assess
       expect([response.status, await response.json()]).toEqual([200, { status: 'ok' }]);
+    } finally {
+      await served.close();
+    }
+  });
+
+  it('answers another method on /api/logs, trailing slash or not, with 405 and allow through the stand-in', async () => {
+    // Prepare
+    const served = await serveHandler({ name: 'ingest', port: 0, host: '127.0.0.1', handler, routes });
+
+    try {
+      // Act
+      const answers = await Promise.all(
+        ['/api/logs', '/api/logs/'].map(async (path) => {
+          const response = await fetch(`${served.url}${path}`);
+          await response.body?.cancel();
+          return [response.status, response.headers.get('allow')];
+        }),
+      );
+
+      // Assess
+      expect(answers).toEqual([
+        [405, 'POST'],
+        [405, 'POST'],
+      ]);
     } finally {
       await served.close();
     }

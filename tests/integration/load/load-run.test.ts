@@ -9,8 +9,10 @@ import { randomUUID } from 'node:crypto';
 import { kafkaEnv, readConfig } from '#shared/config.ts';
 import { connectionOptions } from '#shared/kafka/connection.ts';
 import { KafkaPublisher } from '#shared/kafka/publisher.ts';
+import { logger, metrics } from '#shared/observability.ts';
 import { createThrowawayTopics, deleteTopics } from '../../../bench/lib/kafka-fixtures.ts';
 import { AcceptLogs } from '../../../functions/ingest/src/accept-logs.ts';
+import { PowertoolsIngestMetrics } from '../../../functions/ingest/src/adapters/powertools-metrics.ts';
 import { createIngestHandler } from '../../../functions/ingest/src/http-handler.ts';
 import { startEnrichRunner } from '../../../scripts/local/event-source/runner.ts';
 import { loadCatalog } from '../../../load/lib/catalog.ts';
@@ -49,7 +51,13 @@ describe('load run', () => {
     const publisher = new KafkaPublisher(kafka, `load-test-${suffix}`);
     cleanups.push(() => publisher.close());
     const { handler } = createIngestHandler({
-      acceptLogs: new AcceptLogs({ publisher, topic: topics.raw, retryAfterSeconds: 1 }),
+      acceptLogs: new AcceptLogs({
+        publisher,
+        topic: topics.raw,
+        retryAfterSeconds: 1,
+        log: logger,
+        metrics: new PowertoolsIngestMetrics(metrics),
+      }),
       apiKeys: undefined,
       maxBodyBytes: 1024 * 1024,
       maxBatch: 1000,

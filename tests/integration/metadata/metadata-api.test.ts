@@ -38,6 +38,8 @@ const NETWORKS = '/api/metadata/networks';
 const dependencies = createMetadataDependencies(process.env);
 const { handler } = createMetadataApi(dependencies);
 const call = (request: ApiRequest) => handler(apiEvent(request), lambdaContext('metadata'));
+/** Powertools' logger and metrics, as the wiring passes them, for the instances the tests build themselves. */
+const observers = { log: logger, metrics: new PowertoolsMetadataMetrics(metrics) };
 
 let redis: Redis;
 let cleanup: pg.Pool;
@@ -428,7 +430,7 @@ describe('API keys', () => {
     // Prepare: an instance configured as the local runtime is with ADMIN_API_KEYS and API_KEYS set
     const pool = createPool(readConfig(postgresEnv), 'metadata-test');
     const { handler: guarded } = createMetadataApi({
-      catalog: new MetadataCatalog(new PgMetadataRepository(pool), new NoCache()),
+      catalog: new MetadataCatalog(new PgMetadataRepository(pool), new NoCache(), observers),
       apiKeys: { ADMIN_API_KEYS: ['admin-key'], API_KEYS: ['read-key'] },
     });
     const send = (request: ApiRequest) => guarded(apiEvent(request), lambdaContext('metadata'));
@@ -552,10 +554,7 @@ describe('when a dependency is down', () => {
     deadRedis.on('error', () => undefined);
     const invalidator: MetadataCacheInvalidator = new RedisCacheInvalidator(deadRedis);
     const { handler: cacheDownHandler } = createMetadataApi({
-      catalog: new MetadataCatalog(new PgMetadataRepository(pool), invalidator, {
-        log: logger,
-        metrics: new PowertoolsMetadataMetrics(metrics),
-      }),
+      catalog: new MetadataCatalog(new PgMetadataRepository(pool), invalidator, observers),
       apiKeys: {},
     });
     const logError = jest.spyOn(logger, 'error').mockImplementation(() => undefined);
@@ -588,7 +587,7 @@ describe('when a dependency is down', () => {
       'metadata-test',
     );
     const { handler: databaseDownHandler } = createMetadataApi({
-      catalog: new MetadataCatalog(new PgMetadataRepository(pool), new NoCache()),
+      catalog: new MetadataCatalog(new PgMetadataRepository(pool), new NoCache(), observers),
       apiKeys: {},
     });
     jest.spyOn(logger, 'warn').mockImplementation(() => undefined);

@@ -1,9 +1,10 @@
+import { silentLog } from '#shared/log-port.ts';
 import { logger } from '#shared/observability.ts';
 import { ServiceUnavailableError, ValidationError } from '#shared/errors.ts';
 import { RawLogRecord } from '#shared/schemas/log.ts';
 import { AcceptLogs } from '../../../functions/ingest/src/accept-logs.ts';
 import type { Candidate } from '../../../functions/ingest/src/parse-body.ts';
-import { paymentLog, RecordingPublisher, sequentialIds } from './fakes.ts';
+import { paymentLog, RecordingPublisher, sequentialIds, uncountedIngest } from './fakes.ts';
 
 const NOW = new Date('2026-11-27T16:45:00.123Z');
 
@@ -15,6 +16,8 @@ function setup() {
     retryAfterSeconds: 7,
     clock: () => NOW,
     newId: sequentialIds(),
+    log: silentLog,
+    metrics: uncountedIngest,
   });
   return { publisher, acceptLogs };
 }

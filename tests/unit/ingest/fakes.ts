@@ -1,6 +1,7 @@
 /** Test doubles for the ingest unit tests. */
 import type { EventPublisher, OutgoingMessage } from '#shared/kafka/publisher.ts';
 import { PublishError } from '#shared/kafka/publisher.ts';
+import type { IngestMetrics } from '../../../functions/ingest/src/ports.ts';
 
 /** Records every publish call; fails each call with `PublishError` while `failing` is set. */
 export class RecordingPublisher implements EventPublisher {
@@ -18,6 +19,13 @@ export class RecordingPublisher implements EventPublisher {
     return this.calls.flat();
   }
 }
+
+/** Counts nothing: for the tests that do not watch metrics (those that do pass Powertools' and spy on it). */
+export const uncountedIngest: IngestMetrics = Object.freeze({
+  logsRejected: () => undefined,
+  logsAccepted: () => undefined,
+  publishFailed: () => undefined,
+});
 
 /** A valid log as a client sends it (the README's curl body). */
 export const paymentLog = (overrides: Record<string, unknown> = {}): Record<string, unknown> => ({

@@ -5,15 +5,23 @@
  */
 import { jest } from '@jest/globals';
 import type { APIGatewayProxyResult } from 'aws-lambda';
+import { silentLog } from '#shared/log-port.ts';
 import { logger, metrics } from '#shared/observability.ts';
 import { AcceptLogs } from '../../../functions/ingest/src/accept-logs.ts';
 import { createIngestHandler } from '../../../functions/ingest/src/http-handler.ts';
 import { lambdaContext, restEvent } from '../../support/apigw.ts';
-import { paymentLog, RecordingPublisher, sequentialIds } from './fakes.ts';
+import { paymentLog, RecordingPublisher, sequentialIds, uncountedIngest } from './fakes.ts';
 
 function setup() {
   const publisher = new RecordingPublisher();
-  const acceptLogs = new AcceptLogs({ publisher, topic: 'raw-logs', retryAfterSeconds: 5, newId: sequentialIds() });
+  const acceptLogs = new AcceptLogs({
+    publisher,
+    topic: 'raw-logs',
+    retryAfterSeconds: 5,
+    newId: sequentialIds(),
+    log: silentLog,
+    metrics: uncountedIngest,
+  });
   const { handler } = createIngestHandler({ acceptLogs, apiKeys: undefined, maxBodyBytes: 1024 * 1024, maxBatch: 1000 });
   const call = (body: string, contentType = 'application/json') =>
     handler(restEvent('apigw-rest-post-logs', { body, headers: { 'Content-Type': contentType, 'x-api-key': undefined } }), lambdaContext('ingest'));

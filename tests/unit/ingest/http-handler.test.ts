@@ -331,5 +331,19 @@ describe('routing', () => {
 
     // Assess
     expect([wrongMethod.statusCode, unknown.statusCode]).toEqual([405, 404]);
+    expect(wrongMethod.headers?.allow).toBe('POST');
+  });
+
+  it('takes one trailing slash as the router does: POST /api/logs/ is served, GET /api/logs/ is 405 with allow', async () => {
+    // Prepare
+    const { call } = setup();
+
+    // Act
+    const posted = await call('apigw-rest-post-logs', { path: '/api/logs/' });
+    const wrongMethod = await call('apigw-rest-post-logs', { httpMethod: 'GET', path: '/api/logs/' });
+
+    // Assess
+    expect(posted.statusCode).toBe(202);
+    expect([wrongMethod.statusCode, wrongMethod.headers?.allow]).toEqual([405, 'POST']);
   });
 });

@@ -5,12 +5,12 @@ import { METRIC } from '#shared/metric-names.ts';
 import { logger, metrics } from '#shared/observability.ts';
 import { PowertoolsMetadataMetrics } from '../../../functions/metadata/src/adapters/powertools-metrics.ts';
 import { MetadataCatalog } from '../../../functions/metadata/src/catalog.ts';
-import { FailingInvalidator, host, MemoryRepository, network, RecordingInvalidator, service } from './fakes.ts';
+import { FailingInvalidator, host, MemoryRepository, network, RecordingInvalidator, service, unobserved } from './fakes.ts';
 
 function setup() {
   const repository = new MemoryRepository();
   const invalidator = new RecordingInvalidator();
-  return { repository, invalidator, catalog: new MetadataCatalog(repository, invalidator) };
+  return { repository, invalidator, catalog: new MetadataCatalog(repository, invalidator, unobserved) };
 }
 
 afterEach(() => jest.restoreAllMocks());

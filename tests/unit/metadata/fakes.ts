@@ -1,6 +1,8 @@
 /** In-memory stand-ins for the metadata ports, and record factories, for unit tests. */
+import { silentLog } from '#shared/log-port.ts';
 import type { Host, Network, Service } from '#shared/metadata/model.ts';
 import { formatCidr, parseCidr, parseIp } from '#shared/net/ip.ts';
+import type { CatalogObservers } from '../../../functions/metadata/src/catalog.ts';
 import {
   type CacheInvalidation,
   DuplicateKeyError,
@@ -176,3 +178,9 @@ export class FailingInvalidator implements MetadataCacheInvalidator {
     throw new Error('connect ECONNREFUSED 127.0.0.1:6399');
   }
 }
+
+/** Logs and counts nothing: for the tests that do not watch them (those that do pass Powertools' and spy on it). */
+export const unobserved: CatalogObservers = {
+  log: silentLog,
+  metrics: { cacheInvalidationFailed: () => undefined },
+};

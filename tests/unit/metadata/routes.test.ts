@@ -5,12 +5,12 @@ import { createMetadataApi } from '../../../functions/metadata/src/routes.ts';
 import { MetadataCatalog } from '../../../functions/metadata/src/catalog.ts';
 import { lambdaContext, restEvent } from '../../support/apigw.ts';
 import { type ApiRequest, apiEvent, bodyOf, FIXTURE_API_KEY, messageOf, problemsOf } from '../../support/metadata-api.ts';
-import { host, MemoryRepository, network, RecordingInvalidator, service } from './fakes.ts';
+import { host, MemoryRepository, network, RecordingInvalidator, service, unobserved } from './fakes.ts';
 
 function setup(apiKeys: ApiKeysEnv = {}) {
   const repository = new MemoryRepository();
   const invalidator = new RecordingInvalidator();
-  const { handler } = createMetadataApi({ catalog: new MetadataCatalog(repository, invalidator), apiKeys });
+  const { handler } = createMetadataApi({ catalog: new MetadataCatalog(repository, invalidator, unobserved), apiKeys });
   const call = (request: ApiRequest) => handler(apiEvent(request), lambdaContext('metadata'));
   return { repository, invalidator, handler, call };
 }

@@ -1,5 +1,5 @@
 /**
- * The Redis tier: cached values only (breaker reports are another port: ./redis-breaker-state.ts). Key
+ * The Redis tier: cached values only (breaker reports are another port: ./redis-breaker-reports.ts). Key
  * layout: `#shared/metadata/cache-keys.ts` (the metadata writer deletes those keys and replaces the `version`
  * token on every write, so they must match exactly). Versions are opaque tokens, compared for equality only
  * (here, in the script below and in process).

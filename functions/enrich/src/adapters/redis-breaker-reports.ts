@@ -22,7 +22,7 @@ return { epoch, ms }
 
 const FIELDS = ['epoch', 'reportedAt', 'instanceId'] as const;
 
-export interface RedisBreakerStateOptions {
+export interface RedisBreakerReportsOptions {
   keyPrefix: string;
   /** How long a report stays evidence (the wiring uses twice the breaker reset time). */
   reportTtlMs: number;
@@ -30,15 +30,15 @@ export interface RedisBreakerStateOptions {
 
 /**
  * @example
- * const store = new RedisBreakerState(redis, { keyPrefix: 'enrich:breaker:v2:', reportTtlMs: 10_000 });
- * await store.reportOpen('postgres', 'instance-a');
- * await store.read(['postgres']); // [{ name: 'postgres', epoch: 1, reportedAt: 1764…, instanceId: 'instance-a' }]
+ * const reports = new RedisBreakerReports(redis, { keyPrefix: 'enrich:breaker:v2:', reportTtlMs: 10_000 });
+ * await reports.reportOpen('postgres', 'instance-a');
+ * await reports.read(['postgres']); // [{ name: 'postgres', epoch: 1, reportedAt: 1764…, instanceId: 'instance-a' }]
  */
-export class RedisBreakerState implements BreakerReports {
+export class RedisBreakerReports implements BreakerReports {
   readonly #redis: Redis;
-  readonly #options: RedisBreakerStateOptions;
+  readonly #options: RedisBreakerReportsOptions;
 
-  constructor(redis: Redis, options: RedisBreakerStateOptions) {
+  constructor(redis: Redis, options: RedisBreakerReportsOptions) {
     this.#redis = redis;
     this.#options = options;
   }

@@ -59,7 +59,7 @@ class RecordingEnrich {
 
 /** Writes `count` records to each partition in small sends (small record batches, so fetches interleave). */
 async function produce(topic: string, partitions: readonly number[], count: number): Promise<void> {
-  const producer = new Producer({ ...(await connectionOptions(kafka(), `runner-stuck-producer-${randomUUID()}`)), retries: 5, retryDelay: 200 });
+  const producer = new Producer({ ...(await connectionOptions(kafka(), `runner-stuck-producer-${randomUUID()}`)), retries: 5, retryDelay: 200, idempotent: true });
   try {
     for (let from = 0; from < count; from += 20) {
       const messages = partitions.flatMap((partition) =>

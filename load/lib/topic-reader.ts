@@ -81,6 +81,9 @@ export async function snapshotEnds(connection: BaseOptions, topics: readonly str
 /** Backoff between reconnection attempts: quick at first (a restarted broker), never hammering. */
 const RECONNECT_DELAYS_MS = [250, 500, 1000, 2000] as const;
 
+/** How long the first consumer may take to start (join its group) before `start()` gives up. */
+const START_DEADLINE_MS = 30_000;
+
 /**
  * Streams every record written at or after `from` to `onRecord` until `close()`, reconnecting when the
  * broker goes away.
@@ -111,15 +114,29 @@ export class TopicReader {
     for (const position of from) this.#next.set(key(position), { ...position });
   }
 
-  /** Starts reading; rejects when the first consumer cannot start (nothing was read yet: nothing to report). */
+  /**
+   * Starts reading; rejects when no consumer could start within `START_DEADLINE_MS` (nothing was read yet:
+   * nothing to report). Retried with the reconnection backoff because a broker that has just started answers
+   * the first group joins with NOT_COORDINATOR until its offsets topic is loaded, longer than the client's
+   * own few retries on a loaded machine.
+   */
   static async start(
     connection: BaseOptions,
     from: readonly TopicPosition[],
     onRecord: (record: OutputRecord) => void,
   ): Promise<TopicReader> {
     const reader = new TopicReader(connection, from, onRecord);
-    await reader.#open();
-    return reader;
+    const deadline = Date.now() + START_DEADLINE_MS;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await reader.#open();
+        return reader;
+      } catch (error) {
+        const delay = RECONNECT_DELAYS_MS[Math.min(attempt, RECONNECT_DELAYS_MS.length - 1)] ?? 2000;
+        if (Date.now() + delay > deadline) throw error;
+        await sleep(delay);
+      }
+    }
   }
 
   get records(): number {

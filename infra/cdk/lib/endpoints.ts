@@ -4,6 +4,7 @@
  * compose services. Typed props between the stacks, so the stateless stack never looks anything up.
  */
 import type { IConnectable, IVpc } from 'aws-cdk-lib/aws-ec2';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { KafkaAccess } from './kafka-access.ts';
 
@@ -15,6 +16,13 @@ export interface RedisEndpoint {
   readonly url: string;
   /** Present on AWS: the cache's security group, opened to each function bound to it. */
   readonly network?: IConnectable;
+  /**
+   * Settings besides REDIS_URL that `#shared/config.ts` `redisEnv` reads: on AWS, the function's own cache
+   * user (REDIS_AUTH=aws-iam, REDIS_USER, REDIS_CACHE_NAME; see cache-users.ts). None locally.
+   */
+  readonly environment?: Readonly<Record<string, string>>;
+  /** On AWS: `elasticache:Connect` as that user. */
+  grantConnect?(fn: IFunction): void;
 }
 
 export interface DatabaseEndpoint {
@@ -29,8 +37,26 @@ export interface DatabaseEndpoint {
   readonly network?: IConnectable;
 }
 
+/** A PostgreSQL login role of one function, created by the migration with the password in its secret. */
+export interface AppDatabaseRole {
+  /** The login role (its secret's `username`). */
+  readonly role: string;
+  /** The NOLOGIN group role holding its privileges (layers/shared/migrations). */
+  readonly group: string;
+  readonly secret: ISecret;
+}
+
+/**
+ * The cache and the database per function: each function reaches them as its own user with its own rights
+ * (on AWS; locally both are the compose services' URLs).
+ */
+export interface PerFunctionAccess {
+  readonly cache: { readonly enrich: RedisEndpoint; readonly metadata: RedisEndpoint };
+  readonly databaseRoles: { readonly enrich: DatabaseEndpoint; readonly metadata: DatabaseEndpoint };
+}
+
 /** Everything the stateless stack needs from the stateful one (or from the compose services). */
-export interface PipelineResources {
+export interface PipelineResources extends PerFunctionAccess {
   readonly kafka: KafkaAccess;
   readonly redis: RedisEndpoint;
   readonly database: DatabaseEndpoint;

@@ -4,16 +4,16 @@
  * Bindings add an environment variable and the access it needs in one call: a function never gets a topic
  * name without the right to write it, nor a grant without the variable that makes it used.
  */
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { type IConnectable, type IVpc, Port, SecurityGroup, SubnetType } from 'aws-cdk-lib/aws-ec2';
-import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { KafkaDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { type ICommandHooks, NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { nodejsBundling } from './bundling.ts';
-import type { DatabaseEndpoint, RedisEndpoint, TopicSpec } from './endpoints.ts';
+import type { AppDatabaseRole, DatabaseEndpoint, RedisEndpoint, TopicSpec } from './endpoints.ts';
 import type { KafkaAccess, TopicAccess } from './kafka-access.ts';
 import { acknowledge } from './nag-suppressions.ts';
 import { LOCK_FILE, REPO_ROOT } from './paths.ts';
@@ -40,6 +40,12 @@ export interface PipelineFunctionProps {
   readonly commandHooks?: ICommandHooks;
   readonly logRetention?: RetentionDays;
   readonly environment?: Readonly<Record<string, string>>;
+  /**
+   * X-Ray active tracing (Lambda records a segment per invocation; Powertools Tracer adds subsegments). Off
+   * where there is no X-Ray (LocalStack's free edition).
+   * @default true
+   */
+  readonly activeTracing?: boolean;
 }
 
 export class PipelineFunction extends NodejsFunction {
@@ -69,6 +75,7 @@ export class PipelineFunction extends NodejsFunction {
       memorySize: props.memorySize,
       timeout: props.timeout,
       logGroup,
+      tracing: props.activeTracing === false ? Tracing.DISABLED : Tracing.ACTIVE,
       projectRoot: REPO_ROOT,
       depsLockFilePath: LOCK_FILE,
       bundling: nodejsBundling(props.commandHooks),
@@ -96,6 +103,13 @@ export class PipelineFunction extends NodejsFunction {
       'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
       "Lambda's standard logging policy; the function writes only to its own log group",
     );
+    if (props.activeTracing !== false) {
+      acknowledge(
+        role,
+        'AwsSolutions-IAM5[Resource::*]',
+        "X-Ray's xray:PutTraceSegments and xray:PutTelemetryRecords (added by active tracing) take no resource",
+      );
+    }
     if (props.vpc !== undefined) {
       acknowledge(
         role,
@@ -169,18 +183,38 @@ export class PipelineFunction extends NodejsFunction {
     return this;
   }
 
-  /** REDIS_URL + the network path to the cache. */
+  /**
+   * REDIS_URL and the endpoint's auth settings, the network path to the cache, and (ElastiCache IAM auth)
+   * `elasticache:Connect` as the endpoint's user: the user in REDIS_USER is the one the grant names.
+   */
   bindRedis(redis: RedisEndpoint): this {
     this.addEnvironment('REDIS_URL', redis.url);
+    for (const [name, value] of Object.entries(redis.environment ?? {})) this.addEnvironment(name, value);
+    redis.grantConnect?.(this);
     if (redis.network !== undefined) this.connections.allowToDefaultPort(redis.network, 'Redis (TLS)');
     return this;
   }
 
-  /** DATABASE_* settings, DATABASE_SECRET_ARN with read access, and the network path to RDS Proxy. */
+  /**
+   * DATABASE_* settings, DATABASE_SECRET_ARN with read access, and the network path to RDS Proxy. On AWS each
+   * function gets its own role's endpoint (user and secret of that role: AppDatabaseRoles), and only the
+   * migration gets the master user's.
+   */
   bindDatabase(database: DatabaseEndpoint): this {
     for (const [name, value] of Object.entries(database.environment)) this.addEnvironment(name, value);
     if (database.secret !== undefined) this.bindSecret('DATABASE_SECRET_ARN', database.secret);
     if (database.network !== undefined) this.connections.allowToDefaultPort(database.network, 'PostgreSQL via RDS Proxy');
+    return this;
+  }
+
+  /**
+   * The migration: DATABASE_APP_ROLES (JSON `[{role, group, secretArn}]`, read by functions/metadata/migrate.ts,
+   * which creates each missing login role with the password in its secret) + read access to those secrets.
+   */
+  bindDatabaseRoles(roles: readonly AppDatabaseRole[]): this {
+    const value = roles.map(({ role, group, secret }) => ({ role, group, secretArn: secret.secretArn }));
+    this.addEnvironment('DATABASE_APP_ROLES', Stack.of(this).toJsonString(value));
+    for (const { secret } of roles) secret.grantRead(this);
     return this;
   }
 }

@@ -59,6 +59,11 @@ export const kafkaEnv = z
   .refine((env) => (env.KAFKA_BROKERS?.length ?? 0) > 0 || env.MSK_CLUSTER_ARN !== undefined, {
     message: 'set KAFKA_BROKERS (host:port list) or MSK_CLUSTER_ARN',
     path: ['KAFKA_BROKERS'],
+  })
+  // MSK clusters here have IAM access control only: any other auth talks plain text to the IAM listener.
+  .refine((env) => env.MSK_CLUSTER_ARN === undefined || env.KAFKA_AUTH === 'aws-msk-iam', {
+    message: 'MSK_CLUSTER_ARN needs KAFKA_AUTH=aws-msk-iam',
+    path: ['KAFKA_AUTH'],
   });
 export type KafkaEnv = z.infer<typeof kafkaEnv>;
 
@@ -70,10 +75,33 @@ export const topicsEnv = z.object({
 });
 export type TopicsEnv = z.infer<typeof topicsEnv>;
 
-export const redisEnv = z.object({
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL'),
-  REDIS_TIMEOUT_MS: milliseconds(50),
-});
+/**
+ * Redis: REDIS_URL, and on AWS ElastiCache IAM authentication (REDIS_AUTH=aws-iam): the connection
+ * authenticates as REDIS_USER with a token signed for REDIS_CACHE_NAME (the replication group id) in
+ * AWS_REGION, so no password sits anywhere. IAM authentication needs TLS, hence rediss://.
+ */
+export const redisEnv = z
+  .object({
+    REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL'),
+    REDIS_TIMEOUT_MS: milliseconds(50),
+    REDIS_AUTH: z.enum(['none', 'aws-iam']).default('none'),
+    /** ElastiCache user id (= user name for IAM users): lowercase letters, digits and hyphens. */
+    REDIS_USER: z.string().regex(/^[a-z][a-z0-9-]*$/, 'must be an ElastiCache user id').optional(),
+    REDIS_CACHE_NAME: z.string().min(1).optional(),
+    AWS_REGION: z.string().min(1).optional(),
+  })
+  .refine(
+    (env) =>
+      env.REDIS_AUTH === 'none' ||
+      (env.REDIS_USER !== undefined &&
+        env.REDIS_CACHE_NAME !== undefined &&
+        env.AWS_REGION !== undefined &&
+        env.REDIS_URL.startsWith('rediss://')),
+    {
+      message: 'REDIS_AUTH=aws-iam needs REDIS_USER, REDIS_CACHE_NAME, AWS_REGION and a rediss:// REDIS_URL',
+      path: ['REDIS_AUTH'],
+    },
+  );
 export type RedisEnv = z.infer<typeof redisEnv>;
 
 /**

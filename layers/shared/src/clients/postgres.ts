@@ -1,6 +1,13 @@
 /**
  * pg pool factory. One pool per process, small (Lambda runs one request at a time; RDS Proxy multiplexes),
  * with statement and connection timeouts so a slow database cannot hold a request for the driver's default.
+ *
+ * Passwords rotate (Secrets Manager single-user rotation changes the role's password in place). Connections
+ * already open keep working, but a warm instance would keep sending the cached old password for new ones
+ * until the cache expires. So a connection refused for its password (28P01, or 28000 as a proxy may answer)
+ * fetches the secret again, past the cache, and is retried once. Between the rotation's setSecret and
+ * finishSecret steps even a fresh read is the old password for a few seconds: that retry fails too, and the
+ * caller's own failure handling (enrich's breaker, metadata's 503) takes over.
  */
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import pg from 'pg';
@@ -16,7 +23,8 @@ const SECRET_MAX_AGE_SECONDS = 300;
  * const { rows } = await pool.query('SELECT 1');
  */
 export function createPool(env: PostgresEnv, applicationName = 'log-enrichment'): pg.Pool {
-  const pool = new pg.Pool({
+  const secretArn = env.DATABASE_URL === undefined ? requireParts(env).secretArn : undefined;
+  const pool = new PasswordRetryPool(secretArn, {
     ...connectionConfig(env),
     max: env.DATABASE_POOL_MAX,
     application_name: applicationName,
@@ -39,12 +47,12 @@ export function createPool(env: PostgresEnv, applicationName = 'log-enrichment')
  * @example
  * await migrate(await resolveDatabaseUrl(readConfig(postgresEnv)));
  */
-export async function resolveDatabaseUrl(env: PostgresEnv): Promise<string> {
+export async function resolveDatabaseUrl(env: PostgresEnv, options: { fresh?: boolean } = {}): Promise<string> {
   if (env.DATABASE_URL !== undefined) return env.DATABASE_URL;
   const { host, database, user, secretArn } = requireParts(env);
   const url = new URL(`postgres://${host}:${env.DATABASE_PORT}/`);
   url.username = user;
-  url.password = await secretPassword(secretArn);
+  url.password = (await readDatabaseSecret(secretArn, options)).password;
   url.pathname = `/${database}`;
   // pg reads sslmode from the URL; verify-full checks the RDS Proxy certificate against the public CAs.
   if (env.DATABASE_SSL === 'require') url.searchParams.set('sslmode', 'verify-full');
@@ -56,7 +64,60 @@ function connectionConfig(env: PostgresEnv): pg.PoolConfig {
   const { host, database, user, secretArn } = requireParts(env);
   // pg calls the password function on every new connection; getSecret caches the value for
   // SECRET_MAX_AGE_SECONDS, so a warm instance asks Secrets Manager at most once per interval.
-  return { host, port: env.DATABASE_PORT, database, user, password: () => secretPassword(secretArn) };
+  return { host, port: env.DATABASE_PORT, database, user, password: async () => (await readDatabaseSecret(secretArn)).password };
+}
+
+/** A connection refused for its credentials: invalid password (28P01) or authorization (28000). */
+export function isAuthenticationFailure(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = 'code' in error ? error.code : undefined;
+  return code === '28P01' || code === '28000' || /password authentication failed/i.test(error.message);
+}
+
+/**
+ * `connect` (which `query` goes through) retried once after an authentication failure, with the secret read
+ * again past the cache: the password function then returns the current one.
+ */
+class PasswordRetryPool extends pg.Pool {
+  readonly #secretArn: string | undefined;
+  #refreshing: Promise<unknown> | undefined;
+
+  constructor(secretArn: string | undefined, config: pg.PoolConfig) {
+    super(config);
+    this.#secretArn = secretArn;
+  }
+
+  override connect(): Promise<pg.PoolClient>;
+  override connect(callback: (err: Error | undefined, client: pg.PoolClient | undefined, done: (release?: unknown) => void) => void): void;
+  override connect(
+    callback?: (err: Error | undefined, client: pg.PoolClient | undefined, done: (release?: unknown) => void) => void,
+  ): Promise<pg.PoolClient> | undefined {
+    const attempt = this.#connectWithRetry();
+    if (callback === undefined) return attempt;
+    attempt.then(
+      (client) => callback(undefined, client, (release?: unknown) => client.release(release as Error | boolean | undefined)),
+      (error: Error) => callback(error, undefined, () => undefined),
+    );
+    return undefined;
+  }
+
+  async #connectWithRetry(): Promise<pg.PoolClient> {
+    try {
+      return await super.connect();
+    } catch (error) {
+      const secretArn = this.#secretArn;
+      if (secretArn === undefined || !isAuthenticationFailure(error)) throw error;
+      logger.warn('PostgreSQL refused the cached password; reading the secret again and retrying once', {
+        code: (error as { code?: unknown }).code,
+      });
+      // Concurrent failures share one read.
+      this.#refreshing ??= readDatabaseSecret(secretArn, { fresh: true }).finally(() => {
+        this.#refreshing = undefined;
+      });
+      await this.#refreshing;
+      return await super.connect();
+    }
+  }
 }
 
 function requireParts(env: PostgresEnv): { host: string; database: string; user: string; secretArn: string } {
@@ -68,12 +129,22 @@ function requireParts(env: PostgresEnv): { host: string; database: string; user:
   return { host, database, user, secretArn };
 }
 
-/** The `password` field of an RDS-style JSON secret (`{"username","password",…}`). */
-async function secretPassword(secretArn: string): Promise<string> {
-  const secret = await getSecret<{ password?: unknown }>(secretArn, {
+/**
+ * An RDS-style JSON secret (`{"username","password",…}`), cached SECRET_MAX_AGE_SECONDS; `fresh` reads it from
+ * Secrets Manager whatever the cache holds (and refreshes the cache).
+ *
+ * @example
+ * const { username, password } = await readDatabaseSecret(arn, { fresh: true });
+ */
+export async function readDatabaseSecret(
+  secretArn: string,
+  options: { fresh?: boolean } = {},
+): Promise<{ username: string | undefined; password: string }> {
+  const secret = await getSecret<{ username?: unknown; password?: unknown }>(secretArn, {
     transform: 'json',
     maxAge: SECRET_MAX_AGE_SECONDS,
+    ...(options.fresh === true ? { forceFetch: true } : {}),
   });
   if (typeof secret?.password !== 'string') throw new Error(`secret ${secretArn} has no string "password" field`);
-  return secret.password;
+  return { username: typeof secret.username === 'string' ? secret.username : undefined, password: secret.password };
 }

@@ -27,6 +27,8 @@ export const cacheKeys = {
    * reader creates one (SET NX), so "no version" is never a state anyone caches under.
    */
   version: `${PREFIX}:version`,
+  /** Every key of this layout: the key pattern of the ElastiCache users' grants (infra/cdk/lib/cache-users.ts). */
+  everyKey: `${PREFIX}:*`,
 } as const;
 
 /**

@@ -10,7 +10,8 @@
  *
  * No correlation id of its own is added: log lines name a dead-lettered record by `<topic>-<partition>@<offset>`
  * (`recordId`) and a batch by its offset span per partition; every output, dead letters included, carries its
- * `source` coordinates and the log's event_id where there is one; enriched outputs pass trace_id through.
+ * `source` coordinates and the log's event_id where there is one; enriched outputs pass trace_id through, and
+ * every output carries the W3C trace headers its raw record came with (./trace-context.ts).
  */
 import type { Log } from '#shared/log-port.ts';
 import type { EventPublisher, OutgoingMessage } from '#shared/kafka/publisher.ts';
@@ -21,6 +22,7 @@ import type { LogEvent } from './log-event.ts';
 import { checkRecord, type KafkaBatchResponse, type KafkaEvent, type KafkaEventRecord, MalformedRecord, readOffset, recordId } from './kafka-event.ts';
 import type { EnrichMetrics, MetadataLookup, ResolvedMetadata } from './ports.ts';
 import { emptyTally } from './tiered-lookup.ts';
+import { forwardedTrace, withTrace } from './trace-context.ts';
 
 export interface EnrichTopics {
   complete: string;
@@ -92,13 +94,13 @@ export class EnrichBatch {
             letter = unwritableRecordMessage(record, error, topics.deadLetter, enrichedAt);
           }
           this.#deps.log.warn('record dead-lettered', { record: recordId(record.source), reason: 'malformed', problems: record.problems });
-          messages.push(letter);
+          messages.push(withTrace(letter, forwardedTrace(record.headers)));
           continue;
         }
         const decoded = decodeRecord(record);
         if (!decoded.ok) {
           this.#deps.log.warn('record dead-lettered', { record: recordId(record), reason: decoded.reason, problems: decoded.problems });
-          messages.push(deadLetterMessage(record, decoded, topics.deadLetter, enrichedAt));
+          messages.push(withTrace(deadLetterMessage(record, decoded, topics.deadLetter, enrichedAt), forwardedTrace(record.headers)));
           continue;
         }
         const log = decoded.log;
@@ -127,13 +129,15 @@ export class EnrichBatch {
           // One record's content (a value JSON cannot write) must not fail its batch: it is dead-lettered.
           const problems = [{ field: '(record)', reason: `could not be enriched: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}` }];
           this.#deps.log.warn('record dead-lettered', { record: recordId(record), reason: 'invalid', problems });
-          messages.push(deadLetterMessage(record, { reason: 'invalid', problems, eventId: log.event_id }, topics.deadLetter, enrichedAt));
+          const letter = deadLetterMessage(record, { reason: 'invalid', problems, eventId: log.event_id }, topics.deadLetter, enrichedAt);
+          messages.push(withTrace(letter, forwardedTrace(record.headers)));
           unenriched++;
           continue;
         }
         const isComplete = enriched.status === 'complete';
         if (isComplete) complete++;
-        messages.push({ topic: isComplete ? topics.complete : topics.partial, key: log.event_id, value: enriched.json });
+        const output: OutgoingMessage = { topic: isComplete ? topics.complete : topics.partial, key: log.event_id, value: enriched.json };
+        messages.push(withTrace(output, forwardedTrace(record.headers)));
       }
     }
     const outcome: BatchOutcome = { records, complete, partial: logs.length - complete - unenriched, deadLettered: records - logs.length + unenriched };

@@ -173,8 +173,8 @@ export function checkRecord(raw: unknown, partitionKey: string): KafkaEventRecor
  * Decodes a record's header list (`[{name: [bytes]}]`) into strings; absent or empty → undefined. Bytes may be
  * signed (the poller's Java bytes) or unsigned: `Buffer.from(number[])` keeps `b & 0xff` of each, so `[122,-61,-87]`
  * and `[122,195,169]` both decode to "zé". A name repeated across entries (Kafka allows it) keeps the last value;
- * a null value decodes as "". Nothing on the enrich path reads headers today: they do not reach the enriched
- * event (a `traceparent` is not carried), only dead letters, as received.
+ * a null value decodes as "". The enrich path reads only the trace headers (./trace-context.ts, which decodes
+ * those two alone); dead letters keep every header as received.
  *
  * @example
  * decodeHeaders([{ tenant: [122, -61, -87] }]); // { tenant: 'zé' }
@@ -269,7 +269,7 @@ function headerProblem(headers: unknown): FieldProblem | undefined {
     if (!isPlainObject(entry)) return { field: `record.headers[${i}]`, reason: 'must be a { name: [bytes] } object' };
     for (const name in entry) {
       const bytes = entry[name];
-      // Kafka header values may be null; nothing here reads headers, so that is no reason to refuse a log.
+      // Kafka header values may be null: no reason to refuse a log (a null traceparent is only no trace).
       if (bytes === null) continue;
       if (!Array.isArray(bytes)) return { field: `record.headers[${i}].${name}`, reason: 'must be a list of bytes or null' };
       for (let b = 0; b < bytes.length; b++) {

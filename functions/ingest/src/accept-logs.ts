@@ -1,12 +1,14 @@
 /**
  * The ingest use case: validate each candidate log, give the valid ones an id and a receive time, and
  * store them on `raw-logs` in one publish call. It answers only after the broker acknowledged every
- * record, so a client never hears "accepted" for a log that was not stored.
+ * record, so a client never hears "accepted" for a log that was not stored. The records of a request carry
+ * the W3C trace context the HTTP adapter derived for it, as Kafka headers (`traceparent`, `tracestate`).
  */
 import { randomUUID } from 'node:crypto';
 import { type FieldProblem, ServiceUnavailableError, ValidationError } from '#shared/errors.ts';
 import type { EventPublisher, OutgoingMessage } from '#shared/kafka/publisher.ts';
 import type { Log } from '#shared/log-port.ts';
+import type { TraceHeaders } from '#shared/tracing/traceparent.ts';
 import { type IngestedLogRecord, type LogInput, parseLogInput } from '#shared/schemas/log.ts';
 import type { Candidate } from './parse-body.ts';
 import type { IngestMetrics } from './ports.ts';
@@ -66,8 +68,10 @@ export class AcceptLogs {
   /**
    * Stores the valid records and reports the others. Throws `ValidationError` (422) when no record is
    * valid, `ServiceUnavailableError` (503) when the records could not be stored.
+   *
+   * @param trace the request's trace context, sent as headers of every record (the HTTP adapter derives it).
    */
-  async execute(candidates: readonly Candidate[]): Promise<AcceptedLogs> {
+  async execute(candidates: readonly Candidate[], trace?: TraceHeaders): Promise<AcceptedLogs> {
     const receivedAt = this.#clock().toISOString();
     const records: IngestedLogRecord[] = [];
     const rejected: Rejection[] = [];
@@ -89,7 +93,8 @@ export class AcceptLogs {
     if (records.length === 0) throw new ValidationError(rejected, 422);
 
     try {
-      await this.#publisher.publish(records.map((record) => this.#message(record)));
+      const headers = { 'content-type': 'application/json', ...trace };
+      await this.#publisher.publish(records.map((record) => this.#message(record, headers)));
     } catch (error) {
       this.#metrics.publishFailed();
       this.#log.error('could not store logs on Kafka', { error, topic: this.#topic, records: records.length });
@@ -106,13 +111,13 @@ export class AcceptLogs {
    * all logs of one source stay in the order they were accepted (and the enricher, which looks metadata
    * up by that IP, sees one source's logs on one partition).
    */
-  #message(record: IngestedLogRecord): OutgoingMessage {
+  #message(record: IngestedLogRecord, headers: Record<string, string>): OutgoingMessage {
     return {
       topic: this.#topic,
       // A log without an address names its host: its hostname keeps that host's logs in order the same way.
       key: record.source_ip ?? record.hostname ?? record.service,
       value: JSON.stringify(record),
-      headers: { 'content-type': 'application/json' },
+      headers,
     };
   }
 }

@@ -5,13 +5,17 @@
  */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import httpRouterHandler, { type Route } from '@middy/http-router';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { bodyBytes, mediaType, requireApiKey } from '#shared/http/request.ts';
+import { bodyBytes, header, mediaType, requireApiKey } from '#shared/http/request.ts';
 import { httpErrors, json } from '#shared/http/responses.ts';
 import { unmatchedRoute } from '#shared/http/unmatched-route.ts';
 import { logger, metrics } from '#shared/observability.ts';
+import { statusOnSegment } from '#shared/tracing/http-status.ts';
+import { currentSegmentId, invocationXRayHeader, tracer } from '#shared/tracing/tracer.ts';
+import { continueTrace, newSpanId, TRACEPARENT, TRACESTATE } from '#shared/tracing/traceparent.ts';
 import type { AcceptLogs } from './accept-logs.ts';
 import { bodyFormat, parseLogBody } from './parse-body.ts';
 
@@ -27,7 +31,14 @@ export interface IngestHttpDependencies {
   apiKeys: readonly string[] | undefined;
   maxBodyBytes: number;
   maxBatch: number;
+  /**
+   * The invocation's X-Ray trace header and the span id this function passes on as the records' parent.
+   * Defaults to Lambda's (`_X_AMZN_TRACE_ID`, the handler's X-Ray subsegment, else a random span id).
+   */
+  invocationTrace?: () => { xray: string | undefined; spanId: string };
 }
+
+const lambdaTrace = () => ({ xray: invocationXRayHeader(), spanId: currentSegmentId() ?? newSpanId() });
 
 type HttpFunction = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
 
@@ -42,7 +53,10 @@ export function createIngestHandler(deps: IngestHttpDependencies) {
     requireApiKey(event, deps.apiKeys);
     const format = bodyFormat(mediaType(event));
     const candidates = parseLogBody(format, bodyBytes(event, deps.maxBodyBytes), deps.maxBatch);
-    return json(202, await deps.acceptLogs.execute(candidates));
+    // One request is one span: all its records carry the same traceparent (the client's trace continued).
+    const { xray, spanId } = (deps.invocationTrace ?? lambdaTrace)();
+    const trace = continueTrace({ traceparent: header(event, TRACEPARENT), tracestate: header(event, TRACESTATE), xray }, spanId);
+    return json(202, await deps.acceptLogs.execute(candidates, trace));
   };
 
   /** GET /api/health: the function answers; deliberately no Kafka call (a load balancer may poll it often). */
@@ -56,9 +70,11 @@ export function createIngestHandler(deps: IngestHttpDependencies) {
   // 405 with `allow` for a known path under another method, 404 otherwise; one trailing slash as the router takes it.
   const router = httpRouterHandler<APIGatewayProxyEvent, APIGatewayProxyResult>({ routes, notFoundResponse: unmatchedRoute(routes) });
 
-  const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult>(router)
+  // Errors become responses inside; the handler's X-Ray subsegment (outside) is marked from the status.
+  const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult>(middy(router).use(httpErrors()))
+    .use(captureLambdaHandler(tracer, { captureResponse: false }))
     .use(injectLambdaContext(logger))
-    .use(httpErrors());
+    .use(statusOnSegment());
 
   return { postLogs, health, handler };
 }

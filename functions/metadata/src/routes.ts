@@ -4,6 +4,7 @@
  * error becomes a response in `httpErrors()`.
  */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import httpRouterHandler, { type Method } from '@middy/http-router';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
@@ -15,6 +16,8 @@ import { httpErrors, json } from '#shared/http/responses.ts';
 import { unmatchedRoute } from '#shared/http/unmatched-route.ts';
 import type { Host, Network, Service } from '#shared/metadata/model.ts';
 import { logger } from '#shared/observability.ts';
+import { statusOnSegment } from '#shared/tracing/http-status.ts';
+import { tracer } from '#shared/tracing/tracer.ts';
 import type { MetadataCatalog, Page, RecordCatalog } from './catalog.ts';
 import type { Stored } from './ports.ts';
 import { decodeCursor, encodeCursor, parseInput, parseValue, pathParameter } from './input.ts';
@@ -152,7 +155,8 @@ export function metadataRoutes({ catalog, apiKeys }: MetadataApiDependencies): M
 }
 
 /**
- * The raw router (route table + 404/405) and the handler wrapped with the shared error mapping.
+ * The raw router (route table + 404/405) and the handler wrapped with the shared error mapping (inside) and
+ * the X-Ray handler subsegment, marked from the answered status (outside; responses are not recorded).
  *
  * @example
  * const { handler } = createMetadataApi({ catalog, apiKeys });
@@ -164,9 +168,10 @@ export function createMetadataApi(dependencies: MetadataApiDependencies) {
     routes,
     notFoundResponse: unmatchedRoute(routes),
   });
-  const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult>(router)
+  const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult>(middy(router).use(httpErrors()))
+    .use(captureLambdaHandler(tracer, { captureResponse: false }))
     .use(injectLambdaContext(logger))
-    .use(httpErrors());
+    .use(statusOnSegment());
   return { routes, router, handler };
 }
 

@@ -1,6 +1,7 @@
 /**
  * One logger and one metrics object per process. The service name comes from POWERTOOLS_SERVICE_NAME
- * (set per function by the CDK construct); logs carry ids and counts, never whole payloads.
+ * (set per function by the CDK construct); logs carry ids and counts, never whole payloads. The tracer lives
+ * in `tracing/tracer.ts`, imported only by the handlers that use it.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';

@@ -66,7 +66,8 @@ describe('ingest → raw-logs', () => {
     const messages = await readTopicUntil({ topic: config.RAW_TOPIC, eventIds, fromOffsets: before });
     expect(messages).toHaveLength(1);
     expect(messages[0]?.key).toBe('192.168.1.100');
-    expect(messages[0]?.headers).toEqual({ 'content-type': 'application/json' });
+    // No traceparent in the request and no X-Ray outside Lambda: the record carries a new trace of its own.
+    expect(messages[0]?.headers).toEqual({ 'content-type': 'application/json', traceparent: expect.stringMatching(/^00-[\da-f]{32}-[\da-f]{16}-00$/) });
     const record = RawLogRecord.parse(messages[0]?.json);
     expect(record).toMatchObject({ ...README_LOG, trace_id: marker, event_id: eventIds[0] });
   });

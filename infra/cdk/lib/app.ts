@@ -1,25 +1,41 @@
 /**
  * Builds the app for a target. `bin/app.ts` (the CDK CLI's entry) and the template tests both call this,
  * so the tests check exactly what `cdk synth` produces.
+ *
+ * AWS target, three stacks per stage, deployed in this order:
+ * - `LogEnrichment-<stage>-Stateful`: network and data stores (the deletion-protected database among them);
+ * - `LogEnrichment-<stage>-Setup`: what prepares them and can fail on a first deploy (rotation, RDS Proxy,
+ *   topic and migration triggers), all deletable, so a failure there rolls back cleanly;
+ * - `LogEnrichment-<stage>-Stateless`: functions, API, event source mapping, dashboard, alarms.
+ * LocalStack target: `LogEnrichment-<stage>-Local` alone.
  */
-import { type App, Duration, type Environment, Validations } from 'aws-cdk-lib';
+import { type App, Duration, type Environment, Tags, Validations } from 'aws-cdk-lib';
 import nag from 'cdk-nag';
+import { checkZoneIds } from './availability-zones.ts';
 import type { TopicSpec } from './endpoints.ts';
 import { TOPICS } from './endpoints.ts';
 import { PlainBrokers } from './kafka-access.ts';
 import { readSettings, type Settings } from './settings.ts';
+import { SetupStack } from './setup-stack.ts';
 import { StatefulStack } from './stateful-stack.ts';
 import { StatelessStack, type StatelessStackProps } from './stateless-stack.ts';
 
-export const STACK_NAMES = {
-  stateful: 'LogEnrichmentStateful',
-  stateless: 'LogEnrichmentStateless',
-  local: 'LogEnrichmentLocal',
-} as const;
+const UNTAGGED_TYPES = ['AWS::CloudWatch::Dashboard', 'AWS::RDS::DBProxyTargetGroup'];
+
+/** Stack names of a stage: `cdk deploy LogEnrichment-dev-Stateful`, and the keys of `--outputs-file`. */
+export function stackNames(stage: string) {
+  return {
+    stateful: `LogEnrichment-${stage}-Stateful`,
+    setup: `LogEnrichment-${stage}-Setup`,
+    stateless: `LogEnrichment-${stage}-Stateless`,
+    local: `LogEnrichment-${stage}-Local`,
+  } as const;
+}
 
 export interface BuiltApp {
   readonly settings: Settings;
   readonly stateful?: StatefulStack;
+  readonly setup?: SetupStack;
   readonly stateless: StatelessStack;
 }
 
@@ -38,18 +54,21 @@ export function topicSpecs(settings: Settings): TopicSpec[] {
 
 /**
  * @example
- * const built = buildApp(new App({ context: { target: 'local' } }));
+ * const built = buildApp(new App({ context: { target: 'local', stage: 'ci' } }));
  */
 export function buildApp(app: App): BuiltApp {
   const settings = readSettings(app.node);
+  const names = stackNames(settings.stage);
   const env: Environment | undefined =
     settings.account !== undefined && settings.region !== undefined
       ? { account: settings.account, region: settings.region }
       : undefined;
   const common = {
     ...(env === undefined ? {} : { env }),
+    stage: settings.stage,
     topics: TOPICS,
     eventSource: {
+      pollers: settings.costProfile === 'minimal' ? 'on-demand' : 'provisioned',
       batchSize: settings.enrichBatchSize,
       maxBatchingWindow: Duration.seconds(settings.enrichBatchWindowSeconds),
       retryAttempts: settings.enrichRetryAttempts,
@@ -62,10 +81,13 @@ export function buildApp(app: App): BuiltApp {
       dailyQuota: settings.ingestDailyQuota,
     },
   } satisfies Partial<StatelessStackProps>;
+  // Every resource carries its stage (cost allocation, and telling stages apart in one account). Not the two
+  // types CDK tags but the CloudFormation schema cfn-lint checks against has no Tags for.
+  Tags.of(app).add('stage', settings.stage, { excludeResourceTypes: UNTAGGED_TYPES });
 
   let built: BuiltApp;
   if (settings.target === 'local') {
-    const stateless = new StatelessStack(app, STACK_NAMES.local, {
+    const stateless = new StatelessStack(app, names.local, {
       ...common,
       target: 'local',
       description: 'Log enrichment on LocalStack: functions + REST API; Kafka, Redis, PostgreSQL from compose',
@@ -73,30 +95,48 @@ export function buildApp(app: App): BuiltApp {
         kafka: new PlainBrokers(settings.localKafkaBrokers.split(',')),
         redis: { url: settings.localRedisUrl },
         database: { environment: { DATABASE_URL: settings.localDatabaseUrl } },
+        // Local Redis and PostgreSQL have no per-function users: every function gets the compose URLs.
+        cache: { enrich: { url: settings.localRedisUrl }, metadata: { url: settings.localRedisUrl } },
+        databaseRoles: {
+          enrich: { environment: { DATABASE_URL: settings.localDatabaseUrl } },
+          metadata: { environment: { DATABASE_URL: settings.localDatabaseUrl } },
+        },
       },
       local: { ingestApiKey: settings.localIngestApiKey, adminApiKey: settings.localAdminApiKey },
     });
     built = { settings, stateless };
   } else {
-    const stateful = new StatefulStack(app, STACK_NAMES.stateful, {
+    const availabilityZoneIds = checkZoneIds(settings.availabilityZoneIds, settings.region);
+    const stateful = new StatefulStack(app, names.stateful, {
       ...(env === undefined ? {} : { env }),
-      description: 'Log enrichment data stores: VPC, MSK (IAM), ElastiCache Valkey, Aurora PostgreSQL + RDS Proxy',
+      description: `Log enrichment data stores (${settings.stage}): VPC, MSK (IAM), ElastiCache Valkey, Aurora PostgreSQL`,
+      stage: settings.stage,
+      costProfile: settings.costProfile,
+      ...(availabilityZoneIds === undefined ? {} : { availabilityZoneIds }),
+      regionPinned: settings.region !== undefined,
       mskMode: settings.mskMode,
       kafkaVersion: settings.kafkaVersion,
       brokerInstanceType: settings.brokerInstanceType,
-      topics: topicSpecs(settings),
       cacheNodeType: settings.cacheNodeType,
       protectData: settings.protectData,
     });
-    const stateless = new StatelessStack(app, STACK_NAMES.stateless, {
+    const setup = new SetupStack(app, names.setup, {
+      ...(env === undefined ? {} : { env }),
+      description: `Log enrichment setup (${settings.stage}): secret rotation, RDS Proxy, topic and migration triggers`,
+      costProfile: settings.costProfile,
+      stateful,
+      topics: topicSpecs(settings),
+    });
+    setup.addStackDependency(stateful, 'the setup steps prepare the data stores');
+    const stateless = new StatelessStack(app, names.stateless, {
       ...common,
       target: 'aws',
-      description: 'Log enrichment functions, REST API, MSK event source mapping, dashboard and alarms',
-      resources: stateful.resources,
+      description: `Log enrichment functions (${settings.stage}), REST API, MSK event source mapping, dashboard and alarms`,
+      resources: { ...stateful.resources, database: setup.database, databaseRoles: setup.databaseRoles },
       ...(settings.alarmTopicArn === undefined ? {} : { alarmTopicArn: settings.alarmTopicArn }),
     });
-    stateless.addStackDependency(stateful, 'functions need the topics and the schema the stateful triggers create');
-    built = { settings, stateful, stateless };
+    stateless.addStackDependency(setup, 'functions need the topics and the schema the setup triggers create');
+    built = { settings, stateful, setup, stateless };
   }
 
   // cdk-nag 3 is a policy-validation plugin: a violation that is not acknowledged interrupts synthesis.

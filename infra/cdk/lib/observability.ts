@@ -31,11 +31,16 @@ export interface ObservedFunction {
 }
 
 export interface PipelineObservabilityProps {
+  /** Unique per stage (a dashboard name is unique in the account). */
+  readonly dashboardName: string;
   readonly ingest: ObservedFunction;
   readonly enrich: ObservedFunction;
   readonly metadata: ObservedFunction;
-  /** The enrich event source mapping and the Kafka topic it sends failed records to. */
-  readonly onFailure: OnFailureDestination;
+  /**
+   * The enrich event source mapping and the Kafka topic it sends failed records to. Absent with on-demand
+   * pollers, which have neither the destination nor the mapping's metrics: no widgets or alarms on them then.
+   */
+  readonly onFailure?: OnFailureDestination;
   readonly alarmAction?: IAlarmAction;
   readonly thresholds?: Partial<AlarmThresholds>;
 }
@@ -129,11 +134,12 @@ export class PipelineObservability extends Construct {
           period: PERIOD,
         }),
     );
-    const mappingMetric = (metricName: string, period: Duration) =>
+    const { onFailure } = props;
+    const mappingMetric = (mapping: OnFailureDestination, metricName: string, period: Duration) =>
       new Metric({
         namespace: 'AWS/Lambda',
         metricName,
-        dimensionsMap: { EventSourceMappingUUID: props.onFailure.eventSourceMappingId },
+        dimensionsMap: { EventSourceMappingUUID: mapping.eventSourceMappingId },
         statistic: 'Sum',
         period,
       });
@@ -141,7 +147,7 @@ export class PipelineObservability extends Construct {
     const perFunction = (metric: (fn: IFunction) => IMetric) => functions.map(({ fn }) => metric(fn));
 
     this.dashboard = new Dashboard(this, 'Dashboard', {
-      dashboardName: 'log-enrichment',
+      dashboardName: props.dashboardName,
       defaultInterval: Duration.hours(3),
       widgets: [
         [
@@ -184,8 +190,12 @@ export class PipelineObservability extends Construct {
             title: 'Dead letters and failed batches (records)',
             metrics: [
               deadLettered,
-              mappingMetric(ESM_METRIC.onFailureDelivered, PERIOD).with({ label: `Sent to ${props.onFailure.topic}` }),
-              mappingMetric(ESM_METRIC.dropped, PERIOD).with({ label: 'Dropped by the event source mapping' }),
+              ...(onFailure === undefined
+                ? []
+                : [
+                    mappingMetric(onFailure, ESM_METRIC.onFailureDelivered, PERIOD).with({ label: `Sent to ${onFailure.topic}` }),
+                    mappingMetric(onFailure, ESM_METRIC.dropped, PERIOD).with({ label: 'Dropped by the event source mapping' }),
+                  ]),
             ],
             width: 8,
           }),
@@ -248,20 +258,22 @@ export class PipelineObservability extends Construct {
       evaluationPeriods: 1,
       description: 'Records were sent to raw-logs-dlq (they can never be enriched: see the reason header)',
     });
-    this.alarm('OnFailureDestinationAlarm', {
-      metric: mappingMetric(ESM_METRIC.onFailureDelivered, ALARM_PERIOD),
-      threshold: 0,
-      evaluationPeriods: 1,
-      description: `The enrich event source mapping gave up on records after its retries: they are in ${props.onFailure.topic}, to replay once the cause is fixed`,
-    });
-    // The one signal of logs actually lost: a record the mapping dropped, e.g. because writing it to the
-    // on-failure topic failed (Lambda then emits DroppedEventCount instead of the delivered count).
-    this.alarm('DroppedRecordsAlarm', {
-      metric: mappingMetric(ESM_METRIC.dropped, ALARM_PERIOD),
-      threshold: 0,
-      evaluationPeriods: 1,
-      description: `The enrich event source mapping dropped records that did not reach ${props.onFailure.topic}: those logs are lost unless raw-logs still holds them`,
-    });
+    if (onFailure !== undefined) {
+      this.alarm('OnFailureDestinationAlarm', {
+        metric: mappingMetric(onFailure, ESM_METRIC.onFailureDelivered, ALARM_PERIOD),
+        threshold: 0,
+        evaluationPeriods: 1,
+        description: `The enrich event source mapping gave up on records after its retries: they are in ${onFailure.topic}, to replay once the cause is fixed`,
+      });
+      // The one signal of logs actually lost: a record the mapping dropped, e.g. because writing it to the
+      // on-failure topic failed (Lambda then emits DroppedEventCount instead of the delivered count).
+      this.alarm('DroppedRecordsAlarm', {
+        metric: mappingMetric(onFailure, ESM_METRIC.dropped, ALARM_PERIOD),
+        threshold: 0,
+        evaluationPeriods: 1,
+        description: `The enrich event source mapping dropped records that did not reach ${onFailure.topic}: those logs are lost unless raw-logs still holds them`,
+      });
+    }
     if (props.alarmAction !== undefined) {
       for (const alarm of this.alarms) alarm.addAlarmAction(props.alarmAction);
     }

@@ -9,10 +9,35 @@ import { TOPICS } from './endpoints.ts';
 
 const flag = z.union([z.boolean(), z.enum(['true', 'false']).transform((value) => value === 'true')]);
 const count = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+/** A list from cdk.json (an array) or from `-c key=a,b` (a comma-separated string). */
+const list = z.union([
+  z.array(z.string()),
+  z.string().transform((value) => value.split(',').map((item) => item.trim()).filter((item) => item.length > 0)),
+]);
 
 export const settingsSchema = z.object({
   /** `aws` (default): the whole pipeline. `local`: functions + REST API on LocalStack, data stores in compose. */
   target: z.enum(['aws', 'local']).default('aws'),
+  /**
+   * Names the stacks (`LogEnrichment-<stage>-…`) and the resources that carry a name, so stages deploy side by
+   * side in one account. Short: it is part of every stack name, and CloudFormation builds function names
+   * (64 characters at most) from the stack name.
+   */
+  stage: z
+    .string()
+    .regex(/^[a-z][a-z0-9]{0,7}$/, '1 to 8 characters: a lowercase letter, then lowercase letters or digits')
+    .default('dev'),
+  /**
+   * `standard`: highly available (two cache nodes, endpoints in both AZs, Aurora behind RDS Proxy, provisioned
+   * event-source pollers with retries and an on-failure topic). `minimal`: the cheapest settings that still
+   * run the pipeline, for development (README, "Deploy", says what it gives up).
+   */
+  costProfile: z.enum(['standard', 'minimal']).default('standard'),
+  /**
+   * Two availability zone IDs (`use1-az1,use1-az2`) for the isolated subnets. IDs, unlike names, mean the same
+   * zone in every account; checked in `availability-zones.ts`.
+   */
+  availabilityZoneIds: list.optional(),
   /** Pins the stacks to an account/region; without them the templates are environment-agnostic. */
   account: z.string().regex(/^\d{12}$/).optional(),
   region: z.string().min(1).optional(),
@@ -49,6 +74,18 @@ export const settingsSchema = z.object({
   localAdminApiKey: z.string().min(1).default('local-admin-key'),
 });
 export type Settings = z.infer<typeof settingsSchema>;
+export type CostProfile = Settings['costProfile'];
+
+/**
+ * The physical name of a named resource of a stage: `log-enrichment-<stage>[-<part>…]`, so that stages never
+ * collide in one account and a name left behind by a failed deploy belongs to one stage only.
+ *
+ * @example
+ * stageName('dev', 'ingest'); // 'log-enrichment-dev-ingest'
+ */
+export function stageName(stage: string, ...parts: string[]): string {
+  return ['log-enrichment', stage, ...parts].join('-');
+}
 
 /**
  * @example

@@ -1,25 +1,31 @@
 /**
- * Stateful stack (AWS target): the network, MSK with IAM auth, ElastiCache (Valkey, TLS, primary + replica,
- * cluster mode disabled), Aurora PostgreSQL Serverless v2 behind RDS Proxy, and the deploy-time steps that
- * prepare them (topics, schema). Nothing here has a public address: the VPC has isolated subnets only (no
- * internet gateway, no NAT); AWS APIs are reached through interface endpoints. Encryption at rest uses one
- * customer-managed key with rotation.
+ * Stateful stack (AWS target): the data and the network, nothing else. The VPC, MSK with IAM auth,
+ * ElastiCache (Valkey, TLS, cluster mode disabled) and Aurora PostgreSQL Serverless v2 with its generated
+ * master secret. Nothing here has a public address: the VPC has isolated subnets only (no internet gateway,
+ * no NAT); AWS APIs are reached through interface endpoints. Encryption at rest uses one customer-managed key.
+ *
+ * What can fail after the deletion-protected database exists (the proxy, the rotation, the deploy-time
+ * triggers) lives in the setup stack, whose resources can all be deleted: a failed first deploy of it rolls
+ * back cleanly. Here the database is created after every other resource of the stack, so a failure of those
+ * rolls back before the database exists.
  */
 import { Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import {
   Connections,
   FlowLogDestination,
+  FlowLogTrafficType,
   type InterfaceVpcEndpoint,
   InterfaceVpcEndpointAwsService,
   IpAddresses,
   Peer,
   Port,
   SecurityGroup,
+  type SelectedSubnets,
   SubnetType,
   Vpc,
 } from 'aws-cdk-lib/aws-ec2';
-import { Key } from 'aws-cdk-lib/aws-kms';
 import { CfnReplicationGroup, CfnSubnetGroup } from 'aws-cdk-lib/aws-elasticache';
+import { Key } from 'aws-cdk-lib/aws-kms';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { CfnCluster, CfnServerlessCluster } from 'aws-cdk-lib/aws-msk';
 import {
@@ -28,25 +34,31 @@ import {
   Credentials,
   DatabaseCluster,
   DatabaseClusterEngine,
-  type DatabaseProxy,
 } from 'aws-cdk-lib/aws-rds';
-import { Trigger } from 'aws-cdk-lib/triggers';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import type { PipelineResources, TopicSpec } from './endpoints.ts';
+import { placeSubnets, warnUnpinnedZones } from './availability-zones.ts';
+import { CacheIamUsers } from './cache-users.ts';
+import type { PipelineResources, RedisEndpoint } from './endpoints.ts';
 import { MSK_IAM_PORT, MskIamAccess } from './kafka-access.ts';
-import { ENTRIES, MIGRATIONS_SOURCE } from './paths.ts';
 import { acknowledge } from './nag-suppressions.ts';
-import { PipelineFunction, TIMEOUTS } from './pipeline-function.ts';
+import { type CostProfile, stageName } from './settings.ts';
 
 export type MskMode = 'serverless' | 'provisioned';
 
 export interface StatefulStackProps extends StackProps {
+  /** Part of the cluster names, so stages deploy side by side. */
+  readonly stage: string;
+  readonly costProfile: CostProfile;
+  /** Checked zone IDs of the two isolated subnets (`availability-zones.ts` checkZoneIds), or none. */
+  readonly availabilityZoneIds?: readonly string[];
+  /** Whether the deploy region is pinned (synth checked the zones), or unknown (a warning instead). */
+  readonly regionPinned: boolean;
   /** MSK Serverless (pay per use, IAM only) or a provisioned cluster (fixed brokers, cheaper at steady load). */
   readonly mskMode: MskMode;
   /** Kafka version of a provisioned cluster (MSK Serverless picks its own). */
   readonly kafkaVersion: string;
   readonly brokerInstanceType: string;
-  readonly topics: readonly TopicSpec[];
   /** Node type of the Valkey primary and its replica (`cache.t4g.small` by default). */
   readonly cacheNodeType: string;
   /** Deletion protection and snapshot-on-delete for the database; off only for throwaway environments. */
@@ -54,20 +66,26 @@ export interface StatefulStackProps extends StackProps {
 }
 
 export const DATABASE_NAME = 'log_enrichment';
-const DATABASE_CLUSTER_ID = 'log-enrichment';
-const DATABASE_USER = 'log_enrichment';
+export const DATABASE_USER = 'log_enrichment';
+export const POSTGRES_PORT = 5432;
 const REDIS_PORT = 6379;
 const VALKEY_VERSION = '8.0';
-const POSTGRES_PORT = 5432;
 const VPC_CIDR = '10.40.0.0/16';
 
 export class StatefulStack extends Stack {
-  readonly resources: Required<Omit<PipelineResources, 'database' | 'redis'>> &
-    Pick<PipelineResources, 'database' | 'redis'>;
-  readonly proxy: DatabaseProxy;
+  readonly resources: Required<Omit<PipelineResources, 'database' | 'redis' | 'databaseRoles'>> & { readonly redis: RedisEndpoint };
+  readonly kafka: MskIamAccess;
+  /** The isolated subnets: the functions, the proxy and the rotation run here too. */
+  readonly isolated: SelectedSubnets;
+  readonly cluster: DatabaseCluster;
+  /** The master user's secret (`{"username","password",…}`), attached to the cluster. */
+  readonly masterSecret: ISecret;
+  readonly secretsManagerEndpoint: InterfaceVpcEndpoint;
 
   constructor(scope: Construct, id: string, props: StatefulStackProps) {
     super(scope, id, props);
+    const minimal = props.costProfile === 'minimal';
+    if (!props.regionPinned && props.availabilityZoneIds === undefined) warnUnpinnedZones(this);
 
     const dataKey = new Key(this, 'DataKey', {
       description: 'Encryption at rest of the log-enrichment data stores',
@@ -75,7 +93,7 @@ export class StatefulStack extends Stack {
       removalPolicy: props.protectData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
     });
 
-    // Two AZs: MSK needs subnets in at least two, and two is the cheapest highly available layout.
+    // Two AZs: MSK and Aurora need subnets in at least two, and two is the cheapest highly available layout.
     const vpc = new Vpc(this, 'Vpc', {
       // A literal CIDR (not a token) so security-group rules that name it can be checked at synth.
       ipAddresses: IpAddresses.cidr(VPC_CIDR),
@@ -84,6 +102,8 @@ export class StatefulStack extends Stack {
       subnetConfiguration: [{ name: 'private', subnetType: SubnetType.PRIVATE_ISOLATED, cidrMask: 22 }],
       flowLogs: {
         rejected: {
+          // Rejected traffic only: what a security-group or routing mistake shows up as (ALL would bill every flow).
+          trafficType: FlowLogTrafficType.REJECT,
           destination: FlowLogDestination.toCloudWatchLogs(
             new LogGroup(this, 'VpcFlowLogs', { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY }),
           ),
@@ -91,17 +111,21 @@ export class StatefulStack extends Stack {
       },
     });
     const isolated = vpc.selectSubnets({ subnetType: SubnetType.PRIVATE_ISOLATED });
+    this.isolated = isolated;
+    const zones = placeSubnets(isolated.subnets, props.availabilityZoneIds);
 
     // No NAT: every AWS API the VPC's code calls goes through an endpoint. The MSK event source mapping's
     // pollers run in the cluster's subnets and call Lambda and STS (its on-failure destination is a topic of
     // the cluster itself, so no SQS or SNS endpoint); the functions call MSK (GetBootstrapBrokers) and
-    // Secrets Manager (database password).
+    // Secrets Manager (database password). `minimal` puts each endpoint in one zone: the other zone reaches it
+    // across zones through the same private DNS name.
     const endpoints = {
       lambda: InterfaceVpcEndpointAwsService.LAMBDA,
       sts: InterfaceVpcEndpointAwsService.STS,
       kafka: InterfaceVpcEndpointAwsService.KAFKA,
       secretsManager: InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
     };
+    const endpointSubnets = minimal ? vpc.selectSubnets({ subnets: isolated.subnets.slice(0, 1) }) : isolated;
     const endpointSecurityGroup = new SecurityGroup(this, 'EndpointSecurityGroup', {
       vpc,
       description: 'Interface endpoints: HTTPS from inside the VPC',
@@ -113,13 +137,14 @@ export class StatefulStack extends Stack {
         name,
         vpc.addInterfaceEndpoint(`${name}Endpoint`, {
           service,
-          subnets: isolated,
+          subnets: endpointSubnets,
           privateDnsEnabled: true,
           open: false,
           securityGroups: [endpointSecurityGroup],
         }),
       ]),
     ) as Record<keyof typeof endpoints, InterfaceVpcEndpoint>;
+    this.secretsManagerEndpoint = endpointByName.secretsManager;
     const apiEndpoints = new Connections({ securityGroups: [endpointSecurityGroup], defaultPort: Port.tcp(443) });
 
     // --- Kafka ---------------------------------------------------------------------------------------------
@@ -131,39 +156,46 @@ export class StatefulStack extends Stack {
     kafkaSecurityGroup.addIngressRule(kafkaSecurityGroup, Port.tcp(MSK_IAM_PORT), 'ESM pollers to brokers (IAM)');
     const mskCluster =
       props.mskMode === 'serverless'
-        ? this.serverlessCluster(isolated.subnetIds, kafkaSecurityGroup.securityGroupId)
+        ? this.serverlessCluster(props.stage, isolated.subnetIds, kafkaSecurityGroup.securityGroupId)
         : this.provisionedCluster(props, isolated.subnetIds, kafkaSecurityGroup.securityGroupId, dataKey.keyArn);
     const clusterArn = mskCluster.attrArn;
-    const kafka = new MskIamAccess(
+    this.kafka = new MskIamAccess(
       clusterArn,
       new Connections({ securityGroups: [kafkaSecurityGroup], defaultPort: Port.tcp(MSK_IAM_PORT) }),
     );
 
     // --- Redis (Valkey) --------------------------------------------------------------------------------------
-    // A primary and one replica in the two AZs: Multi-AZ with automatic failover (the primary endpoint follows
-    // the promoted replica), TLS required in transit, encrypted at rest with the data key.
+    // standard: a primary and one replica in the two AZs, Multi-AZ with automatic failover (the primary
+    // endpoint follows the promoted replica). minimal: the primary alone. TLS required in transit, encrypted
+    // at rest with the data key.
     const redisSecurityGroup = new SecurityGroup(this, 'RedisSecurityGroup', { vpc, description: 'ElastiCache Valkey' });
     const cacheSubnets = new CfnSubnetGroup(this, 'CacheSubnets', {
       description: 'Isolated subnets of the log-enrichment metadata cache',
       subnetIds: isolated.subnetIds,
     });
-    const cacheAzs = isolated.availabilityZones.slice(0, 2);
-    if (cacheAzs.length < 2) throw new Error('the cache needs isolated subnets in two availability zones');
+    const cacheNodes = minimal ? 1 : 2;
+    // Who may connect: one IAM-authenticated user per function (ElastiCache RBAC), nobody else.
+    const cacheUsers = new CacheIamUsers(this, 'CacheUsers', { namePrefix: `${props.stage}-le` });
     // A new logical id: CloudFormation cannot change the type of the serverless cache that 'Cache' used to be.
     const cache = new CfnReplicationGroup(this, 'CacheReplicationGroup', {
+      // Named, lowercase and per stage: the IAM auth token is signed for this id (REDIS_CACHE_NAME), and a
+      // generated one is not documented to come back lowercase.
+      replicationGroupId: `${props.stage}-le-cache`,
       replicationGroupDescription: 'Metadata cache of the log-enrichment pipeline',
       engine: 'valkey',
       engineVersion: VALKEY_VERSION,
       // Disabled: the standalone client's MGET, MULTI and Lua span hash slots (CROSSSLOT/MOVED once sharded).
       clusterMode: 'disabled',
       cacheNodeType: props.cacheNodeType,
-      numCacheClusters: 2,
-      preferredCacheClusterAZs: cacheAzs,
-      automaticFailoverEnabled: true,
-      multiAzEnabled: true,
+      numCacheClusters: cacheNodes,
+      // The zones the subnets are in (by zone ID when availabilityZoneIds is set), one per node.
+      preferredCacheClusterAZs: zones.slice(0, cacheNodes),
+      automaticFailoverEnabled: !minimal,
+      multiAzEnabled: !minimal,
       port: REDIS_PORT,
       cacheSubnetGroupName: cacheSubnets.ref,
       securityGroupIds: [redisSecurityGroup.securityGroupId],
+      userGroupIds: [cacheUsers.userGroupId],
       transitEncryptionEnabled: true,
       transitEncryptionMode: 'required',
       atRestEncryptionEnabled: true,
@@ -172,21 +204,39 @@ export class StatefulStack extends Stack {
     acknowledge(
       cache,
       'AwsSolutions-AEC6',
-      'No AUTH token: the cache is reachable only over TLS from the security groups of the bound functions, and ' +
-        'a token would sit in their environment (REDIS_URL); it holds metadata copies (rebuilt from PostgreSQL) ' +
-        'and breaker states',
+      'Authenticated by RBAC instead (the CacheUsers user group: an IAM user per function, the default user off); ' +
+        'this rule only looks for an AUTH token, which RBAC replaces',
     );
-    const redis = {
+    if (minimal) {
+      acknowledge(
+        cache,
+        'AwsSolutions-AEC4',
+        'costProfile=minimal (development): one node, no replica; the cache holds copies rebuilt from PostgreSQL',
+      );
+    }
+    const redis: RedisEndpoint = {
       url: `rediss://${cache.attrPrimaryEndPointAddress}:${cache.attrPrimaryEndPointPort}`,
       network: new Connections({ securityGroups: [redisSecurityGroup], defaultPort: Port.tcp(REDIS_PORT) }),
     };
 
     // --- PostgreSQL --------------------------------------------------------------------------------------------
+    const clusterIdentifier = stageName(props.stage);
     const databaseSecurityGroup = new SecurityGroup(this, 'DatabaseSecurityGroup', { vpc, description: 'Aurora PostgreSQL' });
-    const cluster = new DatabaseCluster(this, 'Database', {
+    // The log group Aurora exports to, created first with a retention (cloudwatchLogsRetention would add a
+    // custom-resource Lambda to set it afterwards). Its name is why the cluster identifier is explicit.
+    const databaseLogs = new LogGroup(this, 'DatabaseLogs', {
+      logGroupName: `/aws/rds/cluster/${clusterIdentifier}/postgresql`,
+      retention: RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const otherResources = this.node.children.slice();
+    this.cluster = new DatabaseCluster(this, 'Database', {
       engine: DatabaseClusterEngine.auroraPostgres({ version: AuroraPostgresEngineVersion.VER_17_5 }),
       writer: ClusterInstance.serverlessV2('Writer'),
-      serverlessV2MinCapacity: 0.5,
+      // minimal: 0 ACU when idle. Aurora pauses the writer after 5 minutes without connections and resumes it
+      // on the next one (seconds); that is also why minimal has no RDS Proxy, whose pool would stay connected.
+      serverlessV2MinCapacity: minimal ? 0 : 0.5,
+      ...(minimal ? { serverlessV2AutoPauseDuration: Duration.minutes(5) } : {}),
       serverlessV2MaxCapacity: 4,
       vpc,
       vpcSubnets: { subnetType: SubnetType.PRIVATE_ISOLATED },
@@ -199,102 +249,42 @@ export class StatefulStack extends Stack {
       deletionProtection: props.protectData,
       removalPolicy: props.protectData ? RemovalPolicy.SNAPSHOT : RemovalPolicy.DESTROY,
       backup: { retention: Duration.days(7) },
-      clusterIdentifier: DATABASE_CLUSTER_ID,
+      clusterIdentifier,
       cloudwatchLogsExports: ['postgresql'],
     });
-    // The log group Aurora exports to, created here with a retention (cloudwatchLogsRetention would add a
-    // custom-resource Lambda to set it afterwards).
-    cluster.node.addDependency(
-      new LogGroup(this, 'DatabaseLogs', {
-        logGroupName: `/aws/rds/cluster/${DATABASE_CLUSTER_ID}/postgresql`,
-        retention: RetentionDays.ONE_MONTH,
-        removalPolicy: RemovalPolicy.DESTROY,
-      }),
-    );
-    const secret = cluster.secret;
+    // Last in the stack: a failure of any other resource here rolls back before the protected cluster exists.
+    this.cluster.node.addDependency(databaseLogs, ...otherResources);
+    const secret = this.cluster.secret;
     if (secret === undefined) throw new Error('the database cluster has no generated secret');
-    cluster.addRotationSingleUser({
-      automaticallyAfter: Duration.days(30),
-      endpoint: endpointByName.secretsManager,
-      vpcSubnets: { subnetType: SubnetType.PRIVATE_ISOLATED },
-    });
-    const proxySecurityGroup = new SecurityGroup(this, 'ProxySecurityGroup', { vpc, description: 'RDS Proxy' });
-    // Lambda opens and drops connections with every scale-out; the proxy pools them in front of Aurora.
-    this.proxy = cluster.addProxy('Proxy', {
-      secrets: [secret],
+    this.masterSecret = secret;
+    // As a rotation on the cluster's own secret object would: no principal of the account may delete it.
+    secret.denyAccountRootDelete();
+    const secretResource = this.cluster.node.tryFindChild('Secret');
+    if (secretResource !== undefined) {
+      acknowledge(
+        secretResource,
+        'AwsSolutions-SMG4',
+        'Rotated every 30 days by the rotation schedule of the setup stack (kept out of this stack: it can fail to deploy)',
+      );
+    }
+
+    this.resources = {
       vpc,
-      vpcSubnets: { subnetType: SubnetType.PRIVATE_ISOLATED },
-      securityGroups: [proxySecurityGroup],
-      requireTLS: true,
-      iamAuth: false,
-    });
-    cluster.connections.allowDefaultPortFrom(this.proxy, 'RDS Proxy to Aurora');
-    const database = {
-      environment: {
-        DATABASE_HOST: this.proxy.endpoint,
-        DATABASE_PORT: String(POSTGRES_PORT),
-        DATABASE_NAME: DATABASE_NAME,
-        DATABASE_USER: DATABASE_USER,
-        DATABASE_SSL: 'require',
-      },
-      secret,
-      network: new Connections({ securityGroups: [proxySecurityGroup], defaultPort: Port.tcp(POSTGRES_PORT) }),
+      apiEndpoints,
+      kafka: this.kafka,
+      redis,
+      cache: cacheUsers.endpoints(cache, redis),
+      mskClusterArn: clusterArn,
     };
-
-    this.resources = { vpc, apiEndpoints, kafka, redis, database, mskClusterArn: clusterArn };
-
-    // --- Deploy-time steps ---------------------------------------------------------------------------------------
-    // Both re-run when their code changes and fail the deploy when they fail; both are idempotent.
-    const createTopics = new PipelineFunction(this, 'CreateTopics', {
-      entry: ENTRIES.createTopics,
-      serviceName: 'create-topics',
-      description: 'Deploy step: creates the pipeline topics on MSK (existing topics are kept)',
-      memorySize: 256,
-      timeout: TIMEOUTS.deployStep,
-      vpc,
-      apiEndpoints,
-    }).bindTopicsToCreate(kafka, props.topics);
-    new Trigger(this, 'CreateTopicsTrigger', {
-      handler: createTopics,
-      timeout: TIMEOUTS.deployStep,
-      executeOnHandlerChange: true,
-      executeAfter: [...Object.values(endpointByName), mskCluster],
-    });
-
-    const migrate = new PipelineFunction(this, 'Migrate', {
-      entry: ENTRIES.migrate,
-      serviceName: 'migrate',
-      description: 'Deploy step: applies the SQL migrations (idempotent; recorded in pgmigrations)',
-      memorySize: 256,
-      timeout: TIMEOUTS.deployStep,
-      vpc,
-      apiEndpoints,
-      // migrate() resolves its default folder from its module URL, which is gone once bundled: the SQL
-      // files are copied next to index.mjs and the handler passes that folder explicitly.
-      commandHooks: {
-        beforeBundling: () => [],
-        beforeInstall: () => [],
-        afterBundling: (inputDir: string, outputDir: string) => [
-          `cp -R "${inputDir}/${MIGRATIONS_SOURCE}" "${outputDir}/migrations"`,
-        ],
-      },
-    }).bindDatabase(database);
-    new Trigger(this, 'MigrateTrigger', {
-      handler: migrate,
-      timeout: TIMEOUTS.deployStep,
-      executeOnHandlerChange: true,
-      executeAfter: [cluster, this.proxy, endpointByName.secretsManager],
-    });
   }
 
-  private serverlessCluster(subnetIds: string[], securityGroupId: string): CfnServerlessCluster {
+  private serverlessCluster(stage: string, subnetIds: string[], securityGroupId: string): CfnServerlessCluster {
     // MSK Serverless is IAM-only, TLS-only and always encrypted at rest (AWS-owned key).
-    const cluster = new CfnServerlessCluster(this, 'Kafka', {
-      clusterName: 'log-enrichment',
+    return new CfnServerlessCluster(this, 'Kafka', {
+      clusterName: stageName(stage),
       clientAuthentication: { sasl: { iam: { enabled: true } } },
       vpcConfigs: [{ subnetIds, securityGroups: [securityGroupId] }],
     });
-    return cluster;
   }
 
   private provisionedCluster(
@@ -307,8 +297,8 @@ export class StatefulStack extends Stack {
       retention: RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.DESTROY,
     });
-    const cluster = new CfnCluster(this, 'Kafka', {
-      clusterName: 'log-enrichment',
+    return new CfnCluster(this, 'Kafka', {
+      clusterName: stageName(props.stage),
       kafkaVersion: props.kafkaVersion,
       numberOfBrokerNodes: subnetIds.length,
       brokerNodeGroupInfo: {
@@ -325,6 +315,5 @@ export class StatefulStack extends Stack {
       },
       loggingInfo: { brokerLogs: { cloudWatchLogs: { enabled: true, logGroup: brokerLogs.logGroupName } } },
     });
-    return cluster;
   }
 }

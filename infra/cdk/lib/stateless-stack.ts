@@ -1,7 +1,8 @@
 /**
  * Stateless stack: the three functions, the REST API in front of ingest and metadata, the MSK event source
  * mapping of enrich, and (AWS target) the dashboard and alarms. Everything it needs from the data stores
- * arrives as typed `PipelineResources`: from the stateful stack on AWS, from the compose services locally.
+ * arrives as typed `PipelineResources`: from the stateful and setup stacks on AWS, from the compose services
+ * locally.
  */
 import { CfnOutput, type Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import {
@@ -16,7 +17,7 @@ import {
 } from 'aws-cdk-lib/aws-apigateway';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { StartingPosition, MetricType } from 'aws-cdk-lib/aws-lambda';
-import { ManagedKafkaEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { ManagedKafkaEventSource, type ManagedKafkaEventSourceProps } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
@@ -27,6 +28,7 @@ import { acknowledge } from './nag-suppressions.ts';
 import { PipelineObservability } from './observability.ts';
 import { ENTRIES } from './paths.ts';
 import { PipelineFunction, TIMEOUTS } from './pipeline-function.ts';
+import { stageName } from './settings.ts';
 
 export type Target = 'aws' | 'local';
 
@@ -60,6 +62,12 @@ function environmentOf(values: Readonly<Record<string, number>>): Record<string,
 }
 
 export interface EnrichEventSourceSettings {
+  /**
+   * `provisioned` (standard): pollers kept warm, and the error handling controls that need them (retries,
+   * bisection, partial batch responses, the on-failure topic, the mapping's own metrics). `on-demand`
+   * (minimal): no fixed poller cost; a failed batch is retried whole until it succeeds or its records expire.
+   */
+  readonly pollers: 'provisioned' | 'on-demand';
   readonly batchSize: number;
   readonly maxBatchingWindow: Duration;
   readonly retryAttempts: number;
@@ -71,6 +79,8 @@ export interface EnrichEventSourceSettings {
 
 export interface StatelessStackProps extends StackProps {
   readonly target: Target;
+  /** Part of the API, usage plan and dashboard names, so stages deploy side by side. */
+  readonly stage: string;
   readonly resources: PipelineResources;
   readonly topics: TopicNames;
   readonly eventSource: EnrichEventSourceSettings;
@@ -93,9 +103,11 @@ export class StatelessStack extends Stack {
 
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
     super(scope, id, props);
-    const { kafka, redis, database, vpc, apiEndpoints } = props.resources;
+    const { kafka, cache, databaseRoles, vpc, apiEndpoints } = props.resources;
     const { topics } = props;
     const network = {
+      // LocalStack's free edition has no X-Ray.
+      activeTracing: props.target === 'aws',
       ...(vpc === undefined ? {} : { vpc }),
       ...(apiEndpoints === undefined ? {} : { apiEndpoints }),
     };
@@ -120,8 +132,8 @@ export class StatelessStack extends Stack {
       environment: environmentOf(CLIENT_TIMEOUTS_MS.metadata),
       ...network,
     })
-      .bindDatabase(database)
-      .bindRedis(redis);
+      .bindDatabase(databaseRoles.metadata)
+      .bindRedis(cache.metadata);
 
     this.enrich = new PipelineFunction(this, 'Enrich', {
       entry: ENTRIES.enrich,
@@ -137,10 +149,14 @@ export class StatelessStack extends Stack {
       .bindTopic(kafka, 'PARTIAL_TOPIC', topics.partial, 'produce')
       .bindTopic(kafka, 'DLQ_TOPIC', topics.dlq, 'produce')
       .bindConsumerGroup(kafka, ENRICH_CONSUMER_GROUP)
-      .bindRedis(redis)
-      .bindDatabase(database);
+      .bindRedis(cache.enrich)
+      .bindDatabase(databaseRoles.enrich);
 
-    if (props.local !== undefined) this.metadata.bindValue('ADMIN_API_KEYS', props.local.adminApiKey);
+    if (props.local !== undefined) {
+      this.metadata.bindValue('ADMIN_API_KEYS', props.local.adminApiKey);
+      // LocalStack's free edition has no X-Ray to send traces to.
+      for (const fn of [this.ingest, this.enrich, this.metadata]) fn.bindValue('POWERTOOLS_TRACE_ENABLED', 'false');
+    }
 
     this.api = this.restApi(props);
     // Generated names; the outputs let scripts find them (logs, the local event-source runner's invokes).
@@ -155,7 +171,7 @@ export class StatelessStack extends Stack {
   private restApi(props: StatelessStackProps): RestApi {
     const accessLogs = new LogGroup(this, 'ApiAccessLogs', { retention: RetentionDays.ONE_MONTH });
     const api = new RestApi(this, 'Api', {
-      restApiName: 'log-enrichment',
+      restApiName: stageName(props.stage),
       description: 'Log ingestion (API key) and metadata administration (IAM)',
       endpointTypes: [EndpointType.REGIONAL],
       cloudWatchRole: true,
@@ -167,6 +183,8 @@ export class StatelessStack extends Stack {
         accessLogFormat: AccessLogFormat.jsonWithStandardFields(),
         throttlingRateLimit: props.ingestThrottle.rateLimit,
         throttlingBurstLimit: props.ingestThrottle.burstLimit,
+        // X-Ray traces of each request through the stage (AWS target; LocalStack's free edition has no X-Ray).
+        tracingEnabled: props.target === 'aws',
       },
     });
     // No gateway request validator: bodies are validated by the functions (zod, JSON and NDJSON, per-field
@@ -178,13 +196,20 @@ export class StatelessStack extends Stack {
       'No WAF yet: ingest is protected by API keys with usage-plan throttling and quota; metadata by IAM',
     );
     const root = api.root.addResource('api');
+    const ingestIntegration = new LambdaIntegration(this.ingest);
 
     // /api/logs: clients send an API key (x-api-key); the usage plan throttles and caps them per key.
-    const postLogs = root.addResource('logs').addMethod('POST', new LambdaIntegration(this.ingest), {
+    const postLogs = root.addResource('logs').addMethod('POST', ingestIntegration, {
       apiKeyRequired: true,
     });
     acknowledge(postLogs, 'AwsSolutions-APIG4', 'Machine clients (log shippers) authenticate with an API key on a usage plan');
     acknowledge(postLogs, 'AwsSolutions-COG4', 'Machine clients (log shippers) have no Cognito identity; they use API keys');
+
+    // /api/health: liveness of ingest for load balancers and probes, open like api/openapi.yaml says. It answers
+    // {"status":"ok"} without touching Kafka or any data; the stage's throttle still applies.
+    const health = root.addResource('health').addMethod('GET', ingestIntegration);
+    acknowledge(health, 'AwsSolutions-APIG4', 'Liveness probe only: answers {"status":"ok"}, reads and writes no data');
+    acknowledge(health, 'AwsSolutions-COG4', 'Liveness probe only: answers {"status":"ok"}, reads and writes no data');
 
     // /api/metadata/...: a separate credential. IAM (SigV4) rather than a second API key: it names the caller,
     // needs no shared secret, and is granted by policy (see the MetadataInvokePolicy output).
@@ -211,7 +236,7 @@ export class StatelessStack extends Stack {
       ...(props.local === undefined ? {} : { value: props.local.ingestApiKey }),
     });
     const plan = api.addUsagePlan('IngestUsagePlan', {
-      name: 'log-enrichment-ingest',
+      name: stageName(props.stage, 'ingest'),
       description: 'Throttle and daily quota of ingest clients',
       throttle: { rateLimit: props.ingestThrottle.rateLimit, burstLimit: props.ingestThrottle.burstLimit },
       quota: { limit: props.ingestThrottle.dailyQuota, period: Period.DAY },
@@ -219,7 +244,10 @@ export class StatelessStack extends Stack {
     plan.addApiStage({ stage: api.deploymentStage });
     plan.addApiKey(key);
 
-    new CfnOutput(this, 'ApiUrl', { value: api.urlForPath('/api'), description: 'Base URL of /api/logs and /api/metadata' });
+    new CfnOutput(this, 'ApiUrl', {
+      value: api.urlForPath('/api'),
+      description: 'Base URL of /api/logs, /api/health and /api/metadata',
+    });
     new CfnOutput(this, 'ApiKeyId', {
       value: key.keyId,
       description: 'aws apigateway get-api-key --include-value --api-key <id> --query value --output text',
@@ -235,7 +263,51 @@ export class StatelessStack extends Stack {
   private awsOnly(props: StatelessStackProps): void {
     const clusterArn = props.resources.mskClusterArn;
     if (clusterArn === undefined) throw new Error('the AWS target needs the MSK cluster ARN');
+    const provisioned = props.eventSource.pollers === 'provisioned';
+    const options: ManagedKafkaEventSourceProps = {
+      clusterArn,
+      topic: props.topics.raw,
+      consumerGroupId: ENRICH_CONSUMER_GROUP,
+      // TRIM_HORIZON: the mapping takes minutes to start; LATEST would skip logs ingested meanwhile.
+      // (Once the group has committed offsets, those win.)
+      startingPosition: StartingPosition.TRIM_HORIZON,
+      batchSize: props.eventSource.batchSize,
+      maxBatchingWindow: props.eventSource.maxBatchingWindow,
+      ...(provisioned ? this.errorHandling(props) : {}),
+    };
+    // Partial batch responses only where the mapping asks for them (FunctionResponseTypes): otherwise a failure
+    // is thrown, and the mapping retries the whole batch.
+    this.enrich.bindValue('ENRICH_REPORT_BATCH_ITEM_FAILURES', String(options.reportBatchItemFailures === true));
+    const eventSource = new ManagedKafkaEventSource(options);
+    this.enrich.addEventSource(eventSource);
+    acknowledge(
+      this.enrich.role ?? this.enrich,
+      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaMSKExecutionRole]',
+      'Attached by ManagedKafkaEventSource: the network-interface and cluster-describe actions the MSK pollers need',
+    );
 
+    const observability = new PipelineObservability(this, 'Observability', {
+      dashboardName: stageName(props.stage),
+      ingest: { fn: this.ingest, service: SERVICES.ingest },
+      enrich: { fn: this.enrich, service: SERVICES.enrich },
+      metadata: { fn: this.metadata, service: SERVICES.metadata },
+      ...(provisioned
+        ? { onFailure: { eventSourceMappingId: eventSource.eventSourceMappingId, topic: props.eventSource.onFailureTopic } }
+        : {}),
+      ...(props.alarmTopicArn === undefined
+        ? {}
+        : { alarmAction: new SnsAction(Topic.fromTopicArn(this, 'AlarmTopic', props.alarmTopicArn)) }),
+    });
+    new CfnOutput(this, 'DashboardUrl', {
+      value: `https://${this.region}.console.aws.amazon.com/cloudwatch/home?region=${this.region}#dashboards:name=${observability.dashboard.dashboardName}`,
+    });
+  }
+
+  /**
+   * The error handling controls of provisioned pollers (retries, bisection, partial batch responses, the
+   * on-failure destination) and the mapping's own metrics.
+   */
+  private errorHandling(props: StatelessStackProps): Partial<ManagedKafkaEventSourceProps> {
     // Batches the mapping gives up on (retries exhausted, or older than the maximum record age) go to a Kafka
     // topic of the same cluster: Lambda writes the records themselves there, with the failure as metadata, so
     // they outlive raw-logs' retention. An SQS or SNS destination would get only topic/partition/offsets, and
@@ -245,45 +317,14 @@ export class StatelessStack extends Stack {
     if (onFailureTopic === props.topics.dlq || onFailureTopic === props.topics.raw) {
       throw new Error(`the on-failure topic must not be ${onFailureTopic}`);
     }
-    const onFailure = this.enrich.kafkaOnFailureDestination(props.resources.kafka, onFailureTopic);
-
-    this.enrich.bindValue('ENRICH_REPORT_BATCH_ITEM_FAILURES', 'true');
-    const eventSource = new ManagedKafkaEventSource({
-      clusterArn,
-      topic: props.topics.raw,
-      consumerGroupId: ENRICH_CONSUMER_GROUP,
-      // TRIM_HORIZON: the mapping takes minutes to start; LATEST would skip logs ingested meanwhile.
-      // (Once the group has committed offsets, those win.)
-      startingPosition: StartingPosition.TRIM_HORIZON,
-      batchSize: props.eventSource.batchSize,
-      maxBatchingWindow: props.eventSource.maxBatchingWindow,
-      // Error handling controls (retries, bisect, partial batch response, destination) need provisioned pollers.
+    return {
       provisionedPollerConfig: { minimumPollers: 1, maximumPollers: props.eventSource.maximumPollers },
       retryAttempts: props.eventSource.retryAttempts,
       bisectBatchOnError: true,
       reportBatchItemFailures: true,
-      onFailure,
+      onFailure: this.enrich.kafkaOnFailureDestination(props.resources.kafka, onFailureTopic),
       // EventCount carries OnFailureDestinationDeliveredEventCount and DroppedEventCount, read by the alarms.
       metricsConfig: { metrics: [MetricType.EVENT_COUNT, MetricType.ERROR_COUNT, MetricType.KAFKA_METRICS] },
-    });
-    this.enrich.addEventSource(eventSource);
-    acknowledge(
-      this.enrich.role ?? this.enrich,
-      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaMSKExecutionRole]',
-      'Attached by ManagedKafkaEventSource: the network-interface and cluster-describe actions the MSK pollers need',
-    );
-
-    const observability = new PipelineObservability(this, 'Observability', {
-      ingest: { fn: this.ingest, service: SERVICES.ingest },
-      enrich: { fn: this.enrich, service: SERVICES.enrich },
-      metadata: { fn: this.metadata, service: SERVICES.metadata },
-      onFailure: { eventSourceMappingId: eventSource.eventSourceMappingId, topic: onFailureTopic },
-      ...(props.alarmTopicArn === undefined
-        ? {}
-        : { alarmAction: new SnsAction(Topic.fromTopicArn(this, 'AlarmTopic', props.alarmTopicArn)) }),
-    });
-    new CfnOutput(this, 'DashboardUrl', {
-      value: `https://${this.region}.console.aws.amazon.com/cloudwatch/home?region=${this.region}#dashboards:name=${observability.dashboard.dashboardName}`,
-    });
+    };
   }
 }

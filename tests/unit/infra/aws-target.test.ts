@@ -1,35 +1,40 @@
 /**
- * Template tests of the AWS target (default context): the stateful stack (VPC, MSK Serverless, Valkey
- * replication group, Aurora + RDS Proxy, deploy-time triggers) and the stateless stack (functions, API, ESM,
- * observability).
+ * Template tests of the AWS target (default context: stage dev, costProfile standard): the stateful stack
+ * (VPC, MSK Serverless, Valkey replication group, Aurora), the setup stack (rotation, RDS Proxy, deploy-time
+ * triggers) and the stateless stack (functions, API, ESM, observability).
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import type { Stack } from 'aws-cdk-lib';
 import nag from 'cdk-nag';
+import { parse } from 'yaml';
 import { kafkaEnv, postgresEnv, redisEnv } from '#shared/config.ts';
 import { enrichEnv } from '../../../functions/enrich/config.ts';
+import { ROUTES as INGEST_ROUTES } from '../../../functions/ingest/src/http-handler.ts';
+import { REPO_ROOT } from '../../../infra/cdk/lib/paths.ts';
 import { assetDirectory, removeAssembly, SYNTH_TIMEOUT_MS, type SynthesizedApp, synthApp } from './synth-app.ts';
 
 type Resource = { Type: string; Properties: Record<string, unknown>; Metadata?: Record<string, unknown> };
 
 let built: SynthesizedApp;
 let stateful: Template;
+let setup: Template;
 let stateless: Template;
 
 beforeAll(() => {
   built = synthApp();
-  if (built.stateful === undefined) throw new Error('the AWS target has a stateful stack');
+  if (built.stateful === undefined || built.setup === undefined) throw new Error('the AWS target has stateful and setup stacks');
   stateful = Template.fromStack(built.stateful);
+  setup = Template.fromStack(built.setup);
   stateless = Template.fromStack(built.stateless);
 }, SYNTH_TIMEOUT_MS);
 
 afterAll(() => removeAssembly(built));
 
-function statefulStack(): Stack {
-  if (built.stateful === undefined) throw new Error('no stateful stack');
-  return built.stateful;
+function awsStacks(): Stack[] {
+  if (built.stateful === undefined || built.setup === undefined) throw new Error('no stateful or setup stack');
+  return [built.stateful, built.setup, built.stateless];
 }
 
 /** The one resource a query should find. */
@@ -41,6 +46,19 @@ function single(found: Record<string, unknown>): Resource {
 
 function pipelineFunctions(): Record<string, Resource> {
   return stateless.findResources('AWS::Lambda::Function') as Record<string, Resource>;
+}
+
+/** `/api/health`: the gateway path of a method, from its resource's PathPart chain up to the API root. */
+function methodPath(method: Resource): string {
+  const resources = stateless.findResources('AWS::ApiGateway::Resource') as Record<string, Resource>;
+  const parts: string[] = [];
+  let id = (method.Properties.ResourceId as { Ref?: string }).Ref;
+  while (id !== undefined && resources[id] !== undefined) {
+    const resource = resources[id] as Resource;
+    parts.unshift(resource.Properties.PathPart as string);
+    id = (resource.Properties.ParentId as { Ref?: string }).Ref;
+  }
+  return `/${parts.join('/')}`;
 }
 
 function variablesOf(service: string): Record<string, unknown> {
@@ -58,6 +76,20 @@ describe('stateful stack', () => {
     stateful.resourceCountIs('AWS::EC2::InternetGateway', 0);
     stateful.resourceCountIs('AWS::EC2::NatGateway', 0);
     stateful.resourcePropertiesCountIs('AWS::EC2::Subnet', { MapPublicIpOnLaunch: true }, 0);
+  });
+
+  it('logs rejected VPC traffic only', () => {
+    stateful.resourceCountIs('AWS::EC2::FlowLog', 1);
+    stateful.hasResourceProperties('AWS::EC2::FlowLog', { TrafficType: 'REJECT', LogDestinationType: 'cloud-watch-logs' });
+  });
+
+  it('places the subnets in the region\'s first two zones and warns that synth could not check them', () => {
+    const subnets = Object.values(stateful.findResources('AWS::EC2::Subnet') as Record<string, Resource>);
+    expect(subnets.map((subnet) => subnet.Properties.AvailabilityZone)).toEqual([
+      { 'Fn::Select': [0, { 'Fn::GetAZs': '' }] },
+      { 'Fn::Select': [1, { 'Fn::GetAZs': '' }] },
+    ]);
+    expect(Annotations.fromStack(awsStacks()[0] as Stack).findWarning('*', Match.stringLikeRegexp('availabilityZoneIds'))).toHaveLength(1);
   });
 
   it('reaches AWS APIs through interface endpoints for Lambda, STS, MSK and Secrets Manager, and none for SQS', () => {
@@ -87,9 +119,10 @@ describe('stateful stack', () => {
       EngineVersion: Match.stringLikeRegexp('^[78]\\.'),
       ClusterMode: 'disabled',
       NumCacheClusters: 2,
+      // The zones of the two isolated subnets, whatever chose them (zone names or IDs).
       PreferredCacheClusterAZs: [
-        { 'Fn::Select': [0, { 'Fn::GetAZs': '' }] },
-        { 'Fn::Select': [1, { 'Fn::GetAZs': '' }] },
+        { 'Fn::GetAtt': [Match.stringLikeRegexp('^VpcprivateSubnet1'), 'AvailabilityZone'] },
+        { 'Fn::GetAtt': [Match.stringLikeRegexp('^VpcprivateSubnet2'), 'AvailabilityZone'] },
       ],
       AutomaticFailoverEnabled: true,
       MultiAZEnabled: true,
@@ -126,24 +159,31 @@ describe('stateful stack', () => {
     expect(redisGroup.Properties.SecurityGroupIngress).toBeUndefined();
   });
 
-  it('keeps PostgreSQL encrypted, private, behind an RDS Proxy that requires TLS, with a rotated secret', () => {
+  it('keeps PostgreSQL encrypted, private and deletion-protected, behind an RDS Proxy that requires TLS, with a rotated secret', () => {
     stateful.resourceCountIs('AWS::RDS::DBCluster', 1);
     stateful.hasResourceProperties('AWS::RDS::DBCluster', {
       Engine: 'aurora-postgresql',
       StorageEncrypted: true,
       KmsKeyId: Match.anyValue(),
       DatabaseName: 'log_enrichment',
+      DeletionProtection: true,
       ServerlessV2ScalingConfiguration: Match.objectLike({ MinCapacity: 0.5 }),
     });
     stateful.resourcePropertiesCountIs('AWS::RDS::DBInstance', { PubliclyAccessible: true }, 0);
-    stateful.resourceCountIs('AWS::RDS::DBProxy', 1);
-    stateful.hasResourceProperties('AWS::RDS::DBProxy', { RequireTLS: true, EngineFamily: 'POSTGRESQL' });
-    stateful.resourceCountIs('AWS::SecretsManager::RotationSchedule', 1);
+    // The proxy and the rotation can fail to deploy: they are in the setup stack (setup-stack.test.ts).
+    stateful.resourceCountIs('AWS::RDS::DBProxy', 0);
+    setup.resourceCountIs('AWS::RDS::DBProxy', 1);
+    setup.hasResourceProperties('AWS::RDS::DBProxy', { RequireTLS: true, EngineFamily: 'POSTGRESQL' });
+    // The master secret and one per application role (enrich_app, metadata_app).
+    setup.resourceCountIs('AWS::SecretsManager::RotationSchedule', 3);
+    setup.allResourcesProperties('AWS::SecretsManager::RotationSchedule', { RotationRules: { ScheduleExpression: 'rate(30 days)' } });
   });
 
   it('opens the data stores only to security groups, never to an address range', () => {
-    const ingress = stateful.findResources('AWS::EC2::SecurityGroupIngress') as Record<string, Resource>;
-    for (const rule of Object.values(ingress)) expect(rule.Properties.CidrIp).toBeUndefined();
+    for (const template of [stateful, setup]) {
+      const ingress = template.findResources('AWS::EC2::SecurityGroupIngress') as Record<string, Resource>;
+      for (const rule of Object.values(ingress)) expect(rule.Properties.CidrIp).toBeUndefined();
+    }
     const groups = stateful.findResources('AWS::EC2::SecurityGroup') as Record<string, Resource>;
     const cidrs = Object.values(groups).flatMap((group) =>
       ((group.Properties.SecurityGroupIngress as { CidrIp?: string }[] | undefined) ?? []).map((rule) => rule.CidrIp),
@@ -154,7 +194,7 @@ describe('stateful stack', () => {
 
   it('creates the five topics at deploy, raw-logs with six partitions, with create rights on those topics only', () => {
     const createTopics = single(
-      stateful.findResources('AWS::Lambda::Function', {
+      setup.findResources('AWS::Lambda::Function', {
         Properties: { Environment: { Variables: { KAFKA_TOPICS: Match.anyValue() } } },
       }),
     );
@@ -166,7 +206,7 @@ describe('stateful stack', () => {
       { name: 'raw-logs-dlq', partitions: 1 },
       { name: 'raw-logs-unprocessed', partitions: 3 },
     ]);
-    stateful.hasResourceProperties('AWS::IAM::Policy', {
+    setup.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
           Match.objectLike({ Action: ['kafka-cluster:CreateTopic', 'kafka-cluster:DescribeTopic'] }),
@@ -175,13 +215,14 @@ describe('stateful stack', () => {
     });
   });
 
-  it('runs the topic and migration steps as deploy-time triggers', () => {
-    stateful.resourceCountIs('Custom::Trigger', 2);
+  it('runs the topic and migration steps as deploy-time triggers of the setup stack', () => {
+    setup.resourceCountIs('Custom::Trigger', 2);
+    stateful.resourceCountIs('Custom::Trigger', 0);
   });
 
   it('ships the SQL migrations next to the bundled migrate handler', () => {
     const migrate = single(
-      stateful.findResources('AWS::Lambda::Function', {
+      setup.findResources('AWS::Lambda::Function', {
         Properties: { Environment: { Variables: { POWERTOOLS_SERVICE_NAME: 'migrate' } } },
       }),
     );
@@ -296,8 +337,7 @@ describe('stateless stack', () => {
   });
 
   it('has no SQS queue: failed records stay in Kafka', () => {
-    stateless.resourceCountIs('AWS::SQS::Queue', 0);
-    stateful.resourceCountIs('AWS::SQS::Queue', 0);
+    for (const template of [stateful, setup, stateless]) template.resourceCountIs('AWS::SQS::Queue', 0);
   });
 
   it('lets enrich\'s role write the on-failure topic only: DescribeTopic and WriteData on that topic\'s ARN', () => {
@@ -341,16 +381,46 @@ describe('stateless stack', () => {
     expect(actions).not.toContain('secretsmanager:GetSecretValue');
   });
 
-  it('requires an API key on POST /api/logs and IAM auth on /api/metadata', () => {
+  it('requires an API key on POST /api/logs and IAM auth on /api/metadata; only GET /api/health is open', () => {
     stateless.hasResourceProperties('AWS::ApiGateway::Method', {
       HttpMethod: 'POST',
       ApiKeyRequired: true,
       AuthorizationType: 'NONE',
     });
     stateless.hasResourceProperties('AWS::ApiGateway::Method', { HttpMethod: 'ANY', AuthorizationType: 'AWS_IAM' });
-    stateless.resourcePropertiesCountIs('AWS::ApiGateway::Method', { AuthorizationType: 'NONE', ApiKeyRequired: Match.absent() }, 0);
+    // Neither key nor IAM: the liveness probe alone.
+    const open = Object.values(
+      stateless.findResources('AWS::ApiGateway::Method', {
+        Properties: { AuthorizationType: 'NONE', ApiKeyRequired: Match.absent() },
+      }) as Record<string, Resource>,
+    );
+    expect(open.map((method) => `${method.Properties.HttpMethod} ${methodPath(method)}`)).toEqual(['GET /api/health']);
     stateless.hasResourceProperties('AWS::ApiGateway::Resource', { PathPart: 'logs' });
     stateless.hasResourceProperties('AWS::ApiGateway::Resource', { PathPart: 'metadata' });
+  });
+
+  it('serves every ingest route and every path of api/openapi.yaml through the gateway, health to ingest', () => {
+    const methods = Object.values(stateless.findResources('AWS::ApiGateway::Method') as Record<string, Resource>);
+    const served = (method: string, path: string) =>
+      methods.some((candidate) => {
+        const at = methodPath(candidate);
+        const verb = candidate.Properties.HttpMethod;
+        const proxied = at.endsWith('/{proxy+}') && path.startsWith(at.slice(0, -'{proxy+}'.length));
+        return (at === path || proxied) && (verb === method.toUpperCase() || verb === 'ANY');
+      });
+    const openapi = parse(readFileSync(join(REPO_ROOT, 'api/openapi.yaml'), 'utf8')) as { paths: Record<string, object> };
+    const documented = Object.entries(openapi.paths).flatMap(([path, operations]) =>
+      Object.keys(operations).map((method) => `${method.toUpperCase()} ${path}`),
+    );
+    const routes = INGEST_ROUTES.map((route) => `${route.method} ${route.path}`);
+    expect(documented).toEqual(expect.arrayContaining(routes));
+    expect([...documented, ...routes].filter((route) => !served(...(route.split(' ') as [string, string])))).toEqual([]);
+    const health = methods.find((method) => methodPath(method) === '/api/health');
+    expect(JSON.stringify(health?.Properties.Integration)).toMatch(/Ingest/);
+  });
+
+  it('traces requests through the API stage with X-Ray', () => {
+    stateless.hasResourceProperties('AWS::ApiGateway::Stage', { StageName: 'v1', TracingEnabled: true });
   });
 
   it('throttles and caps ingest clients with a usage plan bound to the API key', () => {
@@ -420,15 +490,15 @@ describe('stateless stack', () => {
 });
 
 describe('checks', () => {
-  it('passes cdk-nag AwsSolutions on both stacks (findings not acknowledged with a reason)', () => {
-    for (const stack of [statefulStack(), built.stateless]) {
+  it('passes cdk-nag AwsSolutions on the three stacks (findings not acknowledged with a reason)', () => {
+    for (const stack of awsStacks()) {
       const report = new nag.AwsSolutionsChecks().validateScope(stack);
       expect(report.violations.map((violation) => `${violation.ruleName}: ${violation.description}`)).toEqual([]);
     }
   });
 
   it('has no error annotations', () => {
-    for (const stack of [statefulStack(), built.stateless]) {
+    for (const stack of awsStacks()) {
       expect(Annotations.fromStack(stack).findError('*', Match.anyValue())).toEqual([]);
     }
   });

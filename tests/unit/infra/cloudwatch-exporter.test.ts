@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { stackNames } from '../../../infra/cdk/lib/app.ts';
 import { REPO_ROOT } from '../../../infra/cdk/lib/paths.ts';
 import { METRIC } from '../../../layers/shared/src/metric-names.ts';
 
@@ -11,6 +12,7 @@ interface ExportedMetric {
   aws_dimensions?: string[];
   aws_statistics?: string[];
   aws_extended_statistics?: string[];
+  aws_dimension_select_regex?: Record<string, string[]>;
 }
 
 const config = parse(readFileSync(join(REPO_ROOT, 'observability/cloudwatch-exporter.yml'), 'utf8')) as {
@@ -35,4 +37,21 @@ it('keeps the cache tier and breaker dimensions and the latency percentiles', ()
 it('exports the event source offset lag and the Lambda health metrics', () => {
   const lambda = config.metrics.filter((metric) => metric.aws_namespace === 'AWS/Lambda').map((metric) => metric.aws_metric_name);
   expect(lambda).toEqual(expect.arrayContaining(['OffsetLag', 'Errors', 'Throttles', 'Duration', 'ConcurrentExecutions']));
+});
+
+it('selects the three pipeline functions of every stage by their generated names, and no other function', () => {
+  // CloudFormation names a function <stack name>-<logical id>-<suffix>; the exporter matches the whole name.
+  const patterns = config.metrics
+    .filter((metric) => metric.aws_namespace === 'AWS/Lambda')
+    .flatMap((metric) => metric.aws_dimension_select_regex?.FunctionName ?? [])
+    .map((pattern) => new RegExp(`^(?:${pattern})$`));
+  expect(patterns.length).toBeGreaterThanOrEqual(6);
+  const generated = (stack: string, logicalId: string) => `${stack}-${logicalId}-AbCdEf123456`;
+  for (const stage of ['dev', 'prod']) {
+    const names = stackNames(stage);
+    const enrich = generated(names.stateless, 'Enrich6BF5708E');
+    for (const pattern of patterns) expect({ pattern: pattern.source, matches: pattern.test(enrich) }).toEqual({ pattern: pattern.source, matches: true });
+    const others = [generated(names.setup, 'MigrateD5E6BFF0'), generated(names.setup, 'CreateTopics773A13CD'), generated('LogEnrichmentStateless', 'Enrich6BF5708E')];
+    for (const pattern of patterns) for (const other of others) expect({ other, matches: pattern.test(other) }).toEqual({ other, matches: false });
+  }
 });

@@ -28,9 +28,12 @@ function variablesOf(service: string): Record<string, unknown> {
   return (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
 }
 
-it('builds one stack and no stateful stack', () => {
+it('builds one stack, named for its stage, and no stateful or setup stack', () => {
   expect(built.stateful).toBeUndefined();
-  expect(built.app.node.children.filter((child) => child.node.id.startsWith('LogEnrichment'))).toHaveLength(1);
+  expect(built.setup).toBeUndefined();
+  expect(built.app.node.children.filter((child) => child.node.id.startsWith('LogEnrichment')).map((child) => child.node.id)).toEqual([
+    'LogEnrichment-dev-Local',
+  ]);
 });
 
 it('deploys the three functions outside any VPC, with the same runtime and bundling as on AWS', () => {
@@ -71,6 +74,14 @@ it('points the functions at the compose services by their service names', () => 
   });
   expect(variablesOf('enrich').MSK_CLUSTER_ARN).toBeUndefined();
   expect(variablesOf('metadata')).toMatchObject({ REDIS_URL: 'redis://redis:6379', ADMIN_API_KEYS: 'local-admin-key' });
+});
+
+it('turns the functions\' X-Ray tracing off and leaves the stage untraced: LocalStack\'s free edition has no X-Ray', () => {
+  for (const service of ['ingest', 'enrich', 'metadata']) {
+    expect(variablesOf(service)).toMatchObject({ POWERTOOLS_TRACE_ENABLED: 'false' });
+  }
+  const stages = Object.values(template.findResources('AWS::ApiGateway::Stage') as Record<string, Resource>);
+  expect(stages.map((stage) => stage.Properties.TracingEnabled === true)).toEqual([false]);
 });
 
 it('gives enrich and metadata the same client timeouts as on AWS', () => {

@@ -47,3 +47,17 @@ export function assetDirectory(outdir: string, resource: { Metadata?: Record<str
 export function removeAssembly(built: SynthesizedApp | undefined): void {
   if (built !== undefined) rmSync(built.outdir, { recursive: true, force: true });
 }
+
+/** Every stack's synthesized template by stack name, read from the cloud assembly (as `cdk deploy` reads it). */
+export function templatesOf(built: SynthesizedApp): Record<string, Record<string, unknown>> {
+  const manifest = JSON.parse(readFileSync(join(built.outdir, 'manifest.json'), 'utf8')) as {
+    artifacts: Record<string, { type: string; properties?: { templateFile?: string; stackName?: string } }>;
+  };
+  const templates: Record<string, Record<string, unknown>> = {};
+  for (const [id, artifact] of Object.entries(manifest.artifacts)) {
+    if (artifact.type !== 'aws:cloudformation:stack' || artifact.properties?.templateFile === undefined) continue;
+    const file = join(built.outdir, artifact.properties.templateFile);
+    templates[artifact.properties.stackName ?? id] = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  }
+  return templates;
+}

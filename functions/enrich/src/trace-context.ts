@@ -6,7 +6,7 @@
  * headers on the outputs, never a failed record. Header names are matched in any case, as the spec asks.
  */
 import type { OutgoingMessage } from '#shared/kafka/publisher.ts';
-import { forwardTrace, TRACEPARENT, TRACESTATE, type TraceHeaders } from '#shared/tracing/traceparent.ts';
+import { forwardTrace, MAX_TRACE_HEADER_LENGTH, TRACEPARENT, TRACESTATE, type TraceHeaders } from '#shared/tracing/traceparent.ts';
 import type { KafkaHeaders } from './kafka-event.ts';
 
 /**
@@ -36,7 +36,9 @@ export function forwardedTrace(headers: KafkaHeaders | null | undefined): TraceH
  * be refused by their grammar anyway); undefined otherwise. Cheaper than a UTF-8 decode on every record.
  */
 function printable(bytes: number[] | null | undefined): string | undefined {
-  if (bytes === null || bytes === undefined) return undefined;
+  // Neither header may be longer (traceparent is 55 characters in version 00, tracestate at most 512); a
+  // foreign producer's huge header must not reach fromCharCode.apply, which throws past ~100k arguments.
+  if (bytes === null || bytes === undefined || bytes.length > MAX_TRACE_HEADER_LENGTH) return undefined;
   for (let i = 0; i < bytes.length; i++) {
     const byte = bytes[i] as number;
     if (byte < 0x20 || byte > 0x7e) return undefined;

@@ -131,6 +131,23 @@ it('creates each missing login role with its secret\'s password, and leaves an e
   expect(await logsIn(enrichRole.role, 'not-applied')).toBe(false);
 });
 
+it('gives a role left by an earlier secret (its Setup stack rolled back) the new secret\'s password, once', async () => {
+  // Prepare: enrich_app exists (previous test) with the password of the secret it notes
+  const replaced = { ...enrichRole, secretArn: `${enrichRole.secretArn}-recreated` };
+  store.set(replaced.secretArn, { username: enrichRole.role, password: 'from-the-new-secret' });
+  cache.clear();
+  // Act
+  const set = await ensureLoginRoles(admin, [replaced], readDatabaseSecret);
+  const again = await ensureLoginRoles(admin, [replaced], readDatabaseSecret);
+  // Assess
+  expect(set).toEqual(['enrich_app']);
+  expect(again).toEqual([]);
+  expect(await logsIn(enrichRole.role, 'from-the-new-secret')).toBe(true);
+  // Put the first secret back for the tests below
+  const original = await ensureLoginRoles(admin, [enrichRole], readDatabaseSecret);
+  expect(original).toEqual(['enrich_app']);
+});
+
 it('lets enrich read the metadata and nothing more', async () => {
   const pool = poolAs(enrichRole);
 

@@ -42,6 +42,14 @@ describe('enrich: trace headers on the outputs', () => {
     ]);
   });
 
+  it('enriches a record whose trace header is huge (a foreign producer\'s 200 kB) as any other, without trace headers', async () => {
+    const { useCase, publisher } = enrichBatchSetup();
+    const huge = `${TRACEPARENT}-${'a'.repeat(200_000)}`.replace(/^00/, 'cc');
+    const headers = [header('traceparent', huge), header('tracestate', 'x'.repeat(200_000))];
+    await useCase.handle(kafkaEvent([kafkaRecord(rawLog(), { headers })]));
+    expect(publisher.published.map((message) => [message.topic, message.headers])).toEqual([['complete', undefined]]);
+  });
+
   it('puts it on dead letters too, which keep every original header in their body as received', async () => {
     // Prepare
     const { useCase, publisher } = enrichBatchSetup();

@@ -32,6 +32,9 @@ const XRAY_ROOT_PATTERN = /^1-([\da-f]{8})-([\da-f]{24})$/;
 const SPAN_ID_PATTERN = /^(?![0]{16})[\da-f]{16}$/;
 /** The spec asks vendors to pass on at least 512 characters; a longer or non-printable one is dropped whole. */
 const TRACESTATE_MAX_CHARS = 512;
+
+/** The longest trace header read at all (a later-version traceparent, a tracestate); longer ones are ignored. */
+export const MAX_TRACE_HEADER_LENGTH = TRACESTATE_MAX_CHARS;
 const TRACESTATE_PATTERN = /^[\x20-\x7e]*$/;
 
 /**
@@ -41,7 +44,7 @@ const TRACESTATE_PATTERN = /^[\x20-\x7e]*$/;
  * parseTraceparent('00-4BF92F35…'); // undefined (upper case is not the spec's hex)
  */
 export function parseTraceparent(value: string | undefined): TraceContext | undefined {
-  if (value === undefined) return undefined;
+  if (value === undefined || value.length > MAX_TRACE_HEADER_LENGTH) return undefined;
   const match = TRACEPARENT_PATTERN.exec(value.trim());
   if (match === null) return undefined;
   const [, version, traceId, parentId, flags, rest] = match as unknown as [string, string, string, string, string, string | undefined];

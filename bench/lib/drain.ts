@@ -8,6 +8,10 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type BaseOptions, Consumer } from '@platformatic/kafka';
+import type { MixCatalog } from '../../load/lib/mix.ts';
+import type { EnrichRunner, EnrichRunnerOptions } from '../../scripts/local/event-source/runner.ts';
+import { createThrowawayTopics, deleteTopics, prefill, throwawayName } from './kafka-fixtures.ts';
+import { rawRecords } from './records.ts';
 
 export interface DrainMeasure {
   /** Records written to the outputs in the measured window. */
@@ -62,5 +66,69 @@ export async function measureDrain(
     };
   } finally {
     await consumer.close(true).catch(() => undefined);
+  }
+}
+
+/**
+ * One pipeline drain as bench row (3) runs it, for the profiler (`bench/profile.ts`): throwaway raw and output
+ * topics, `records` pre-filled, the local enrich runner started (its own defaults unless `batchSize` /
+ * `batchWindowMs` are given) and measured until every output arrived. `beforeStart` runs after the pre-fill,
+ * `afterDrain` once the last output is seen, before the runner stops.
+ */
+export async function drainOnce(
+  context: { connection: BaseOptions; catalog: MixCatalog; log: (line: string) => void },
+  target: { databaseUrl: string; redisUrl: string },
+  options: {
+    records: number;
+    batchSize?: number;
+    batchWindowMs?: number;
+    beforeStart?: () => Promise<void>;
+    afterDrain?: () => Promise<void>;
+    /** Further runner options from the runner's environment (an instrumented `enrich` or `publisher`, for experiments). */
+    runner?: (env: NodeJS.ProcessEnv) => Partial<EnrichRunnerOptions>;
+    /** Another runner to start (a copy of an older version, for back-to-back comparisons). */
+    start?: (options: EnrichRunnerOptions) => Promise<EnrichRunner>;
+  },
+): Promise<DrainMeasure> {
+  const startEnrichRunner = options.start ?? (await import('../../scripts/local/event-source/runner.ts')).startEnrichRunner;
+  const raw = throwawayName('profile-raw');
+  const outputs = { complete: throwawayName('profile-complete'), partial: throwawayName('profile-partial'), deadLetter: throwawayName('profile-dlq') };
+  const outputList = [outputs.complete, outputs.partial, outputs.deadLetter];
+  // The same layout as the bench's pipeline section.
+  await createThrowawayTopics(context.connection, [
+    { name: raw, partitions: 6 },
+    { name: outputs.complete, partitions: 3 },
+    { name: outputs.partial, partitions: 3 },
+    { name: outputs.deadLetter, partitions: 1 },
+  ]);
+  let runner: EnrichRunner | undefined;
+  try {
+    context.log(`drain: pre-filling ${options.records} records`);
+    await prefill(context.connection, raw, rawRecords(context.catalog, options.records));
+    await options.beforeStart?.();
+    const measuring = measureDrain(context.connection, outputList, options.records, 180_000);
+    const env = {
+      ...process.env,
+      REDIS_URL: target.redisUrl,
+      DATABASE_URL: target.databaseUrl,
+      COMPLETE_TOPIC: outputs.complete,
+      PARTIAL_TOPIC: outputs.partial,
+      DLQ_TOPIC: outputs.deadLetter,
+    };
+    runner = await startEnrichRunner({
+      env,
+      topic: raw,
+      groupId: `bench-enrich-${raw}`,
+      ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
+      ...(options.batchWindowMs === undefined ? {} : { batchWindowMs: options.batchWindowMs }),
+      startFrom: 'earliest',
+      ...options.runner?.(env),
+    });
+    const drained = await measuring;
+    await options.afterDrain?.();
+    return drained;
+  } finally {
+    await runner?.stop().catch(() => undefined);
+    await deleteTopics(context.connection, [raw, ...outputList]).catch(() => undefined);
   }
 }

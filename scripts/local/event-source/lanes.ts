@@ -1,16 +1,22 @@
 /**
- * The runner's lanes: one per owned partition, like the mapping's pollers. A lane invokes the function for its
- * own partition's records, one batch at a time (per-partition order holds), while lanes run side by side. Their
- * produce calls meet in the publisher, which merges concurrent sends. The set holds exactly the partitions of
- * the group's last assignment: the runner adds and revokes lanes on assignment, never because records arrived.
+ * The runner's lanes: one per owned partition, holding its buffer and its progress, and the batches over them,
+ * as the mapping's pollers make them (see batching.ts): a batch is gathered from the lanes with no batch in
+ * flight, so a partition has at most one batch in flight (per-partition order holds) while batches run side by
+ * side. At a low rate partitions share a batch; under a backlog a partition that alone fills a batch gets its
+ * own. Their produce calls meet in the publisher, which merges concurrent sends. The set holds exactly the
+ * partitions of the group's last assignment: the runner adds and revokes lanes on assignment, never because
+ * records arrived.
  *
- * A failed batch is retried with backoff, never skipped; with `{ batchItemFailures }` the records before the
- * partition's first failure are acknowledged (and committed) and the rest retried.
+ * A failed batch is retried with backoff, never skipped; with `{ batchItemFailures }` the records before each
+ * partition's first failure are acknowledged (and committed) and the rest retried. A failed batch of several
+ * partitions is retried partition by partition (each on its own backoff), so a partition whose records keep
+ * failing holds up only itself, as with the mapping's one poller per partition under a backlog.
  */
 import type { MessagesStream } from '@platformatic/kafka';
 import type { Log } from '#shared/log-port.ts';
 import type { EnrichFunction } from '../../../functions/enrich/src/enrich-handler.ts';
 import type { KafkaBatchResponse, KafkaEvent } from '../../../functions/enrich/src/kafka-event.ts';
+import { nextBatch } from './batching.ts';
 import { type RunnerMessage, toKafkaEvent } from './event.ts';
 import { committable, PartitionProgress } from './offsets.ts';
 import type { RunnerStats } from './stats.ts';
@@ -20,16 +26,22 @@ export interface Lane {
   /** Received, acknowledged and committed offsets of this ownership of the partition. */
   progress: PartitionProgress;
   buffer: RunnerMessage[];
-  /** The lane's loop while it has records; undefined when idle. */
-  active: Promise<void> | undefined;
-  /** Set when the group took the partition away; the loop ends and its outcome is discarded. */
+  /** When the oldest buffered record arrived (performance.now() ms); undefined while the buffer is empty. */
+  since: number | undefined;
+  /** Part of a batch in flight (or being retried): no other batch takes its records meanwhile. */
+  busy: boolean;
+  /** Set when the group took the partition away; its in-flight outcome is discarded. */
   revoked: boolean;
   /** From a failed invocation until its batch succeeds: held to laneCap, not counted toward the stream's pause. */
   retrying: boolean;
-  /** Ends the lane's current sleep early. */
+  /** Ends the lane's current retry backoff early (stop, revocation). */
   wake: (() => void) | undefined;
-  /** Whether a full batch may end the sleep (the batching window), or only stop()/revocation (a retry backoff). */
-  wakeOnData: boolean;
+}
+
+/** One lane's share of a batch. */
+interface Part {
+  lane: Lane;
+  records: RunnerMessage[];
 }
 
 export interface LanesOptions {
@@ -74,6 +86,13 @@ export class Lanes {
   readonly #options: LanesOptions;
   readonly #lanes = new Map<number, Lane>();
   readonly #laneCap: number;
+  /** Batches in flight, retries included: drain() waits for them. */
+  readonly #inFlight = new Set<Promise<void>>();
+  /** The batching window's timer (one for all lanes: it fires for the oldest buffered record). */
+  #timer: NodeJS.Timeout | undefined;
+  #timerAt = Number.POSITIVE_INFINITY;
+  /** A scheduling pass is queued (one per burst of records: the stream delivers a fetch's records in one go). */
+  #queued = false;
 
   constructor(options: LanesOptions) {
     this.#options = options;
@@ -109,14 +128,15 @@ export class Lanes {
     this.#options.stats.revokedPartitions++;
     this.#options.stats.droppedRecords += lane.buffer.length;
     lane.buffer.length = 0;
+    lane.since = undefined;
     this.#options.stats.pending = this.#buffered();
-    signal(lane, false);
+    wake(lane);
     this.#forgetFetchPosition(partition);
   }
 
   /** A record from the stream: buffered by its lane when new and in sequence (PartitionProgress#offer). */
   receive(message: RunnerMessage): void {
-    const { stats, batchSize } = this.#options;
+    const { stats } = this.#options;
     const lane = this.#lanes.get(message.partition);
     if (lane === undefined) {
       // From a fetch sent before the group took this partition away: its new owner reads it from the
@@ -139,21 +159,17 @@ export class Lanes {
       return;
     }
     lane.buffer.push(message);
+    lane.since ??= performance.now();
     stats.pending = this.#buffered();
     const stream = this.#options.stream();
-    if (this.#buffered(false) >= this.#pauseAt() && stream !== undefined && !stream.isPaused()) {
-      stream.pause();
-      // No more records arrive while paused: a lane waiting out its batching window would only stall.
-      for (const waiting of this.#lanes.values()) signal(waiting, true);
-    }
-    if (lane.active === undefined) {
-      if (!this.#options.rebalancing()) lane.active = this.#run(lane);
-    } else if (lane.buffer.length >= batchSize) signal(lane, true);
+    // No more records arrive while paused: the batches form from what is buffered (see #schedule).
+    if (this.#buffered(false) >= this.#pauseAt() && stream !== undefined && !stream.isPaused()) stream.pause();
+    this.#scheduleSoon();
   }
 
-  /** Restarts the lanes a rebalance held (idle with buffered records), once the assignment is known. */
+  /** Starts what a rebalance held (lanes with buffered records and no batch), once the assignment is known. */
   restartHeld(): void {
-    for (const lane of this.#lanes.values()) if (lane.active === undefined && lane.buffer.length > 0) lane.active = this.#run(lane);
+    this.#schedule();
   }
 
   resumeIfRoom(): void {
@@ -172,11 +188,11 @@ export class Lanes {
     if (from !== undefined && this.#hasRoom(lane)) this.#options.stream()?.offsetsToFetch.set(`${this.#options.topic}:${lane.partition}`, from);
   }
 
-  /** For a stop: ends every sleep and waits for the batches in flight (they finish and acknowledge). */
+  /** For a stop: ends every backoff and waits for the batches in flight (they finish and acknowledge). */
   async drain(): Promise<void> {
-    const active = [...this.#lanes.values()].flatMap((lane) => (lane.active === undefined ? [] : [lane.active]));
-    for (const lane of this.#lanes.values()) signal(lane, false);
-    await Promise.all(active);
+    this.#clearTimer();
+    for (const lane of this.#lanes.values()) wake(lane);
+    while (this.#inFlight.size > 0) await Promise.all([...this.#inFlight]);
   }
 
   #pauseAt(): number {
@@ -204,88 +220,202 @@ export class Lanes {
     this.#options.stream()?.offsetsToFetch.delete(`${this.#options.topic}:${partition}`);
   }
 
-  async #run(lane: Lane): Promise<void> {
-    const { batchSize, batchWindowMs, retryInitialMs, retryMaxMs, stats, log, running, rebalancing } = this.#options;
-    try {
-      while (running() && !lane.revoked && !rebalancing() && lane.buffer.length > 0) {
-        // Batching window: from the first buffered record, unless the batch is already full.
-        if (lane.buffer.length < batchSize && this.#options.stream()?.isPaused() !== true) await sleep(lane, batchWindowMs, true);
-        if (!running() || lane.revoked || rebalancing()) break;
-        let batch = lane.buffer.splice(0, batchSize);
-        stats.pending = this.#buffered();
-        // Room again for what it dropped while it was full (no-op when it dropped nothing).
-        this.refetch(lane);
-        this.resumeIfRoom();
-        let delay = retryInitialMs;
-        while (batch.length > 0) {
-          const outcome = await invoke(this.#options.enrich, toKafkaEvent(batch, this.#options.bootstrapServers));
-          // Taken away meanwhile: the new owner already reads these records from the committed offset, so
-          // this outcome is neither committed nor retried.
-          if (lane.revoked) return;
-          const done = outcome.ok ? batch : committable(batch, outcome.failures);
-          const last = done.at(-1);
-          if (last !== undefined) {
-            lane.progress.acknowledge(last.offset, last.leaderEpoch);
-            this.#options.requestCommit();
-          }
-          if (outcome.ok) {
-            stats.batches++;
-            stats.records += batch.length;
-            if (lane.retrying) {
-              lane.retrying = false;
-              this.refetch(lane);
-            }
-            break;
-          }
-          stats.failedInvocations++;
-          stats.lastError = outcome.error;
-          batch = batch.slice(done.length);
-          if (!lane.retrying) {
-            // From now on this lane no longer holds the stream paused (see #pauseAt), and keeps at most laneCap
-            // records: the rest are dropped and fetched again when it has room.
-            lane.retrying = true;
-            const dropped = lane.buffer.splice(this.#laneCap);
-            const first = dropped[0];
-            if (first !== undefined) {
-              lane.progress.rewindTo(first.offset);
-              stats.overflowRecords += dropped.length;
-              stats.pending = this.#buffered();
-            }
-            this.resumeIfRoom();
-          }
-          // A stop ends the retries: the records are not acknowledged, the next owner gets them.
-          if (!running()) break;
-          log.warn('enrich batch failed; retrying', { partition: lane.partition, records: batch.length, retryInMs: delay, error: outcome.error });
-          await sleep(lane, delay, false);
-          if (!running() || lane.revoked) return;
-          if (rebalancing()) {
-            // Held like a new batch; restartHeld() restarts the lane from these records if it keeps the partition.
-            lane.buffer.unshift(...batch);
-            return;
-          }
-          delay = Math.min(delay * 2, retryMaxMs);
-        }
+  /** One scheduling pass after the records being delivered now (a fetch response arrives as one burst). */
+  #scheduleSoon(): void {
+    if (this.#queued) return;
+    this.#queued = true;
+    queueMicrotask(() => {
+      this.#queued = false;
+      this.#schedule();
+    });
+  }
+
+  #clearTimer(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = Number.POSITIVE_INFINITY;
+  }
+
+  /** Starts every batch that is due (see nextBatch), and sets the window's timer for the next one. */
+  #schedule(): void {
+    const { batchSize, batchWindowMs, running, rebalancing, stats } = this.#options;
+    // Mid-rebalance no batch starts (any partition may be about to move); restartHeld() comes after it.
+    if (!running() || rebalancing()) {
+      this.#clearTimer();
+      return;
+    }
+    for (;;) {
+      const free: Lane[] = [];
+      for (const lane of this.#lanes.values()) if (!lane.busy && lane.buffer.length > 0) free.push(lane);
+      const now = performance.now();
+      const decision = nextBatch(
+        free.map((lane) => ({ partition: lane.partition, buffered: lane.buffer.length, since: lane.since ?? now })),
+        { batchSize, windowMs: batchWindowMs, now, flush: this.#options.stream()?.isPaused() === true },
+      );
+      if (decision.kind === 'idle') {
+        this.#clearTimer();
+        return;
       }
-    } finally {
-      lane.active = undefined;
+      if (decision.kind === 'wait') {
+        if (this.#timer === undefined || decision.wakeAt < this.#timerAt) {
+          this.#clearTimer();
+          this.#timerAt = decision.wakeAt;
+          this.#timer = setTimeout(
+            () => {
+              this.#timer = undefined;
+              this.#timerAt = Number.POSITIVE_INFINITY;
+              this.#schedule();
+            },
+            Math.max(decision.wakeAt - now, 0),
+          );
+        }
+        return;
+      }
+      const parts: Part[] = [];
+      for (const { partition, count } of decision.take) {
+        const lane = this.#lanes.get(partition) as Lane;
+        const records = lane.buffer.splice(0, count);
+        // What is left arrived before now; counting its window from now delays it by at most the time it has
+        // already waited, and keeps the remainder of a full lane from going out at once as a small batch.
+        lane.since = lane.buffer.length > 0 ? now : undefined;
+        lane.busy = true;
+        parts.push({ lane, records });
+      }
+      stats.pending = this.#buffered();
+      for (const { lane } of parts) this.refetch(lane); // room again for what it dropped while full (no-op otherwise)
+      this.resumeIfRoom();
+      this.#track(this.#invoke(parts));
+    }
+  }
+
+  #track(work: Promise<void>): void {
+    const tracked = work.then(
+      () => undefined,
+      (error: unknown) => {
+        // A bug, not an outcome (invoke() turns every failure of the function into one): said, never swallowed.
+        this.#options.stats.lastError = String(error);
+        this.#options.log.error('enrich runner batch failed unexpectedly', { error });
+      },
+    );
+    this.#inFlight.add(tracked);
+    void tracked.finally(() => this.#inFlight.delete(tracked));
+  }
+
+  /** Invokes the function for one batch and settles each lane's share of it. */
+  async #invoke(parts: Part[]): Promise<void> {
+    const { stats } = this.#options;
+    const batch = parts.length === 1 ? (parts[0] as Part).records : parts.flatMap((part) => part.records);
+    const outcome = await invoke(this.#options.enrich, toKafkaEvent(batch, this.#options.bootstrapServers));
+    const retries: Part[] = [];
+    let records = 0;
+    for (const part of parts) {
+      // Taken away meanwhile: the new owner already reads these records from the committed offset, so this
+      // share of the outcome is neither committed nor retried.
+      if (part.lane.revoked) continue;
+      records += part.records.length;
+      const done = this.#acknowledge(part, outcome);
+      if (done < part.records.length) retries.push({ lane: part.lane, records: part.records.slice(done) });
+      else this.#release(part.lane);
+    }
+    if (outcome.ok) {
+      stats.batches++;
+      stats.records += records;
+    } else {
+      stats.failedInvocations++;
+      stats.lastError = outcome.error;
+    }
+    // The lanes released take part in the next batches now, not after the others' retries.
+    this.#schedule();
+    // Each partition's rest is retried on its own (see the file comment), side by side.
+    if (retries.length > 0) await Promise.all(retries.map((part) => this.#retry(part, outcome.ok ? '' : outcome.error)));
+  }
+
+  /** Acknowledges (and asks to commit) what the outcome allows of one share; returns how many records that is. */
+  #acknowledge(part: Part, outcome: Outcome): number {
+    const done = outcome.ok ? part.records : committable(part.records, outcome.failures);
+    const last = done.at(-1);
+    if (last !== undefined) {
+      part.lane.progress.acknowledge(last.offset, last.leaderEpoch);
+      this.#options.requestCommit();
+    }
+    return done.length;
+  }
+
+  /** The lane's batch is settled: it takes part in the next batches, and gets its full buffer back if it was retrying. */
+  #release(lane: Lane): void {
+    lane.busy = false;
+    if (lane.retrying) {
+      lane.retrying = false;
+      this.refetch(lane);
+    }
+  }
+
+  /** Retries one lane's unacknowledged records with backoff until they succeed, the lane is revoked or the runner stops. */
+  async #retry(part: Part, firstError: string): Promise<void> {
+    const { retryInitialMs, retryMaxMs, stats, log, running, rebalancing } = this.#options;
+    const lane = part.lane;
+    let batch = part.records;
+    let error = firstError;
+    let delay = retryInitialMs;
+    for (;;) {
+      if (!lane.retrying) {
+        // From now on this lane no longer holds the stream paused (see #pauseAt), and keeps at most laneCap
+        // records: the rest are dropped and fetched again when it has room.
+        lane.retrying = true;
+        const dropped = lane.buffer.splice(this.#laneCap);
+        const first = dropped[0];
+        if (first !== undefined) {
+          lane.progress.rewindTo(first.offset);
+          stats.overflowRecords += dropped.length;
+          stats.pending = this.#buffered();
+        }
+        this.resumeIfRoom();
+      }
+      // A stop ends the retries: the records are not acknowledged, the next owner gets them.
+      if (!running()) return;
+      log.warn('enrich batch failed; retrying', { partition: lane.partition, records: batch.length, retryInMs: delay, error });
+      await sleep(lane, delay);
+      if (!running() || lane.revoked) return;
+      if (rebalancing()) {
+        // Held like a new batch; restartHeld() starts it again if the lane keeps the partition.
+        lane.buffer.unshift(...batch);
+        lane.since = performance.now();
+        lane.busy = false;
+        this.#schedule();
+        return;
+      }
+      delay = Math.min(delay * 2, retryMaxMs);
+      const outcome = await invoke(this.#options.enrich, toKafkaEvent(batch, this.#options.bootstrapServers));
+      if (lane.revoked) return;
+      const done = this.#acknowledge({ lane, records: batch }, outcome);
+      if (outcome.ok) {
+        stats.batches++;
+        stats.records += batch.length;
+        this.#release(lane);
+        this.#schedule();
+        return;
+      }
+      stats.failedInvocations++;
+      stats.lastError = outcome.error;
+      error = outcome.error;
+      batch = batch.slice(done);
     }
   }
 }
 
 function newLane(partition: number): Lane {
-  return { partition, progress: new PartitionProgress(), buffer: [], active: undefined, revoked: false, retrying: false, wake: undefined, wakeOnData: false };
+  return { partition, progress: new PartitionProgress(), buffer: [], since: undefined, busy: false, revoked: false, retrying: false, wake: undefined };
 }
 
-function signal(lane: Lane, fromData: boolean): void {
-  if (fromData && !lane.wakeOnData) return;
+function wake(lane: Lane): void {
   const waiter = lane.wake;
   lane.wake = undefined;
   waiter?.();
 }
 
-function sleep(lane: Lane, ms: number, interruptibleByData: boolean): Promise<void> {
+/** A retry backoff, ended early by wake() (stop, revocation). */
+function sleep(lane: Lane, ms: number): Promise<void> {
   return new Promise<void>((resolve) => {
-    lane.wakeOnData = interruptibleByData;
     const timer = setTimeout(() => {
       lane.wake = undefined;
       resolve();

@@ -2,11 +2,14 @@
  * Local stand-in for the Lambda Kafka event source mapping (LocalStack's free tier has none): a consumer group
  * on `raw-logs` that builds the same event AWS would (SelfManagedKafka form: base64 key and value, headers as
  * Java signed byte arrays), in batches of up to `batchSize` records or `batchWindowMs` after the first record,
- * and invokes the enrich function.
+ * and invokes the enrich function. As the mapping's poller, a batch can hold several partitions: it is gathered
+ * from the partitions with no batch in flight, so at a low rate the partitions share batches and under a
+ * backlog each partition gets batches of its own, side by side (batching.ts, lanes.ts).
  *
  * Like the mapping: offsets are committed only after the invocation succeeded; a failed batch is retried
  * with backoff, never skipped, and nothing after it in its partition is processed meanwhile (per-partition
- * order holds; other partitions go on, as the mapping's pollers do);
+ * order holds; other partitions go on, as the mapping's pollers do: a failed batch of several partitions is
+ * retried partition by partition);
  * with `{ batchItemFailures }` the records before each partition's first failure are committed and the rest
  * retried. Several runners (processes) with the same group id share the partitions.
  *

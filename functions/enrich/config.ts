@@ -7,7 +7,7 @@
  * wait for a driver default while a dependency is down; the circuit breakers turn repeated failures into an
  * immediate skip.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { postgresEnv, readConfig, redisEnv, topicsEnv } from '#shared/config.ts';
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);

@@ -1,7 +1,7 @@
 /**
  * Ingest configuration, read and checked when `createIngestDependencies` runs (fail fast: every bad variable is named).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { apiKeysEnv, kafkaEnv, readConfig, topicsEnv } from '#shared/config.ts';
 
 /** A synchronous Lambda invoke carries at most 6 MB, so a larger body limit could never be reached. */

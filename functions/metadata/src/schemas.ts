@@ -3,7 +3,7 @@
  * such as `ip_address` for `ipAddress`, is a 422, not silently dropped); keys are validated wherever they
  * come from (body, path, cursor), so nothing unvalidated reaches SQL.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ValidationError } from '#shared/errors.ts';
 import type { Host, Network, Service } from '#shared/metadata/model.ts';
 import { formatCidr, parseCidr } from '#shared/net/ip.ts';

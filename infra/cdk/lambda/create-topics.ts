@@ -4,8 +4,8 @@
  * exist are left as they are (partition counts are never lowered, and raising them would move keys between
  * partitions, which is an operator's decision), so the trigger can re-run on every code change.
  */
-import { Admin } from '@platformatic/kafka';
-import { z } from 'zod';
+import { Admin } from '#shared/kafka/admin-client.ts';
+import * as z from 'zod';
 import { kafkaEnv, readConfig } from '#shared/config.ts';
 import { connectionOptions } from '#shared/kafka/connection.ts';
 import { ensureTopics, type TopicAdmin, type TopicSpec } from '#shared/kafka/topics.ts';

@@ -3,7 +3,7 @@
  * Lambda init) and fails fast: a Lambda that starts with a missing or malformed variable should die at init
  * with a message naming every bad variable, not at the first request with an `undefined` deep inside a driver.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export class ConfigError extends Error {
   constructor(message: string) {

@@ -9,7 +9,7 @@
  * only the database still knew.
  */
 import type pg from 'pg';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** NOLOGIN group roles of the migration (keep the two in step: tests/unit/shared/app-roles.test.ts). */
 export const DATABASE_GROUPS = {

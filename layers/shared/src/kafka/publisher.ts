@@ -1,10 +1,11 @@
 /**
  * The port the use cases publish through, and its Kafka adapter. Use cases never see the client.
  */
-import { ProduceAcks, Producer, type ProducerOptions } from '@platformatic/kafka';
+import type { ProducerOptions } from '@platformatic/kafka';
 import type { KafkaEnv } from '../config.ts';
 import { logger } from '../observability.ts';
 import { connectionOptions } from './connection.ts';
+import { ProduceAcks, Producer } from './producer-client.ts';
 
 export interface OutgoingMessage {
   topic: string;

@@ -3,9 +3,9 @@
  * services -- up`), test and bench fixtures, and the deploy-time topic trigger on AWS
  * (infra/cdk/lambda/create-topics.ts) all go through {@link ensureTopics}. Brokers never auto-create topics.
  */
-import { Admin } from '@platformatic/kafka';
-import { z } from 'zod';
+import * as z from 'zod';
 import { readConfig, topicsEnv } from '../config.ts';
+import { Admin } from './admin-client.ts';
 
 /** A Kafka topic the project creates. */
 export interface TopicSpec {

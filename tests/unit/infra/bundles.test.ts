@@ -1,0 +1,55 @@
+/**
+ * The bundles as deployed (scripts/bundle-sizes.ts bundles with infra/cdk/lib/bundling.ts): each one imports
+ * in a fresh `node` with its function's AWS environment, and what made them smaller stays so: zod reached only
+ * through shakeable imports (no locale but English), @platformatic/kafka through its client files with lazy
+ * validators (never its index, its consumer or its schema registries). Sizes and times are printed by
+ * `npm run bundle-sizes`, not asserted here, except the functions that are within the 1 MiB target stay so.
+ */
+import { type BundleMeasure, measureBundles, TARGETS } from '../../../scripts/bundle-sizes.ts';
+
+let rows: BundleMeasure[] = [];
+
+beforeAll(async () => {
+  rows = await measureBundles({ runs: 1 });
+}, 120_000);
+
+const inputsOf = (row: BundleMeasure): string[] => {
+  const output = Object.values(row.metafile.outputs).find((candidate) => candidate.entryPoint !== undefined);
+  return Object.keys(output?.inputs ?? {});
+};
+
+it('bundles every function', () => {
+  expect(rows.map((row) => row.name)).toEqual(['ingest', 'metadata', 'enrich', 'migrate', 'createTopics']);
+});
+
+it('imports every bundle in its deployed environment without an error', () => {
+  expect(rows.filter((row) => row.error !== undefined).map((row) => `${row.name}: ${row.error}`)).toEqual([]);
+  for (const row of rows) expect(row.initMs).toBeDefined();
+});
+
+it("bundles none of zod's locales but English (`import * as z`, never `z.core.…`)", () => {
+  for (const row of rows) {
+    const locales = inputsOf(row).filter((path) => path.includes('node_modules/zod/v4/locales/') && !path.endsWith('/en.js'));
+    expect([row.name, locales]).toEqual([row.name, []]);
+  }
+});
+
+it("reaches @platformatic/kafka through the project's client files, never its index, consumer or registries", () => {
+  const kafkaRows = rows.filter((row) => inputsOf(row).some((path) => path.includes('node_modules/@platformatic/kafka/')));
+  expect(kafkaRows.map((row) => row.name)).toEqual(['ingest', 'enrich', 'createTopics']);
+  for (const row of kafkaRows) {
+    const inputs = inputsOf(row);
+    const unwanted = inputs.filter((path) =>
+      /node_modules\/@platformatic\/kafka\/dist\/(index\.js|clients\/consumer\/consumer\.js|registries\/confluent)|node_modules\/avsc\//.test(path),
+    );
+    expect([row.name, unwanted]).toEqual([row.name, []]);
+    expect([row.name, inputs.includes('layers/shared/src/kafka/lazy-validators.ts')]).toEqual([row.name, true]);
+  }
+});
+
+it('keeps the functions that are within the 1 MiB target within it', () => {
+  for (const name of ['metadata', 'migrate']) {
+    const row = rows.find((candidate) => candidate.name === name);
+    expect([name, (row?.bytes ?? Infinity) <= TARGETS.bytes]).toEqual([name, true]);
+  }
+});

@@ -4,13 +4,12 @@
  * `handler.ts` builds the deployed instance from `dependencies.ts`.
  */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import httpRouterHandler, { type Route } from '@middy/http-router';
-import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { bodyBytes, header, mediaType, requireApiKey } from '#shared/http/request.ts';
-import { httpErrors, json } from '#shared/http/responses.ts';
+import { errorResponse, json } from '#shared/http/responses.ts';
 import { unmatchedRoute } from '#shared/http/unmatched-route.ts';
 import { logger, metrics } from '#shared/observability.ts';
 import { statusOnSegment } from '#shared/tracing/http-status.ts';
@@ -62,16 +61,38 @@ export function createIngestHandler(deps: IngestHttpDependencies) {
   /** GET /api/health: the function answers; deliberately no Kafka call (a load balancer may poll it often). */
   const health: HttpFunction = async () => json(200, { status: 'ok' });
 
+  /**
+   * The metrics of POST /api/logs are flushed when it ends, answered or failed (what Powertools' `logMetrics`
+   * middleware would do around it, without a middy stack of its own per request); health emits none and would
+   * log "no metrics" per call.
+   */
+  const postLogsFlushingMetrics: HttpFunction = async (event) => {
+    try {
+      return await postLogs(event);
+    } finally {
+      metrics.publishStoredMetrics();
+    }
+  };
+
   const routes: Route<APIGatewayProxyEvent, APIGatewayProxyResult>[] = [
-    // Metrics are flushed around the logs route only: health emits none and would log "no metrics" per call.
-    { method: 'POST', path: '/api/logs', handler: middy(postLogs).use(logMetrics(metrics)) },
+    { method: 'POST', path: '/api/logs', handler: postLogsFlushingMetrics },
     { method: 'GET', path: '/api/health', handler: health },
   ];
   // 405 with `allow` for a known path under another method, 404 otherwise; one trailing slash as the router takes it.
   const router = httpRouterHandler<APIGatewayProxyEvent, APIGatewayProxyResult>({ routes, notFoundResponse: unmatchedRoute(routes) });
 
-  // Errors become responses inside; the handler's X-Ray subsegment (outside) is marked from the status.
-  const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult>(middy(router).use(httpErrors()))
+  // Errors become responses inside the handler (never thrown past it), so the one middy stack around it sees
+  // only answers: the tracer records no exception for a client's 422, and statusOnSegment (an `after`, which
+  // middy skips when the handler throws) marks the handler's X-Ray subsegment from the status. One stack, not
+  // a middy nested in a middy: each layer is a promise chain and a request object per request.
+  const answering = async (event: APIGatewayProxyEvent, context: Context): Promise<APIGatewayProxyResult> => {
+    try {
+      return await router(event, context);
+    } catch (error) {
+      return errorResponse(error);
+    }
+  };
+  const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult>(answering)
     .use(captureLambdaHandler(tracer, { captureResponse: false }))
     .use(injectLambdaContext(logger))
     .use(statusOnSegment());

@@ -2,17 +2,30 @@ import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import { INTEGRATION_TIMEOUT_MS } from './limits.ts';
 
+const unsupported = () => {
+  throw new Error('context.done/fail/succeed are not supported: return (or throw) from the handler');
+};
+
+/** One log stream per function, as one Lambda instance writes to one stream for all its invocations. */
+const logStreams = new Map<string, string>();
+
+function logStreamOf(functionName: string): string {
+  let stream = logStreams.get(functionName);
+  if (stream === undefined) {
+    stream = `local/[$LATEST]${randomUUID().replaceAll('-', '')}`;
+    logStreams.set(functionName, stream);
+  }
+  return stream;
+}
+
 /**
- * A Lambda context for an in-process invoke.
+ * A Lambda context for an in-process invoke: a request id of its own, the deadline counted from now.
  *
  * @example
  * await handler(event, createLambdaContext('ingest'));
  */
 export function createLambdaContext(functionName: string, timeoutMs = INTEGRATION_TIMEOUT_MS): Context {
   const deadline = Date.now() + timeoutMs;
-  const unsupported = () => {
-    throw new Error('context.done/fail/succeed are not supported: return (or throw) from the handler');
-  };
   return {
     callbackWaitsForEmptyEventLoop: true,
     functionName,
@@ -21,7 +34,7 @@ export function createLambdaContext(functionName: string, timeoutMs = INTEGRATIO
     memoryLimitInMB: '1024',
     awsRequestId: randomUUID(),
     logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: `local/[$LATEST]${randomUUID().replaceAll('-', '')}`,
+    logStreamName: logStreamOf(functionName),
     getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
     done: unsupported,
     fail: unsupported,

@@ -40,30 +40,40 @@ export function toProxyEvent(
   const now = options.now ?? new Date();
   const requestId = options.requestId ?? randomUUID();
 
+  // Header names keep the case of their first occurrence; `names` maps lower case to it (one pass, no rescans).
   const multiValueHeaders: Record<string, string[]> = {};
+  const names = new Map<string, string>();
   for (let i = 0; i + 1 < request.rawHeaders.length; i += 2) {
     const name = request.rawHeaders[i] as string;
     const value = request.rawHeaders[i + 1] as string;
-    const existing = Object.keys(multiValueHeaders).find((key) => key.toLowerCase() === name.toLowerCase());
-    pushTo(multiValueHeaders, existing ?? name, value);
+    const lower = name.toLowerCase();
+    const existing = names.get(lower);
+    if (existing === undefined) {
+      names.set(lower, name);
+      multiValueHeaders[name] = [value];
+    } else {
+      (multiValueHeaders[existing] as string[]).push(value);
+    }
   }
   // API Gateway tells the integration who called and how, appending to what a proxy in front already said.
-  appendHeader(multiValueHeaders, 'X-Forwarded-For', request.sourceIp, true);
-  appendHeader(multiValueHeaders, 'X-Forwarded-Port', String(request.port), false);
-  appendHeader(multiValueHeaders, 'X-Forwarded-Proto', 'http', false);
-  const headers = Object.fromEntries(
-    Object.entries(multiValueHeaders).map(([name, values]) => [name, values.at(-1) as string]),
-  );
+  appendHeader(multiValueHeaders, names, 'X-Forwarded-For', request.sourceIp, true);
+  appendHeader(multiValueHeaders, names, 'X-Forwarded-Port', String(request.port), false);
+  appendHeader(multiValueHeaders, names, 'X-Forwarded-Proto', 'http', false);
+  const headers: Record<string, string> = {};
+  for (const [name, values] of Object.entries(multiValueHeaders)) headers[name] = values.at(-1) as string;
+  const lookup = (lower: string): string | undefined => {
+    const name = names.get(lower);
+    return name === undefined ? undefined : headers[name];
+  };
 
-  const params = new URLSearchParams(query);
   const multiValueQuery: Record<string, string[]> = {};
-  for (const [key, value] of params) pushTo(multiValueQuery, key, value);
+  if (query !== '') for (const [key, value] of new URLSearchParams(query)) pushTo(multiValueQuery, key, value);
   const hasQuery = Object.keys(multiValueQuery).length > 0;
 
   const match = matchRoute(options.routes, method, path);
-  const contentType = lookup(headers, 'content-type');
+  const contentType = lookup('content-type');
   const text = request.body.length === 0 || isTextual(contentType, request.body);
-  const apiKey = lookup(headers, 'x-api-key');
+  const apiKey = lookup('x-api-key');
 
   return {
     resource: match?.route.path ?? path,
@@ -81,7 +91,7 @@ export function toProxyEvent(
       accountId: '000000000000',
       apiId: 'local',
       authorizer: undefined,
-      domainName: lookup(headers, 'host') ?? `127.0.0.1:${request.port}`,
+      domainName: lookup('host') ?? `127.0.0.1:${request.port}`,
       domainPrefix: 'local',
       extendedRequestId: requestId,
       httpMethod: method,
@@ -99,7 +109,7 @@ export function toProxyEvent(
         principalOrgId: null,
         sourceIp: request.sourceIp,
         user: null,
-        userAgent: lookup(headers, 'user-agent') ?? null,
+        userAgent: lookup('user-agent') ?? null,
         userArn: null,
       },
       path: `/${options.stage}${path}`,
@@ -145,24 +155,25 @@ function pushTo(map: Record<string, string[]>, key: string, value: string): void
   else list.push(value);
 }
 
-function appendHeader(headers: Record<string, string[]>, name: string, value: string, append: boolean): void {
-  const existing = Object.keys(headers).find((key) => key.toLowerCase() === name.toLowerCase());
+function appendHeader(headers: Record<string, string[]>, names: Map<string, string>, name: string, value: string, append: boolean): void {
+  const existing = names.get(name.toLowerCase());
   if (existing === undefined) {
+    names.set(name.toLowerCase(), name);
     headers[name] = [value];
     return;
   }
   if (append) headers[existing] = [`${(headers[existing] ?? []).join(', ')}, ${value}`];
 }
 
-function lookup(headers: Record<string, string>, name: string): string | undefined {
-  const wanted = name.toLowerCase();
-  return Object.entries(headers).find(([key]) => key.toLowerCase() === wanted)?.[1];
-}
-
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
-/** API Gateway's CLF-style `requestTime`: `09/Apr/2015:12:34:56 +0000`. */
+/** API Gateway's CLF-style `requestTime`: `09/Apr/2015:12:34:56 +0000` (the last one kept: requests come many a second). */
+let lastTime: { second: number; text: string } | undefined;
 function requestTime(date: Date): string {
+  const second = Math.floor(date.getTime() / 1000);
+  if (lastTime?.second === second) return lastTime.text;
   const pad = (value: number) => String(value).padStart(2, '0');
-  return `${pad(date.getUTCDate())}/${MONTHS[date.getUTCMonth()]}/${date.getUTCFullYear()}:${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())}:${pad(date.getUTCSeconds())} +0000`;
+  const text = `${pad(date.getUTCDate())}/${MONTHS[date.getUTCMonth()]}/${date.getUTCFullYear()}:${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())}:${pad(date.getUTCSeconds())} +0000`;
+  lastTime = { second, text };
+  return text;
 }

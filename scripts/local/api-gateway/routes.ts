@@ -22,44 +22,74 @@ export function matchRoute(
   method: string,
   path: string,
 ): { route: RouteSpec; params: Record<string, string> } | undefined {
-  const candidates = routes
-    .map((route) => ({ route, params: matchPath(route.path, path) }))
-    .filter((entry): entry is { route: RouteSpec; params: Record<string, string> } => entry.params !== undefined)
-    .sort((a, b) => specificity(b.route.path) - specificity(a.route.path));
-  const forMethod = candidates.find(({ route }) => route.method === method || route.method === 'ANY');
-  return forMethod ?? candidates[0];
+  const compiled = compiledRoutes(routes);
+  let fallback: { route: RouteSpec; params: Record<string, string> } | undefined;
+  // Most specific first: the first match under the method wins; else the most specific under any method.
+  for (const entry of compiled) {
+    const params = matchSegments(entry.segments, path);
+    if (params === undefined) continue;
+    if (entry.route.method === method || entry.route.method === 'ANY') return { route: entry.route, params };
+    fallback ??= { route: entry.route, params };
+  }
+  return fallback;
 }
 
-function matchPath(template: string, path: string): Record<string, string> | undefined {
-  const wanted = trimSlash(template).split('/');
+/** A route template split and classified once (a request matches against it without regexes or sorting). */
+interface CompiledRoute {
+  route: RouteSpec;
+  segments: readonly Segment[];
+}
+
+type Segment = { kind: 'literal'; text: string } | { kind: 'param'; name: string } | { kind: 'greedy'; name: string };
+
+/** Compiled once per routes array (a served function's list never changes), ordered by specificity. */
+const compiledCache = new WeakMap<readonly RouteSpec[], readonly CompiledRoute[]>();
+
+function compiledRoutes(routes: readonly RouteSpec[]): readonly CompiledRoute[] {
+  let compiled = compiledCache.get(routes);
+  if (compiled === undefined) {
+    compiled = routes
+      .map((route) => ({ route, segments: trimSlash(route.path).split('/').map(segmentOf) }))
+      // A stable sort: among equally specific routes the declared order decides, as before.
+      .sort((a, b) => specificity(b.segments) - specificity(a.segments));
+    compiledCache.set(routes, compiled);
+  }
+  return compiled;
+}
+
+function segmentOf(segment: string): Segment {
+  const greedy = /^\{(\w+)\+\}$/.exec(segment);
+  if (greedy !== null) return { kind: 'greedy', name: greedy[1] as string };
+  const param = /^\{(\w+)\}$/.exec(segment);
+  if (param !== null) return { kind: 'param', name: param[1] as string };
+  return { kind: 'literal', text: segment };
+}
+
+function matchSegments(wanted: readonly Segment[], path: string): Record<string, string> | undefined {
   const actual = trimSlash(path).split('/');
   const params: Record<string, string> = {};
   for (const [index, segment] of wanted.entries()) {
-    const greedy = /^\{(\w+)\+\}$/.exec(segment);
-    if (greedy !== null) {
+    if (segment.kind === 'greedy') {
       const rest = actual.slice(index);
       if (rest.length === 0 || rest.join('') === '') return undefined;
-      params[greedy[1] as string] = decode(rest.join('/'));
+      params[segment.name] = decode(rest.join('/'));
       return params;
     }
     const value = actual[index];
     if (value === undefined) return undefined;
-    const param = /^\{(\w+)\}$/.exec(segment);
-    if (param !== null) {
+    if (segment.kind === 'param') {
       if (value === '') return undefined;
-      params[param[1] as string] = decode(value);
-    } else if (segment !== value) {
+      params[segment.name] = decode(value);
+    } else if (segment.text !== value) {
       return undefined;
     }
   }
   return wanted.length === actual.length ? params : undefined;
 }
 
-function specificity(template: string): number {
+function specificity(segments: readonly Segment[]): number {
   // Literal segments count most, then parameters; a greedy segment adds nothing.
-  return trimSlash(template)
-    .split('/')
-    .reduce((score, segment) => score + (/^\{\w+\+\}$/.test(segment) ? 0 : /^\{\w+\}$/.test(segment) ? 1 : 100), 0);
+  return segments.reduce((score, segment) => score + (segment.kind === 'greedy' ? 0 : segment.kind === 'param' ? 1 : 100), 0);
 }
 
 function trimSlash(path: string): string {
@@ -67,6 +97,7 @@ function trimSlash(path: string): string {
 }
 
 function decode(value: string): string {
+  if (!value.includes('%')) return value;
   try {
     return decodeURIComponent(value);
   } catch {

@@ -10,7 +10,8 @@ import { type EnrichRunner, type EnrichRunnerOptions, startEnrichRunner } from '
 export { type EnrichRunner, type EnrichRunnerOptions, startEnrichRunner, toKafkaEvent } from './runner.ts';
 export { type HealthServer, healthReport, startHealthServer } from './health.ts';
 
-const localEnv = z.object({
+/** Exported for `npm run bench`, which labels its paced run with these defaults (npm start's). */
+export const localEnv = z.object({
   ENRICH_HEALTH_PORT: z.coerce.number().int().min(0).max(65_535).default(8081),
   /** Loopback by default; `0.0.0.0` lets the compose file's Prometheus (in a container) scrape it. */
   ENRICH_HEALTH_HOST: z.string().min(1).default('127.0.0.1'),

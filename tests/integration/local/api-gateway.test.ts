@@ -211,6 +211,66 @@ describe('serveHandler', () => {
     expect(Buffer.from(await response.arrayBuffer())).toEqual(png);
   });
 
+  it('writes a text body with its length in bytes, the result headers by name whatever their case, multi-value ones winning', async () => {
+    // Prepare
+    const { url } = await serve(async () => ({
+      statusCode: 202,
+      headers: { 'Content-Type': 'text/plain; charset=utf-8', 'X-Dup': 'single', 'x-amzn-requestid': 'from-handler', 'content-length': '1' },
+      multiValueHeaders: { 'x-dup': ['m1', 'm2'] },
+      body: 'héllo ✓',
+    }));
+
+    // Act
+    const response = await fetch(`${url}/upload`, { method: 'POST' });
+
+    // Assess
+    expect(response.status).toBe(202);
+    expect(response.headers.get('content-type')).toBe('text/plain; charset=utf-8');
+    expect(response.headers.get('x-dup')).toBe('m1, m2');
+    // The stand-in's own request id and the body's real length, as API Gateway sets them.
+    expect(response.headers.get('x-amzn-requestid')).toMatch(/^[0-9a-f-]{36}$/);
+    expect(response.headers.get('content-length')).toBe(String(Buffer.byteLength('héllo ✓')));
+    expect(await response.text()).toBe('héllo ✓');
+  });
+
+  it('turns a handler that throws before returning a promise into a 500', async () => {
+    // Prepare
+    const { url } = await serve((() => {
+      throw new TypeError('synchronous bug');
+    }) as unknown as ProxyHandler);
+
+    // Act
+    const response = await fetch(`${url}/upload`, { method: 'POST' });
+
+    // Assess
+    expect(response.status).toBe(500);
+  });
+
+  it('closes only once the invocations still running have returned', async () => {
+    // Prepare
+    let started: () => void = () => undefined;
+    const running = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    let returned = false;
+    const server = await serve(async () => {
+      started();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      returned = true;
+      return { statusCode: 200, body: 'late' };
+    });
+    const request = fetch(`${server.url}/upload`, { method: 'POST' }).catch(() => undefined);
+    await running;
+
+    // Act
+    await server.close();
+    served = undefined;
+
+    // Assess
+    expect(returned).toBe(true);
+    await request;
+  });
+
   it('turns a handler that throws into a 500 and keeps serving', async () => {
     // Prepare
     let calls = 0;

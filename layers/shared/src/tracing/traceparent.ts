@@ -94,15 +94,34 @@ export function isSpanId(value: string | undefined): value is string {
   return value !== undefined && SPAN_ID_PATTERN.test(value);
 }
 
+/**
+ * Random bytes for ids, drawn from the CSPRNG a block at a time (as Node's own `randomUUID` does): one
+ * `randomBytes` call per id is a system call, and ingest takes two ids per request (its span, and a trace id
+ * when the client sent none), which the request profile showed at ~25 µs per request.
+ */
+const RANDOM_BLOCK_BYTES = 4096;
+let randomBlock = Buffer.alloc(0);
+let randomOffset = 0;
+
+function randomHex(bytes: number): string {
+  if (randomOffset + bytes > randomBlock.length) {
+    randomBlock = randomBytes(RANDOM_BLOCK_BYTES);
+    randomOffset = 0;
+  }
+  const hex = randomBlock.toString('hex', randomOffset, randomOffset + bytes);
+  randomOffset += bytes;
+  return hex;
+}
+
 /** A random span id (8 bytes, never all zeros). */
 export function newSpanId(): string {
-  const id = randomBytes(8).toString('hex');
+  const id = randomHex(8);
   return id === '0000000000000000' ? newSpanId() : id;
 }
 
 /** A random trace id (16 bytes, never all zeros). */
 export function newTraceId(): string {
-  const id = randomBytes(16).toString('hex');
+  const id = randomHex(16);
   return /^0+$/.test(id) ? newTraceId() : id;
 }
 

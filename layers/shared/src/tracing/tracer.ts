@@ -3,6 +3,8 @@
  * module with a logger imports, so that only the handlers that trace (ingest, metadata, enrich) bundle the
  * X-Ray SDK and patch HTTPS: the deploy-time functions (migrate, create-topics) and the scripts do not.
  */
+// First: decides the X-Ray SDK's mode before the Tracer's import loads it (see xray-mode.ts).
+import './xray-mode.ts';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { isSpanId } from './traceparent.ts';
 

@@ -8,10 +8,16 @@
  *   (2) the ceiling: Kafka pass-through with the same client, no lookups
  *   (3) the full pipeline: a pre-filled raw topic drained by the local enrich runner, and its ratio to (2)
  *   (4) ingest over HTTP, single and batched, next to a bare Node server
+ *   the enrich handler on batches of 500 against the real Redis and PostgreSQL (warm, and with the in-process
+ *       cache cold), and from it the Lambda cost per million logs at the enrich function's memory (infra/cdk)
+ *   every function's bundle size and module init (scripts/bundle-sizes.ts)
+ * Each figure is printed with its target (issue 11) and whether this run met it (bench/lib/targets.ts).
  *
  * Environment (defaults): KAFKA_BROKERS (127.0.0.1:9092), BENCH_RECORDS (100000), BENCH_HTTP_SECONDS (8),
  * BENCH_BATCH (100 logs per batched HTTP request), BENCH_ENRICH_BATCHES (100,1000), BENCH_PACED_RATE (5000),
- * BENCH_PACED_SECONDS (10), BENCH_BATCH_WINDOW_MS (500), BENCH_FLEET_HOSTS (500), BENCH_ENRICH_HANDLER_BATCHES (2000), BENCH_DATABASE_URL (…/log_enrichment_bench), BENCH_REDIS_URL (…:6379/14).
+ * BENCH_PACED_SECONDS (10), BENCH_BATCH_WINDOW_MS (500), BENCH_FLEET_HOSTS (500), BENCH_ENRICH_HANDLER_BATCHES (2000), BENCH_DATABASE_URL (…/log_enrichment_bench), BENCH_REDIS_URL (…:6379/14),
+ * BENCH_REAL_BATCH_SIZE (500), BENCH_REAL_BATCHES (200 timed batches; the cold-cache variant half), BENCH_REAL_WARMUP (20),
+ * BENCH_BUNDLE_RUNS (5 fresh processes per function; 0 skips the init times).
  */
 import { z } from 'zod';
 import { readConfig } from '#shared/config.ts';
@@ -40,6 +46,12 @@ const benchEnv = z.object({
   BENCH_REDIS_URL: z.string().regex(/^rediss?:\/\//).default('redis://127.0.0.1:6379/14'),
   /** Registered hosts besides the demo ones, so the source-IP keys spread over the partitions (bench/lib/fleet.ts). */
   BENCH_FLEET_HOSTS: z.coerce.number().int().min(0).max(10_000).default(500),
+  /** The enrich handler against the real Redis and PostgreSQL: batch size, timed batches, warm-up batches. */
+  BENCH_REAL_BATCH_SIZE: z.coerce.number().int().positive().max(10_000).default(500),
+  BENCH_REAL_BATCHES: z.coerce.number().int().positive().default(200),
+  BENCH_REAL_WARMUP: z.coerce.number().int().min(0).default(20),
+  /** Fresh processes per function for the module-init time; 0 prints sizes only (init "unknown"). */
+  BENCH_BUNDLE_RUNS: z.coerce.number().int().min(0).max(50).default(5),
 });
 
 const config = readConfig(benchEnv);
@@ -62,6 +74,7 @@ async function main(): Promise<void> {
   const { describeMachine, machineInfo } = await import('./lib/machine.ts');
   const sections = await import('./lib/sections.ts');
   const { renderTable } = await import('./lib/table.ts');
+  const { evaluateTargets } = await import('./lib/targets.ts');
 
   const began = Date.now();
   const services = await servicesUp({ log, env: servicesEnv });
@@ -99,12 +112,20 @@ async function main(): Promise<void> {
       )),
     );
     rows.push(...(await sections.httpSection(context, config.BENCH_HTTP_SECONDS, config.BENCH_BATCH)));
+    rows.push(...(await sections.bundleSection(context, config.BENCH_BUNDLE_RUNS)));
+    rows.push(
+      ...(await sections.enrichRealSection(
+        context,
+        { databaseUrl: config.BENCH_DATABASE_URL, redisUrl: config.BENCH_REDIS_URL },
+        { batchSize: config.BENCH_REAL_BATCH_SIZE, batches: config.BENCH_REAL_BATCHES, warmup: config.BENCH_REAL_WARMUP },
+      )),
+    );
 
     console.log('');
     console.log(`machine: ${describeMachine(machineInfo())}`);
-    console.log(`bench took ${Math.round((Date.now() - began) / 1000)} s`);
+    console.log(`bench took ${Math.round((Date.now() - began) / 1000)} s; targets from issue 11 (bench/lib/targets.ts)`);
     console.log('');
-    console.log(renderTable(sections.COLUMNS, rows));
+    console.log(renderTable(sections.COLUMNS, evaluateTargets(rows)));
   } finally {
     await stopStarted(services, { log, env: servicesEnv });
   }

@@ -24,6 +24,7 @@ import type { Construct } from 'constructs';
 import type { PostgresEnv, RedisEnv } from '#shared/config.ts';
 import type { EnrichEnv } from '../../../functions/enrich/config.ts';
 import { ENRICH_CONSUMER_GROUP, type PipelineResources, type TopicNames } from './endpoints.ts';
+import { MEMORY_MB } from './function-sizes.ts';
 import { acknowledge } from './nag-suppressions.ts';
 import { PipelineObservability } from './observability.ts';
 import { ENTRIES } from './paths.ts';
@@ -118,7 +119,7 @@ export class StatelessStack extends Stack {
       entry: ENTRIES.ingest,
       serviceName: SERVICES.ingest,
       description: 'POST /api/logs: validates logs and publishes them to raw-logs',
-      memorySize: 512,
+      memorySize: MEMORY_MB.ingest,
       timeout: TIMEOUTS.http,
       ...network,
     }).bindTopic(kafka, 'RAW_TOPIC', topics.raw, 'produce');
@@ -127,7 +128,7 @@ export class StatelessStack extends Stack {
       entry: ENTRIES.metadata,
       serviceName: SERVICES.metadata,
       description: '/api/metadata: hosts, services and networks (PostgreSQL), invalidates the Redis cache',
-      memorySize: 512,
+      memorySize: MEMORY_MB.metadata,
       timeout: TIMEOUTS.http,
       environment: environmentOf(CLIENT_TIMEOUTS_MS.metadata),
       ...network,
@@ -139,7 +140,7 @@ export class StatelessStack extends Stack {
       entry: ENTRIES.enrich,
       serviceName: SERVICES.enrich,
       description: 'raw-logs batches: adds host/service/network metadata, publishes complete/partial/dead-letter',
-      memorySize: 1024,
+      memorySize: MEMORY_MB.enrich,
       timeout: TIMEOUTS.batch,
       environment: environmentOf(CLIENT_TIMEOUTS_MS.enrich),
       ...network,

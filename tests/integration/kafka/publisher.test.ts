@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { subscribe, tracingChannel, unsubscribe } from 'node:diagnostics_channel';
 import { createThrowawayTopics, deleteTopics } from '../../../bench/lib/kafka-fixtures.ts';
 import { kafkaEnv, readConfig } from '#shared/config.ts';
 import { connectionOptions } from '#shared/kafka/connection.ts';
@@ -38,6 +38,29 @@ describe('KafkaPublisher', () => {
     const order = read.map((message) => message.json as { caller: number; n: number });
     for (let caller = 0; caller < callers.length; caller++) {
       expect(order.filter((record) => record.caller === caller).map((record) => record.n)).toEqual([0, 1, 2]);
+    }
+  });
+
+  it('merges the calls made in one event-loop turn into one send (the one-turn linger)', async () => {
+    // Prepare: warm, so the first send's connect does not decide the grouping
+    const key = `publisher-linger-${randomUUID()}`;
+    await publisher.publish([{ topic: TOPIC, key, value: JSON.stringify({ event_id: randomUUID() }) }]);
+    let sends = 0;
+    const onSend = { start: () => void (sends += 1) };
+    const sendsChannel = tracingChannel('plt:kafka:producer:sends');
+    sendsChannel.subscribe(onSend);
+
+    // Act: ten calls in one turn, then ten more in the next turns, one per turn after an answer
+    try {
+      await Promise.all(Array.from({ length: 10 }, () => publisher.publish([{ topic: TOPIC, key, value: JSON.stringify({ event_id: randomUUID() }) }])));
+      const sameTurn = sends;
+      for (let n = 0; n < 3; n++) await publisher.publish([{ topic: TOPIC, key, value: JSON.stringify({ event_id: randomUUID() }) }]);
+
+      // Assess
+      expect(sameTurn).toBe(1);
+      expect(sends).toBe(4);
+    } finally {
+      sendsChannel.unsubscribe(onSend);
     }
   });
 
@@ -188,8 +211,10 @@ describe('KafkaPublisher after close()', () => {
         () => settledOrder.push(`${name} rejected`),
       );
 
-    // Act: the first call is in flight at once (the sending loop starts with it); the second waits behind it
+    // Act: the first call is in flight after the loop's one-turn linger (calls of the same turn would share
+    // its send); the second, made after that turn, waits behind it
     const inFlight = publisher.publish([message()]);
+    await new Promise<void>((resolve) => setImmediate(resolve));
     const queued = publisher.publish([message()]);
     const tracked = [track('in flight', inFlight), track('queued', queued)];
     const queuedResult = Promise.allSettled([queued]);

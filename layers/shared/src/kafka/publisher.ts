@@ -242,6 +242,12 @@ export class KafkaPublisher implements EventPublisher {
 
   async #sendQueued(): Promise<void> {
     this.#sending = true;
+    // One event-loop turn before the first send (a linger of one turn, not of milliseconds): the calls made
+    // while this turn's I/O is handled (the requests one socket read delivered, a runner's lanes finishing
+    // together) share that send instead of the first going out alone and the rest waiting a round trip for
+    // it. A Lambda instance has one caller and pays one turn, microseconds. Measured on the publisher alone
+    // with 32 concurrent callers: 25.0k → 38.7k publishes/s (issue 11).
+    await new Promise<void>((resolve) => setImmediate(resolve));
     while (this.#queue.length > 0) {
       const group = takeGroup(this.#queue, this.#sendMaxBytes);
       for (const chunk of group) chunk.waiting.sent = true;

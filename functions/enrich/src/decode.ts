@@ -13,7 +13,7 @@ import type { FieldProblem } from '#shared/errors.ts';
 import { parseRawLogRecord, RawLogRecord } from '#shared/schemas/log.ts';
 import { decodeUtf8 } from '#shared/text/utf8.ts';
 import { fastLogEvent } from './fast-validate.ts';
-import type { KafkaEventRecord } from './kafka-event.ts';
+import { type KafkaEventRecord, valueBytes } from './kafka-event.ts';
 import { derivedEventId, type LogEvent, toLogEvent, withForeignEventId } from './log-event.ts';
 
 export type DecodeFailureReason = 'undecodable' | 'invalid';
@@ -34,7 +34,7 @@ export function decodeRecord(record: KafkaEventRecord): Decoded {
   }
   let parsed: unknown;
   try {
-    const text = decodeUtf8(Buffer.from(value, 'base64'));
+    const text = valueText(value);
     if (!text.ok) return { ok: false, reason: 'undecodable', problems: [{ field: '(value)', reason: text.reason }], eventId: undefined };
     // JSON.parse once per record.
     parsed = JSON.parse(text.text);
@@ -47,6 +47,19 @@ export function decodeRecord(record: KafkaEventRecord): Decoded {
     // Whatever the value made the contract throw is this record's problem, never the batch's.
     return { ok: false, reason: 'invalid', problems: [{ field: '(value)', reason: `could not be validated: ${messageOf(error)}` }], eventId: eventIdOf(parsed, record) };
   }
+}
+
+/**
+ * The value's text. Bytes all below 0x80 (most logs) are their own UTF-8 text: atob's one-character-per-byte
+ * string IS the text, and checkRecord has just decoded it (`valueBytes`), so there is no Buffer, UTF-8 check or
+ * second decode. Anything else is decoded strictly (a value that is not strict base64, decoded by Node's
+ * lenient decoder, is what decodeRecord always did for callers that skip checkRecord).
+ */
+export function valueText(value: string): ReturnType<typeof decodeUtf8> {
+  const bytes = valueBytes(value);
+  // UTF-8 length equals the character count exactly when no character is above 0x7F.
+  if (bytes !== undefined && Buffer.byteLength(bytes, 'utf8') === bytes.length) return { ok: true, text: bytes };
+  return decodeUtf8(bytes === undefined ? Buffer.from(value, 'base64') : Buffer.from(bytes, 'latin1'));
 }
 
 /** A parsed value: the fast path for our own ingest's records, else the contract (normalise → zod → derive). */

@@ -17,7 +17,7 @@ import type { Log } from '#shared/log-port.ts';
 import type { EventPublisher, OutgoingMessage } from '#shared/kafka/publisher.ts';
 import { deadLetterMessage, malformedRecordMessage, unwritableRecordMessage } from './dead-letter.ts';
 import { decodeRecord } from './decode.ts';
-import { Merger, type SerializedEnrichedLog } from './enriched-log.ts';
+import { BlockCache, Merger, type SerializedEnrichedLog } from './enriched-log.ts';
 import type { LogEvent } from './log-event.ts';
 import { checkRecord, type KafkaBatchResponse, type KafkaEvent, type KafkaEventRecord, MalformedRecord, readOffset, recordId } from './kafka-event.ts';
 import type { EnrichMetrics, MetadataLookup, ResolvedMetadata } from './ports.ts';
@@ -55,6 +55,8 @@ export class EnrichBatch {
   readonly #deps: EnrichBatchDeps;
   readonly #monotonic: () => number;
   readonly #wallClock: () => Date;
+  /** Host and service blocks of earlier batches, reused while their metadata is the same. */
+  readonly #blocks = new BlockCache();
 
   constructor(deps: EnrichBatchDeps) {
     this.#deps = deps;
@@ -118,13 +120,14 @@ export class EnrichBatch {
     let complete = 0;
     if (metadata !== undefined) {
       const latencyMs = Math.round((this.#monotonic() - started) * 1000) / 1000;
-      const merger = new Merger(metadata, enrichedAt, latencyMs);
+      const merger = new Merger(metadata, enrichedAt, latencyMs, this.#blocks);
       for (let i = 0; i < logs.length; i++) {
         const log = logs[i] as LogEvent;
         const record = sources[i] as KafkaEventRecord;
         let enriched: SerializedEnrichedLog;
         try {
-          enriched = merger.serialize(log, { topic: record.topic, partition: record.partition, offset: record.offset });
+          // The record is its own coordinates (serialize reads topic, partition and offset only).
+          enriched = merger.serialize(log, record);
         } catch (error) {
           // One record's content (a value JSON cannot write) must not fail its batch: it is dead-lettered.
           const problems = [{ field: '(record)', reason: `could not be enriched: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}` }];
@@ -137,7 +140,10 @@ export class EnrichBatch {
         const isComplete = enriched.status === 'complete';
         if (isComplete) complete++;
         const output: OutgoingMessage = { topic: isComplete ? topics.complete : topics.partial, key: log.event_id, value: enriched.json };
-        messages.push(withTrace(output, forwardedTrace(record.headers)));
+        // withTrace's headers, without copying the message to add them.
+        const trace = forwardedTrace(record.headers);
+        if (trace !== undefined) output.headers = trace.tracestate === undefined ? { traceparent: trace.traceparent } : { traceparent: trace.traceparent, tracestate: trace.tracestate };
+        messages.push(output);
       }
     }
     const outcome: BatchOutcome = { records, complete, partial: logs.length - complete - unenriched, deadLettered: records - logs.length + unenriched };

@@ -15,6 +15,7 @@
  * (no registered network contains an address the log does not have).
  */
 import type { Host, Network, Service } from '#shared/metadata/model.ts';
+import { LOG_LEVELS } from '#shared/schemas/log.ts';
 import type { DerivedField, LogEvent } from './log-event.ts';
 import { NOT_FOUND, type Resolution, type ResolvedMetadata } from './ports.ts';
 
@@ -94,9 +95,76 @@ interface Block<T> {
   json?: string;
   /**
    * The enrichment block of a record whose only missing fields are this block's (the other block has none)
-   * and that has nothing derived or dropped: the same for every such record of the batch.
+   * and that has nothing derived or dropped: the same for every such record of the batch whose Merger is
+   * `enrichmentOf` (it holds the batch's enriched_at and latency; blocks outlive batches: BlockCache).
    */
   enrichmentJson?: string;
+  enrichmentOf?: Merger;
+}
+
+/** A host block and the resolutions it was built from. */
+interface CachedHost {
+  byIp: Resolution<Host>;
+  byName: Resolution<Host> | undefined;
+  network: Resolution<Network>;
+  block: Block<EnrichedHost>;
+}
+
+/**
+ * Host and service blocks (and their JSON) kept from batch to batch. A block is a pure function of its key
+ * (ip and hostname; service name) and of the resolution objects it was built from, and the lookup hands out
+ * the same resolution object for as long as its in-process cache entry lives: a block is reused only when
+ * every one of its resolutions is that same object (`===`), else it is built again. At `maxEntries` blocks
+ * all are dropped (rebuilding is the only cost). Without it, each record's host block was built and
+ * serialised once per batch, which at batch size 100 and mostly distinct hosts was once per record.
+ */
+export class BlockCache {
+  readonly #hosts = new Map<string | typeof ABSENT_KEY, Map<string | typeof ABSENT_KEY, CachedHost>>();
+  readonly #services = new Map<string, { resolution: Resolution<Service>; block: Block<EnrichedService> }>();
+  readonly #maxEntries: number;
+  #entries = 0;
+
+  constructor(maxEntries = 20_000) {
+    this.#maxEntries = maxEntries;
+  }
+
+  host(ip: string | undefined, hostname: string | undefined, metadata: ResolvedMetadata): Block<EnrichedHost> {
+    // Without an IP nothing was looked up by address: neither a host nor a network can match one.
+    const byIp: Resolution<Host> = ip === undefined ? NOT_FOUND : (metadata.hostsByIp.get(ip) ?? UNKNOWN);
+    const byName: Resolution<Host> | undefined = hostname === undefined ? undefined : (metadata.hostsByName.get(hostname) ?? UNKNOWN);
+    const network: Resolution<Network> = ip === undefined ? NOT_FOUND : (metadata.networks.get(ip) ?? UNKNOWN);
+    // By IP, then by hostname (no key string is built per record); ABSENT_KEY stands for a missing one.
+    const ipKey = ip ?? ABSENT_KEY;
+    let byHostname = this.#hosts.get(ipKey);
+    if (byHostname === undefined) {
+      byHostname = new Map();
+      this.#hosts.set(ipKey, byHostname);
+    }
+    const nameKey = hostname ?? ABSENT_KEY;
+    const cached = byHostname.get(nameKey);
+    if (cached !== undefined && cached.byIp === byIp && cached.byName === byName && cached.network === network) return cached.block;
+    if (cached === undefined) this.#count();
+    const block = hostBlock(ip, hostname, byIp, byName ?? UNKNOWN, network);
+    byHostname.set(nameKey, { byIp, byName, network, block });
+    return block;
+  }
+
+  service(name: string, metadata: ResolvedMetadata): Block<EnrichedService> {
+    const resolution = metadata.services.get(name) ?? UNKNOWN;
+    const cached = this.#services.get(name);
+    if (cached !== undefined && cached.resolution === resolution) return cached.block;
+    if (cached === undefined) this.#count();
+    const block = buildService(name, resolution);
+    this.#services.set(name, { resolution, block });
+    return block;
+  }
+
+  #count(): void {
+    if (++this.#entries <= this.#maxEntries) return;
+    this.#hosts.clear();
+    this.#services.clear();
+    this.#entries = 1;
+  }
 }
 
 /** An enriched event already serialised, and its status (for the branch). */
@@ -105,8 +173,50 @@ export interface SerializedEnrichedLog {
   json: string;
 }
 
+/** A record's coordinates, as `source` in the event. */
+export interface SourceCoordinates {
+  topic: string;
+  partition: number;
+  offset: number;
+}
+
+/**
+ * Levels `serialize` writes between quotes as they are: only those that JSON.stringify writes the same way
+ * (every one of LOG_LEVELS is plain letters; checked here rather than assumed).
+ */
+const VERBATIM_LEVELS: ReadonlySet<string> = new Set(LOG_LEVELS.filter((level) => JSON.stringify(level) === `"${level}"`));
+
+const isString = (value: unknown): value is string => typeof value === 'string';
+const isOptionalString = (value: unknown) => value === undefined || typeof value === 'string';
+
+/**
+ * What `serialize`'s text building assumes of a log and its coordinates: a level written verbatim, every text
+ * field a string (JSON.stringify of anything else may write nothing, `undefined`, where a value must be),
+ * coordinates finite numbers (a template writes NaN as `NaN`, JSON as `null`), `derived` and
+ * `dropped_attributes` lists. Decoded logs always hold; anything else takes the plain path.
+ */
+function fitsFastPath(log: LogEvent, source: SourceCoordinates): boolean {
+  return (
+    VERBATIM_LEVELS.has(log.level) &&
+    isString(log.event_id) &&
+    isString(log.message) &&
+    isString(log.service) &&
+    isString(log.timestamp) &&
+    isString(log.received_at) &&
+    isOptionalString(log.source_ip) &&
+    isOptionalString(log.hostname) &&
+    isOptionalString(log.trace_id) &&
+    Array.isArray(log.derived) &&
+    Array.isArray(log.dropped_attributes) &&
+    isString(source.topic) &&
+    Number.isFinite(source.partition) &&
+    Number.isFinite(source.offset)
+  );
+}
+
 const NO_MISSING: Missing = Object.freeze({});
 const UNKNOWN: Resolution<never> = Object.freeze({ state: 'unavailable' });
+const ABSENT_KEY: unique symbol = Symbol('none');
 
 function reasonOf(resolution: Resolution<unknown>): MissingReason {
   if (resolution.state === 'unavailable') return 'unavailable';
@@ -122,22 +232,28 @@ function worst(a: MissingReason, b: MissingReason | undefined): MissingReason {
 
 /**
  * Merges per batch: the host and service blocks are built once per distinct (ip, hostname) and service name,
- * then shared by every record that has them (they are only serialised, never mutated).
+ * and kept across batches while their resolutions are the same (`BlockCache`), then shared by every record
+ * that has them (they are only serialised, never mutated: the host and service of a merged event are shared).
  */
 export class Merger {
   readonly #metadata: ResolvedMetadata;
-  readonly #hosts = new Map<string, Block<EnrichedHost>>();
-  readonly #services = new Map<string, Block<EnrichedService>>();
+  readonly #blocks: BlockCache;
   readonly #enrichedAt: string;
   readonly #latencyMs: number;
 
-  constructor(metadata: ResolvedMetadata, enrichedAt: string, latencyMs: number) {
+  /** @param blocks the blocks of earlier batches (one cache per EnrichBatch); a new one by default. */
+  constructor(metadata: ResolvedMetadata, enrichedAt: string, latencyMs: number, blocks: BlockCache = new BlockCache()) {
     this.#metadata = metadata;
+    this.#blocks = blocks;
     this.#enrichedAt = enrichedAt;
     this.#latencyMs = latencyMs;
   }
 
-  merge(log: LogEvent, source: { topic: string; partition: number; offset: number }): EnrichedLog {
+  /**
+   * The event as an object. Only the log's LogEvent fields are taken (listed, not spread: `serialize` writes
+   * exactly these, and a stray property of a log object must not reach one path and not the other).
+   */
+  merge(log: LogEvent, source: SourceCoordinates): EnrichedLog {
     const host = this.#host(log.source_ip, log.hostname);
     const service = this.#service(log.service);
     let missing: Missing;
@@ -145,15 +261,25 @@ export class Merger {
     else if (service.missing === undefined) missing = host.missing;
     else missing = { ...host.missing, ...service.missing };
     const status: EnrichmentStatus = host.incomplete || service.incomplete ? 'partial' : 'complete';
-    const { derived, dropped_attributes, ...fields } = log;
-    return {
-      schema_version: SCHEMA_VERSION,
-      ...fields,
-      host: host.value,
-      service: service.value,
-      enrichment: { status, missing, derived, dropped_attributes, enriched_at: this.#enrichedAt, latency_ms: this.#latencyMs },
-      source,
+    const enriched = { schema_version: SCHEMA_VERSION, level: log.level, message: log.message, service: service.value } as EnrichedLog;
+    if (log.source_ip !== undefined) enriched.source_ip = log.source_ip;
+    enriched.timestamp = log.timestamp;
+    if (log.hostname !== undefined) enriched.hostname = log.hostname;
+    if (log.trace_id !== undefined) enriched.trace_id = log.trace_id;
+    if (log.attributes !== undefined) enriched.attributes = log.attributes;
+    enriched.event_id = log.event_id;
+    enriched.received_at = log.received_at;
+    enriched.host = host.value;
+    enriched.enrichment = {
+      status,
+      missing,
+      derived: log.derived,
+      dropped_attributes: log.dropped_attributes,
+      enriched_at: this.#enrichedAt,
+      latency_ms: this.#latencyMs,
     };
+    enriched.source = { topic: source.topic, partition: source.partition, offset: source.offset };
+    return enriched;
   }
 
   /**
@@ -161,9 +287,13 @@ export class Merger {
    * serialised once per batch: the host and service blocks, and the enrichment block of events with nothing
    * derived or dropped whose missing fields come from one block (or none). Per record only the log's own
    * values are serialised, field by field, so the service block is written in its place by construction (no
-   * search in the log's JSON that could miss); `SERIALIZED` above makes a forgotten field a type error.
+   * search in the log's JSON that could miss); `SERIALIZED` above makes a forgotten field a type error. A log
+   * or coordinates the text building cannot write safely (`fitsFastPath`) take `JSON.stringify(merge(…))`.
+   * tests/unit/enrich/serialize.test.ts checks, over generated events, that every output is valid against
+   * the published schema and equal, as parsed JSON, to the plain path's.
    */
-  serialize(log: LogEvent, source: { topic: string; partition: number; offset: number }): SerializedEnrichedLog {
+  serialize(log: LogEvent, source: SourceCoordinates): SerializedEnrichedLog {
+    if (!fitsFastPath(log, source)) return this.#plain(log, source);
     const host = this.#host(log.source_ip, log.hostname);
     const service = this.#service(log.service);
     host.json ??= JSON.stringify(host.value);
@@ -175,10 +305,16 @@ export class Merger {
       enrichment = this.#enrichmentJson(status, missing, log);
     } else if (host.missing !== undefined) {
       // Only the host block decides status and missing here (a block with nothing missing is never incomplete).
-      host.enrichmentJson ??= this.#enrichmentJson(status, host.missing, log);
+      if (host.enrichmentOf !== this || host.enrichmentJson === undefined) {
+        host.enrichmentJson = this.#enrichmentJson(status, host.missing, log);
+        host.enrichmentOf = this;
+      }
       enrichment = host.enrichmentJson;
     } else if (service.missing !== undefined) {
-      service.enrichmentJson ??= this.#enrichmentJson(status, service.missing, log);
+      if (service.enrichmentOf !== this || service.enrichmentJson === undefined) {
+        service.enrichmentJson = this.#enrichmentJson(status, service.missing, log);
+        service.enrichmentOf = this;
+      }
       enrichment = service.enrichmentJson;
     } else {
       this.#completeJson ??= this.#enrichmentJson(status, NO_MISSING, log);
@@ -190,9 +326,20 @@ export class Merger {
     json += `,"timestamp":${JSON.stringify(log.timestamp)},"received_at":${JSON.stringify(log.received_at)}`;
     if (log.hostname !== undefined) json += `,"hostname":${JSON.stringify(log.hostname)}`;
     if (log.trace_id !== undefined) json += `,"trace_id":${JSON.stringify(log.trace_id)}`;
-    if (log.attributes !== undefined) json += `,"attributes":${JSON.stringify(log.attributes)}`;
+    if (log.attributes !== undefined) {
+      const attributes: string | undefined = JSON.stringify(log.attributes);
+      // Only an object with a `toJSON` that returns nothing writes nothing; the plain path omits it.
+      if (attributes === undefined) return this.#plain(log, source);
+      json += `,"attributes":${attributes}`;
+    }
     json += `,"service":${service.json},"host":${host.json},"enrichment":${enrichment},"source":{"topic":${JSON.stringify(source.topic)},"partition":${source.partition},"offset":${source.offset}}}`;
     return { status, json };
+  }
+
+  /** The plain path: the merged object, serialised whole. */
+  #plain(log: LogEvent, source: SourceCoordinates): SerializedEnrichedLog {
+    const enriched = this.merge(log, source);
+    return { status: enriched.enrichment.status, json: JSON.stringify(enriched) };
   }
 
   #completeJson: string | undefined;
@@ -209,35 +356,21 @@ export class Merger {
   }
 
   #host(ip: string | undefined, hostname: string | undefined): Block<EnrichedHost> {
-    // IPs are never empty, so `\u0000name` (no IP) cannot collide with `ip\u0000name`.
-    const cacheKey = hostname === undefined ? (ip as string) : `${ip ?? ''}\u0000${hostname}`;
-    let block = this.#hosts.get(cacheKey);
-    if (block === undefined) {
-      block = buildHost(ip, hostname, this.#metadata);
-      this.#hosts.set(cacheKey, block);
-    }
-    return block;
+    return this.#blocks.host(ip, hostname, this.#metadata);
   }
 
   #service(name: string): Block<EnrichedService> {
-    let block = this.#services.get(name);
-    if (block === undefined) {
-      block = buildService(name, this.#metadata.services.get(name) ?? UNKNOWN);
-      this.#services.set(name, block);
-    }
-    return block;
+    return this.#blocks.service(name, this.#metadata);
   }
 }
 
-export function buildHost(ip: string | undefined, hostname: string | undefined, metadata: ResolvedMetadata): Block<EnrichedHost> {
-  // Without an IP nothing was looked up by address: neither a host nor a network can match one.
-  const byIp: Resolution<Host> = ip === undefined ? NOT_FOUND : (metadata.hostsByIp.get(ip) ?? UNKNOWN);
+/** The host block from its resolutions (`byName` is read only when there is a hostname and byIp found none). */
+function hostBlock(ip: string | undefined, hostname: string | undefined, byIp: Resolution<Host>, byName: Resolution<Host>, network: Resolution<Network>): Block<EnrichedHost> {
   let hostResolution: Resolution<Host> = byIp;
   let hostReason: MissingReason | undefined;
   if (byIp.state !== 'found') {
     hostReason = reasonOf(byIp);
     if (hostname !== undefined) {
-      const byName: Resolution<Host> = metadata.hostsByName.get(hostname) ?? UNKNOWN;
       if (byName.state === 'found') {
         hostResolution = byName;
         hostReason = undefined;
@@ -246,7 +379,6 @@ export function buildHost(ip: string | undefined, hostname: string | undefined, 
       }
     }
   }
-  const network: Resolution<Network> = ip === undefined ? NOT_FOUND : (metadata.networks.get(ip) ?? UNKNOWN);
   const missing: Missing = {};
   let incomplete = false;
   const value: EnrichedHost = { hostname: null, ip: ip ?? null, datacenter: null, environment: null, cost_center: null, zone: null };

@@ -13,7 +13,7 @@
  * `[-61, -87]`. Both signed and unsigned bytes (-128..255) are accepted and decoded with `b & 0xff`.
  */
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { FieldProblem } from '#shared/errors.ts';
 
 /** `[{ name: [bytes] }]`, one object per header in record order; a header whose value is null may arrive as `null`. */
@@ -149,7 +149,7 @@ export function checkRecord(raw: unknown, partitionKey: string): KafkaEventRecor
     isTimestamp(timestamp) &&
     typeof timestampType === 'string' &&
     (key === undefined || key === null || isBase64(key)) &&
-    (value === undefined || value === null || isBase64(value)) &&
+    (value === undefined || value === null || isBase64Value(value)) &&
     (headers === undefined || headers === null || headerProblem(headers) === undefined)
   ) {
     return raw as unknown as KafkaEventRecord;
@@ -245,15 +245,47 @@ function isTimestamp(value: unknown): value is number {
  * data, and to fewer when atob skipped any.
  */
 function isBase64(value: unknown): value is string {
-  if (typeof value !== 'string' || value.length % 4 !== 0) return false;
+  return base64Bytes(value) !== undefined;
+}
+
+/** atob's bytes (one character per byte) of strict base64, else undefined. */
+function base64Bytes(value: unknown): string | undefined {
+  if (typeof value !== 'string' || value.length % 4 !== 0) return undefined;
   let decoded: string;
   try {
     decoded = atob(value);
   } catch {
-    return false;
+    return undefined;
   }
   const padding = value.endsWith('==') ? 2 : value.endsWith('=') ? 1 : 0;
-  return decoded.length === (value.length / 4) * 3 - padding;
+  return decoded.length === (value.length / 4) * 3 - padding ? decoded : undefined;
+}
+
+/**
+ * The last record value `checkRecord` found to be base64, and its bytes: decoding the value follows checking
+ * it (enrich-batch: checkRecord, then decodeRecord), and atob has already decoded it (a one-entry memo of a
+ * pure function: `valueBytes` of any other string decodes it again).
+ */
+let checkedValue: string | undefined;
+let checkedBytes = '';
+
+function isBase64Value(value: unknown): value is string {
+  const bytes = base64Bytes(value);
+  if (bytes === undefined) return false;
+  checkedValue = value as string;
+  checkedBytes = bytes;
+  return true;
+}
+
+/**
+ * A record value's bytes, one character per byte (atob's "binary string"), or undefined when it is not strict
+ * base64 (see isBase64).
+ *
+ * @example
+ * valueBytes('aGk='); // 'hi'
+ */
+export function valueBytes(value: string): string | undefined {
+  return value === checkedValue ? checkedBytes : base64Bytes(value);
 }
 function base64Problem(value: unknown): string | undefined {
   if (value === undefined || value === null) return undefined;

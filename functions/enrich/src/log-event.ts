@@ -64,23 +64,24 @@ export function derivedEventId(record: Pick<RecordPosition, 'topic' | 'partition
   return uuidV5(`${record.topic}/${record.partition}/${record.offset}`, NAMESPACE_BYTES);
 }
 
-/** The record's fields, in the order the fast path (./fast-validate.ts) builds them too. */
+/** The record's fields in a fixed order; the fast path (./fast-validate.ts) builds its events with this too. */
 export function toLogEvent(raw: RawLogRecord, record: RecordPosition): LogEvent {
-  const derived: DerivedField[] = [];
+  // Allocated only when something is derived (never on the fast path: ./fast-validate.ts).
+  let derived: DerivedField[] | undefined;
   let eventId = raw.event_id;
   if (eventId === undefined) {
     eventId = derivedEventId(record);
-    derived.push('event_id');
+    derived = ['event_id'];
   }
   let receivedAt = raw.received_at;
   if (receivedAt === undefined) {
     receivedAt = (usableRecordTimestamp(record.timestamp) ? new Date(record.timestamp) : new Date()).toISOString();
-    derived.push('received_at');
+    derived = derived === undefined ? ['received_at'] : [...derived, 'received_at'];
   }
   let timestamp = raw.timestamp;
   if (timestamp === undefined) {
     timestamp = receivedAt;
-    derived.push('timestamp');
+    derived = derived === undefined ? ['timestamp'] : [...derived, 'timestamp'];
   }
   const log: LogEvent = { level: raw.level, message: raw.message, service: raw.service } as LogEvent;
   if (raw.source_ip !== undefined) log.source_ip = raw.source_ip;
@@ -90,7 +91,7 @@ export function toLogEvent(raw: RawLogRecord, record: RecordPosition): LogEvent 
   if (raw.attributes !== undefined) log.attributes = raw.attributes;
   log.event_id = eventId;
   log.received_at = receivedAt;
-  log.derived = derived.length === 0 ? NONE : derived;
+  log.derived = derived ?? NONE;
   log.dropped_attributes = raw.dropped_attributes ?? NONE;
   return log;
 }

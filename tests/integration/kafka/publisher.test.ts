@@ -46,7 +46,10 @@ describe('KafkaPublisher', () => {
     const key = `publisher-linger-${randomUUID()}`;
     await publisher.publish([{ topic: TOPIC, key, value: JSON.stringify({ event_id: randomUUID() }) }]);
     let sends = 0;
-    const onSend = { start: () => void (sends += 1) };
+    const ignore = () => undefined;
+    const onSend = { start: () => {
+        sends += 1;
+      }, end: ignore, asyncStart: ignore, asyncEnd: ignore, error: ignore };
     const sendsChannel = tracingChannel('plt:kafka:producer:sends');
     sendsChannel.subscribe(onSend);
 

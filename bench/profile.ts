@@ -13,6 +13,7 @@
  *   npm run profile -- --records 30000 --out /tmp/prof-drain-before --svg docs/profiles/drain-before.svg
  *   npm run profile -- --batch 1000                # another runner batch size
  *   npm run profile -- --measure                   # no profiler: pass-through, drains at 100 and 1000, paced run
+ *   npm run profile -- --from x.cpuprofile --out /tmp/x --svg x.svg --title T   # summarise and draw any profile
  *
  * Options: --records N (BENCH_RECORDS, default 30000), --batch N and --window MS (default: the runner's own),
  * --interval µs (sampling, default 500), --title TEXT (the SVG's title). KAFKA_BROKERS, BENCH_DATABASE_URL,
@@ -37,6 +38,7 @@ const { values: args } = parseArgs({
     svg: { type: 'string' },
     title: { type: 'string' },
     measure: { type: 'boolean', default: false },
+    from: { type: 'string' },
     'paced-rate': { type: 'string', default: '5000' },
     'paced-seconds': { type: 'string', default: '10' },
   },
@@ -61,6 +63,12 @@ process.env.KAFKA_BROKERS = config.KAFKA_BROKERS;
 const log = (line: string) => console.log(`[profile] ${line}`);
 
 async function main(): Promise<void> {
+  if (args.from !== undefined) {
+    // Another profile (`node --cpu-prof` of the handler bench, an import, the ingest server): no services.
+    const { readFile } = await import('node:fs/promises');
+    await report(JSON.parse(await readFile(args.from, 'utf8')) as import('./lib/cpuprofile.ts').CpuProfile);
+    return;
+  }
   const { kafkaEnv } = await import('#shared/config.ts');
   const { connectionOptions } = await import('#shared/kafka/connection.ts');
   const { ensureDatabase } = await import('#shared/db/database.ts');
@@ -136,7 +144,9 @@ async function report(profile: import('./lib/cpuprofile.ts').CpuProfile): Promis
   await writeFile(join(out, 'drain.collapsed'), collapsed);
   const seconds = (profile.endTime - profile.startTime) / 1e6;
   const summary = [
-    `profile: ${seconds.toFixed(1)} s, ${profile.samples.length} samples, runner batch ${batchSize ?? 'default'}, window ${batchWindowMs ?? 'default'}`,
+    args.from === undefined
+      ? `profile: ${seconds.toFixed(1)} s, ${profile.samples.length} samples, runner batch ${batchSize ?? 'default'}, window ${batchWindowMs ?? 'default'}`
+      : `profile: ${args.from}, ${seconds.toFixed(1)} s, ${profile.samples.length} samples`,
     '',
     'time by area (first frame from the leaf that names one):',
     ...formatShares(byArea(profile)),

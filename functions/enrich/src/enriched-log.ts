@@ -95,11 +95,12 @@ interface Block<T> {
   json?: string;
   /**
    * The enrichment block of a record whose only missing fields are this block's (the other block has none)
-   * and that has nothing derived or dropped: the same for every such record of the batch whose Merger is
-   * `enrichmentOf` (it holds the batch's enriched_at and latency; blocks outlive batches: BlockCache).
+   * and that has nothing derived or dropped: the same for every such record of the batch whose Merger's
+   * number is `enrichmentOf` (it holds the batch's enriched_at and latency; blocks outlive batches: BlockCache).
+   * A number, not the Merger: a block kept the Merger, and with it its batch's whole ResolvedMetadata, alive.
    */
   enrichmentJson?: string;
-  enrichmentOf?: Merger;
+  enrichmentOf?: number;
 }
 
 /** A host block and the resolutions it was built from. */
@@ -236,6 +237,9 @@ function worst(a: MissingReason, b: MissingReason | undefined): MissingReason {
  * that has them (they are only serialised, never mutated: the host and service of a merged event are shared).
  */
 export class Merger {
+  static #made = 0;
+  /** Tells this batch's enrichment JSON kept on a block from another batch's (see Block#enrichmentOf). */
+  readonly #id = ++Merger.#made;
   readonly #metadata: ResolvedMetadata;
   readonly #blocks: BlockCache;
   readonly #enrichedAt: string;
@@ -305,15 +309,15 @@ export class Merger {
       enrichment = this.#enrichmentJson(status, missing, log);
     } else if (host.missing !== undefined) {
       // Only the host block decides status and missing here (a block with nothing missing is never incomplete).
-      if (host.enrichmentOf !== this || host.enrichmentJson === undefined) {
+      if (host.enrichmentOf !== this.#id || host.enrichmentJson === undefined) {
         host.enrichmentJson = this.#enrichmentJson(status, host.missing, log);
-        host.enrichmentOf = this;
+        host.enrichmentOf = this.#id;
       }
       enrichment = host.enrichmentJson;
     } else if (service.missing !== undefined) {
-      if (service.enrichmentOf !== this || service.enrichmentJson === undefined) {
+      if (service.enrichmentOf !== this.#id || service.enrichmentJson === undefined) {
         service.enrichmentJson = this.#enrichmentJson(status, service.missing, log);
-        service.enrichmentOf = this;
+        service.enrichmentOf = this.#id;
       }
       enrichment = service.enrichmentJson;
     } else {

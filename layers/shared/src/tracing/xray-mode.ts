@@ -8,11 +8,13 @@
  * context. In Lambda with tracing on nothing changes (an explicit AWS_XRAY_MANUAL_MODE is kept either way).
  */
 const env = process.env;
+// Trimmed, as Powertools reads them (commons getStringFromEnv): a blank AWS_SAM_LOCAL is "not SAM" to it.
+const read = (name: string) => (env[name] ?? '').trim();
 const tracingOff =
-  (env.POWERTOOLS_TRACE_ENABLED ?? '').toLowerCase() === 'false' ||
-  (env.AWS_SAM_LOCAL ?? '') !== '' ||
-  (env.AWS_EXECUTION_ENV ?? '') === '' ||
-  env.AWS_EXECUTION_ENV === 'AWS_Lambda_amplify-mock';
+  read('POWERTOOLS_TRACE_ENABLED').toLowerCase() === 'false' ||
+  read('AWS_SAM_LOCAL') !== '' ||
+  read('AWS_EXECUTION_ENV') === '' ||
+  read('AWS_EXECUTION_ENV') === 'AWS_Lambda_amplify-mock';
 if (tracingOff) env.AWS_XRAY_MANUAL_MODE ??= 'true';
 
 export {};

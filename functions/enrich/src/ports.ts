@@ -55,7 +55,8 @@ export interface BreakerHealth {
   openedAt: number | null;
   /** Another instance reported this source failing and this instance has not probed it yet (see SharedBreaker). */
   probePending: boolean;
-  counts: BreakerCounts;
+  /** Computed when read (SharedBreaker sums its rolling window then): current at that moment. */
+  readonly counts: BreakerCounts;
 }
 export interface BreakerCounts {
   fires: number;
@@ -162,7 +163,7 @@ export interface SourceResult {
   networks: ReadonlyMap<string, Network>;
 }
 
-/** The source of truth (PostgreSQL): one query per entity kind per call. */
+/** The source of truth (PostgreSQL): one round trip per call, every entity kind in it. */
 export interface MetadataSource {
   fetch(request: SourceRequest): Promise<SourceResult>;
 }

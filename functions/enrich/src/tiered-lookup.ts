@@ -3,13 +3,15 @@
  *
  * 1. In-process cache (per instance): answers most keys without I/O.
  * 2. Redis, ONE round trip per batch: the version token and every key the in-process tier missed (MGET).
- *    The PostgreSQL breaker reads its shared reports (HMGET, through its own port) at the same moment, so
- *    both commands share that round trip (see `#fetch`). When the version moved (a metadata write
- *    happened), the in-process cache moves to the new version (dropping every entry) and the keys it had
- *    answered are read again (a second round trip, only after a write), so no batch is enriched from a
+ *    When some key missed (the batch may reach PostgreSQL), the PostgreSQL breaker reads its shared reports
+ *    (HMGET, through its own port) at the same moment, so both commands share that round trip (see `#fetch`);
+ *    a batch the in-process tier answered whole sends the version read alone (the reports only matter to a
+ *    call to PostgreSQL). When the version moved (a metadata write happened), the in-process cache moves to
+ *    the new version (dropping every entry) and the keys it had answered are read again (a second round
+ *    trip, only after a write, with the reports if the first did not carry them), so no batch is enriched from a
  *    value older than the last write the instance could see. Versions are random tokens
  *    (`cacheKeys.version`), compared for equality only: "moved" means "differs", never "is greater".
- * 3. PostgreSQL, ONE query per entity kind for what Redis missed; results go to the in-process cache and back
+ * 3. PostgreSQL, ONE statement (every entity kind) for what Redis missed; results go to the in-process cache and back
  *    to Redis (fire-and-forget), both under the version observed BEFORE the query: if a write moved it
  *    meanwhile, both refuse the value, which would otherwise hide the write for a whole TTL.
  *
@@ -220,7 +222,10 @@ export class TieredMetadataLookup implements MetadataLookup {
       const asked = ++this.#readsAsked;
       // Started together on the one Redis client, so ioredis writes the MGET and the breaker's HMGET before
       // either answer arrives: one round trip for both. A refresh never rejects; Redis down fails the read.
-      const [first] = await this.#redisBreaker.fire(() => Promise.all([this.#remote.read(own.map(keyOf)), this.#postgresBreaker.refresh()]));
+      // Only a batch with keys the in-process cache missed can reach PostgreSQL (the only user of the
+      // reports), so a batch answered in process asks Redis for the version alone.
+      const refreshed = own.length > 0;
+      const [first] = await this.#redisBreaker.fire(() => Promise.all([this.#remote.read(own.map(keyOf)), refreshed ? this.#postgresBreaker.refresh() : undefined]));
       this.#applyVersion(asked, first.version);
       const misses: Pending[] = [];
       fromRedis(own, first.values, first.version, misses);
@@ -231,7 +236,10 @@ export class TieredMetadataLookup implements MetadataLookup {
         // Should this second read fail, PostgreSQL answers them instead of the in-process cache.
         missing = misses.concat(memoryHits);
         const askedAgain = ++this.#readsAsked;
-        const again = await this.#redisBreaker.fire(() => this.#remote.read(memoryHits.map(keyOf)));
+        // These keys may reach PostgreSQL now: the reports come with this read if the first did not carry them.
+        const [again] = await this.#redisBreaker.fire(() =>
+          Promise.all([this.#remote.read(memoryHits.map(keyOf)), refreshed ? undefined : this.#postgresBreaker.refresh()]),
+        );
         this.#applyVersion(askedAgain, again.version);
         fromRedis(memoryHits, again.values, again.version, misses);
         missing = misses;

@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { cacheKeys } from '#shared/metadata/cache-keys.ts';
 import type { MetadataRequest } from '../../../functions/enrich/src/ports.ts';
 import { buildLookup, FakeBreakerReports, FakeRemoteCache, FakeSource, host, network, service } from './fakes.ts';
@@ -234,6 +235,56 @@ describe('TieredMetadataLookup', () => {
     expect(resolved.hostsByIp.get('10.0.0.1')).toMatchObject({ state: 'found' });
     expect(postgresBreaker.health()).toMatchObject({ state: 'closed', probePending: false, counts: { successes: 1 } });
     expect(remote.reads).toHaveLength(1);
+  });
+
+  it('reads the breaker reports only with a batch that may reach PostgreSQL: one the in-process cache answers whole sends the version read alone', async () => {
+    // Prepare
+    const reports = new FakeBreakerReports();
+    const read = jest.spyOn(reports, 'read');
+    const { lookup } = buildLookup(remote, source, { reports });
+    await lookup.resolve(request({ ips: ['10.0.0.1'], services: ['payment-api'] }));
+    expect(read).toHaveBeenCalledTimes(1);
+    // Act: the same keys, all in process
+    await lookup.resolve(request({ ips: ['10.0.0.1'], services: ['payment-api'] }));
+    // Assess: the version check went out, the reports read did not
+    expect(remote.reads).toEqual([expect.any(Array), []]);
+    expect(read).toHaveBeenCalledTimes(1);
+    // Act: a new key, which may reach PostgreSQL
+    await lookup.resolve(request({ ips: ['10.0.0.1', '10.0.0.2'], services: ['payment-api'] }));
+    // Assess
+    expect(read).toHaveBeenCalledTimes(2);
+  });
+
+  it('still probes on a report filed while it answered everything in process, at its next call to PostgreSQL', async () => {
+    // Prepare: warm, then another instance reports PostgreSQL failing
+    const reports = new FakeBreakerReports();
+    const { lookup, postgresBreaker } = buildLookup(remote, source, { reports, volume: 3 });
+    await lookup.resolve(request({ ips: ['10.0.0.1'] }));
+    await lookup.resolve(request({ ips: ['10.0.0.1'] }));
+    await reports.reportOpen('postgres', 'sick-instance');
+    source.down = true;
+    // Act: a key nobody has cached: its PostgreSQL call is the probe, which fails
+    const resolved = await lookup.resolve(request({ ips: ['10.0.0.9'] }));
+    // Assess: one failure was enough (volume 3): the report was read with this batch's Redis read
+    expect(resolved.hostsByIp.get('10.0.0.9')).toEqual({ state: 'unavailable' });
+    expect(postgresBreaker.state).toBe('open');
+  });
+
+  it('reads the breaker reports with the second read when the version moved under a batch answered in process', async () => {
+    // Prepare: warm; then a write moves the version and drops the key from Redis, so PostgreSQL must answer it
+    const reports = new FakeBreakerReports();
+    const read = jest.spyOn(reports, 'read');
+    const { lookup } = buildLookup(remote, source, { reports });
+    await lookup.resolve(request({ services: ['payment-api'] }));
+    remote.store.delete(cacheKeys.service('payment-api'));
+    remote.version = '2';
+    // Act
+    const resolved = await lookup.resolve(request({ services: ['payment-api'] }));
+    // Assess: two Redis reads this batch (version, then the keys again), the reports with the second
+    expect(remote.reads.slice(1)).toEqual([[], [cacheKeys.service('payment-api')]]);
+    expect(read).toHaveBeenCalledTimes(2);
+    expect(source.calls).toHaveLength(2);
+    expect(resolved.services.get('payment-api')).toMatchObject({ state: 'found' });
   });
 
   it('opens the PostgreSQL breaker after one failed probe when another instance reported it failing', async () => {

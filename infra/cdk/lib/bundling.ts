@@ -20,9 +20,22 @@ export const NODE_TARGET = 'node24';
 export const CJS_REQUIRE_BANNER =
   "import { createRequire as __cjsRequire } from 'module'; const require = __cjsRequire(import.meta.url);";
 
-/** @platformatic/kafka loads a wasm file by relative URL; the `bundled` entry inlines it. */
+/**
+ * Import paths esbuild substitutes in every bundle (esbuild's aliases are global, not per importer).
+ * - @platformatic/kafka loads a wasm file by relative URL; the `bundled` entry inlines it.
+ * - aws-msk-iam-sasl-signer-js is CommonJS and requires `@aws-sdk/credential-providers` (all providers, the
+ *   Cognito client, bowser) and `@aws-sdk/client-sts` (for its `awsDebugCreds` log) at the top of its
+ *   modules: about 480 KiB of each Kafka bundle for the one provider chain it uses. The project's modules
+ *   give it that chain alone and fail clearly on the paths left out (docs/toolchain.md). Nothing else in the
+ *   bundles imports these two packages (tests/unit/infra/bundles.test.ts checks).
+ *
+ * Relative targets are resolved in esbuild's working directory: the repository root for NodejsFunction
+ * (its `projectRoot`, locally and in Docker) and for scripts/bundle-sizes.ts (`absWorkingDir`).
+ */
 export const ESBUILD_ALIASES: Readonly<Record<string, string>> = {
   '@platformatic/wasm-utils': '@platformatic/wasm-utils/bundled',
+  '@aws-sdk/credential-providers': './layers/shared/src/kafka/signer-deps/credential-providers.ts',
+  '@aws-sdk/client-sts': './layers/shared/src/kafka/signer-deps/client-sts.ts',
 };
 
 /**

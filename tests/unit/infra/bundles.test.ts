@@ -2,8 +2,9 @@
  * The bundles as deployed (scripts/bundle-sizes.ts bundles with infra/cdk/lib/bundling.ts): each one imports
  * in a fresh `node` with its function's AWS environment, and what made them smaller stays so: zod reached only
  * through shakeable imports (no locale but English), @platformatic/kafka through its client files with lazy
- * validators (never its index, its consumer or its schema registries). Sizes and times are printed by
- * `npm run bundle-sizes`, not asserted here, except the functions that are within the 1 MiB target stay so.
+ * validators (never its index, its consumer or its schema registries), the MSK IAM signer with the project's
+ * stand-ins for the two AWS SDK packages it requires whole (infra/cdk/lib/bundling.ts). Sizes and times are
+ * printed by `npm run bundle-sizes`, not asserted here, except the functions within the 1 MiB target stay so.
  */
 import { type BundleMeasure, measureBundles, TARGETS } from '../../../scripts/bundle-sizes.ts';
 
@@ -45,6 +46,22 @@ it("reaches @platformatic/kafka through the project's client files, never its in
     expect([row.name, unwanted]).toEqual([row.name, []]);
     expect([row.name, inputs.includes('layers/shared/src/kafka/lazy-validators.ts')]).toEqual([row.name, true]);
   }
+});
+
+it("gives the MSK IAM signer the project's small modules for credential-providers and client-sts, and only it", () => {
+  const aliased = /^@aws-sdk\/(client-sts|credential-providers)(\/|$)/;
+  for (const row of rows) {
+    const packages = inputsOf(row).filter((path) => /node_modules\/@aws-sdk\/(client-sts|credential-providers)\//.test(path));
+    expect([row.name, packages]).toEqual([row.name, []]);
+    // esbuild's aliases are global: anything else importing these names would get the signer's stand-ins.
+    const importers = Object.entries(row.metafile.inputs)
+      .filter(([, input]) => input.imports.some((entry) => aliased.test(entry.original ?? '')))
+      .map(([path]) => path)
+      .filter((path) => !path.startsWith('node_modules/aws-msk-iam-sasl-signer-js/'));
+    expect([row.name, importers]).toEqual([row.name, []]);
+  }
+  const signerRows = rows.filter((row) => inputsOf(row).includes('layers/shared/src/kafka/signer-deps/credential-providers.ts'));
+  expect(signerRows.map((row) => row.name)).toEqual(['ingest', 'enrich', 'createTopics']);
 });
 
 it('keeps the functions that are within the 1 MiB target within it', () => {

@@ -274,14 +274,7 @@ export class Merger {
     enriched.event_id = log.event_id;
     enriched.received_at = log.received_at;
     enriched.host = host.value;
-    enriched.enrichment = {
-      status,
-      missing,
-      derived: log.derived,
-      dropped_attributes: log.dropped_attributes,
-      enriched_at: this.#enrichedAt,
-      latency_ms: this.#latencyMs,
-    };
+    enriched.enrichment = this.#enrichment(status, missing, log);
     enriched.source = { topic: source.topic, partition: source.partition, offset: source.offset };
     return enriched;
   }
@@ -349,14 +342,19 @@ export class Merger {
   #completeJson: string | undefined;
 
   #enrichmentJson(status: EnrichmentStatus, missing: Missing, log: LogEvent): string {
-    return JSON.stringify({
+    return JSON.stringify(this.#enrichment(status, missing, log));
+  }
+
+  /** The enrichment block, in the one key order both paths write. */
+  #enrichment(status: EnrichmentStatus, missing: Missing, log: LogEvent): Enrichment {
+    return {
       status,
       missing,
       derived: log.derived,
       dropped_attributes: log.dropped_attributes,
       enriched_at: this.#enrichedAt,
       latency_ms: this.#latencyMs,
-    });
+    };
   }
 
   #host(ip: string | undefined, hostname: string | undefined): Block<EnrichedHost> {

@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type BaseOptions, Consumer } from '@platformatic/kafka';
 import type { MixCatalog } from '../../load/lib/mix.ts';
 import type { EnrichRunner, EnrichRunnerOptions } from '../../scripts/local/event-source/runner.ts';
-import { createThrowawayTopics, deleteTopics, prefill, throwawayName } from './kafka-fixtures.ts';
+import { createPipelineTopics, deleteTopics, prefill } from './kafka-fixtures.ts';
 import { rawRecords } from './records.ts';
 
 export interface DrainMeasure {
@@ -91,16 +91,9 @@ export async function drainOnce(
   },
 ): Promise<DrainMeasure> {
   const startEnrichRunner = options.start ?? (await import('../../scripts/local/event-source/runner.ts')).startEnrichRunner;
-  const raw = throwawayName('profile-raw');
-  const outputs = { complete: throwawayName('profile-complete'), partial: throwawayName('profile-partial'), deadLetter: throwawayName('profile-dlq') };
-  const outputList = [outputs.complete, outputs.partial, outputs.deadLetter];
   // The same layout as the bench's pipeline section.
-  await createThrowawayTopics(context.connection, [
-    { name: raw, partitions: 6 },
-    { name: outputs.complete, partitions: 3 },
-    { name: outputs.partial, partitions: 3 },
-    { name: outputs.deadLetter, partitions: 1 },
-  ]);
+  const { raw, outputs, all } = await createPipelineTopics(context.connection, 'profile');
+  const outputList = [outputs.complete, outputs.partial, outputs.deadLetter];
   let runner: EnrichRunner | undefined;
   try {
     context.log(`drain: pre-filling ${options.records} records`);
@@ -129,6 +122,6 @@ export async function drainOnce(
     return drained;
   } finally {
     await runner?.stop().catch(() => undefined);
-    await deleteTopics(context.connection, [raw, ...outputList]).catch(() => undefined);
+    await deleteTopics(context.connection, all).catch(() => undefined);
   }
 }

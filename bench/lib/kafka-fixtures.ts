@@ -21,6 +21,27 @@ export async function createThrowawayTopics(connection: BaseOptions, topics: rea
   await createTopics(connection.bootstrapBrokers as string[], topics);
 }
 
+/** Throwaway topics of the pipeline runs (bench row 3, `npm run profile`): raw with 6 partitions, as the stack's. */
+export interface PipelineTopics {
+  raw: string;
+  outputs: { complete: string; partial: string; deadLetter: string };
+  /** Every topic, for cleaning up. */
+  all: string[];
+}
+
+/** Creates a raw topic and its three outputs named after `purpose`, laid out as the deployed topics are. */
+export async function createPipelineTopics(connection: BaseOptions, purpose: string): Promise<PipelineTopics> {
+  const raw = throwawayName(`${purpose}-raw`);
+  const outputs = { complete: throwawayName(`${purpose}-complete`), partial: throwawayName(`${purpose}-partial`), deadLetter: throwawayName(`${purpose}-dlq`) };
+  await createThrowawayTopics(connection, [
+    { name: raw, partitions: 6 },
+    { name: outputs.complete, partitions: 3 },
+    { name: outputs.partial, partitions: 3 },
+    { name: outputs.deadLetter, partitions: 1 },
+  ]);
+  return { raw, outputs, all: [raw, outputs.complete, outputs.partial, outputs.deadLetter] };
+}
+
 export async function deleteTopics(connection: BaseOptions, names: readonly string[]): Promise<void> {
   if (names.length === 0) return;
   const admin = new Admin({ ...connection, clientId: 'bench-cleanup' });

@@ -22,7 +22,7 @@ import { createIngestHandler } from '../../functions/ingest/src/http-handler.ts'
 import { serveHandler } from '../../scripts/local/api-gateway/index.ts';
 import { measureDrain } from './drain.ts';
 import { httpLoad, startBareServer } from './http-load.ts';
-import { createThrowawayTopics, deleteTopics, prefill, throwawayName } from './kafka-fixtures.ts';
+import { createPipelineTopics, createThrowawayTopics, deleteTopics, prefill, throwawayName } from './kafka-fixtures.ts';
 import { startPassThrough } from './passthrough.ts';
 import { rawRecords } from './records.ts';
 import { BENCH_COLUMNS } from './table.ts';
@@ -164,15 +164,8 @@ export async function pipelineSection(
   const { startEnrichRunner } = await import('../../scripts/local/event-source/runner.ts');
   const defaults = await npmStartDefaults();
   for (const [index, batchSize] of options.batchSizes.entries()) {
-    const raw = throwawayName('pipeline-raw');
-    const outputs = { complete: throwawayName('pipeline-complete'), partial: throwawayName('pipeline-partial'), deadLetter: throwawayName('pipeline-dlq') };
+    const { raw, outputs, all } = await createPipelineTopics(context.connection, 'pipeline');
     const outputList = [outputs.complete, outputs.partial, outputs.deadLetter];
-    await createThrowawayTopics(context.connection, [
-      { name: raw, partitions: 6 },
-      { name: outputs.complete, partitions: 3 },
-      { name: outputs.partial, partitions: 3 },
-      { name: outputs.deadLetter, partitions: 1 },
-    ]);
     let runner: Awaited<ReturnType<typeof startEnrichRunner>> | undefined;
     try {
       context.log(`pipeline: pre-filling ${options.records} records (runner batch size ${batchSize})`);
@@ -217,7 +210,7 @@ export async function pipelineSection(
       }
     } finally {
       await runner?.stop().catch(() => undefined);
-      await deleteTopics(context.connection, [raw, ...outputList]).catch(() => undefined);
+      await deleteTopics(context.connection, all).catch(() => undefined);
     }
   }
   return rows;

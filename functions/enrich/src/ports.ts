@@ -86,23 +86,27 @@ export interface MetadataLookup {
  */
 export type MetadataVersion = string | null | undefined;
 
+/** The lookup kinds of a batch, named as in `ResolvedMetadata`: `id` is an IP (hosts by IP, networks), a hostname or a service name. */
+export type MetadataKind = 'hostsByIp' | 'hostsByName' | 'services' | 'networks';
+
 /**
- * The in-process tier. Every entry carries the metadata version observed BEFORE the read that produced it;
- * only entries of the current version are served. Expired entries stay readable through `getStale`
- * (served, flagged stale, while sources are down).
+ * The in-process tier, keyed by kind and raw id (not by the Redis key: building that string on every lookup
+ * cost more than the lookup itself). Every entry carries the metadata version observed BEFORE the read that
+ * produced it; only entries of the current version are served. Expired entries stay readable through
+ * `getStale` (served, flagged stale, while sources are down).
  */
 export interface LocalCache {
   /** The metadata version of the latest Redis answer (a new token too when Redis lost its version). */
   readonly version: MetadataVersion;
   /** Moves to `version`; when it differs from the current one, every entry is dropped (all were read under another). */
   useVersion(version: MetadataVersion): void;
-  get(key: string): Resolution<Entity> | undefined;
-  getStale(key: string): Resolution<Entity> | undefined;
+  get(kind: MetadataKind, id: string): Resolution<Entity> | undefined;
+  getStale(kind: MetadataKind, id: string): Resolution<Entity> | undefined;
   /**
    * Stores `value` read under `version`. Refused (returns false) when that is not the current version: the
    * value was read before a metadata write this instance has already seen, and would hide it for a whole TTL.
    */
-  set(key: string, value: Resolution<Entity>, version: MetadataVersion): boolean;
+  set(kind: MetadataKind, id: string, value: Resolution<Entity>, version: MetadataVersion): boolean;
   clear(): void;
   readonly entries: number;
   readonly bytes: number;

@@ -35,6 +35,7 @@ import {
   type LocalCache,
   type LookupHealth,
   type MetadataCacheTier,
+  type MetadataKind,
   type MetadataLookup,
   type MetadataRequest,
   type MetadataSource,
@@ -48,12 +49,27 @@ import {
   UNAVAILABLE,
 } from './ports.ts';
 
-type Kind = 'hostsByIp' | 'hostsByName' | 'services' | 'networks';
+type Kind = MetadataKind;
 
-interface Pending {
+/** A lookup the in-process cache answered: kind and raw id, no Redis key (built only if it is read again). */
+interface Lookup {
   kind: Kind;
   id: string;
+}
+/** A lookup that goes to Redis: its Redis key, built once. */
+interface Pending extends Lookup {
   key: string;
+}
+
+const redisKey: Record<Kind, (id: string) => string> = {
+  hostsByIp: cacheKeys.hostByIp,
+  networks: cacheKeys.networkForIp,
+  hostsByName: cacheKeys.hostByName,
+  services: cacheKeys.service,
+};
+
+function pendingOf(lookup: Lookup): Pending {
+  return { kind: lookup.kind, id: lookup.id, key: redisKey[lookup.kind](lookup.id) };
 }
 
 /** What one fetch answered, per key, with the version each answer was read under. */
@@ -124,23 +140,24 @@ export class TieredMetadataLookup implements MetadataLookup {
 
     // The in-process answers below hold for this version; the batch's Redis read tells whether it moved.
     const memoryVersion = this.#memory.version;
+    // Keyed by raw id: a Redis key string is built only for what the in-process cache missed.
     const misses: Pending[] = [];
-    const memoryHits: Pending[] = [];
-    const visit = (kind: Kind, id: string, key: string): void => {
-      const cached = this.#memory.get(key);
+    const memoryHits: Lookup[] = [];
+    const visit = (kind: Kind, id: string): void => {
+      const cached = this.#memory.get(kind, id);
       if (cached === undefined) {
-        misses.push({ kind, id, key });
+        misses.push({ kind, id, key: redisKey[kind](id) });
       } else {
         maps[kind].set(id, cached);
-        memoryHits.push({ kind, id, key });
+        memoryHits.push({ kind, id });
       }
     };
     for (const ip of request.ips) {
-      visit('hostsByIp', ip, cacheKeys.hostByIp(ip));
-      visit('networks', ip, cacheKeys.networkForIp(ip));
+      visit('hostsByIp', ip);
+      visit('networks', ip);
     }
-    for (const name of request.hostnames) visit('hostsByName', name, cacheKeys.hostByName(name));
-    for (const name of request.services) visit('services', name, cacheKeys.service(name));
+    for (const name of request.hostnames) visit('hostsByName', name);
+    for (const name of request.services) visit('services', name);
     tally.memory.hits = memoryHits.length;
     tally.memory.misses = misses.length;
 
@@ -164,7 +181,7 @@ export class TieredMetadataLookup implements MetadataLookup {
     for (const { pending, fetch: other } of borrowed) {
       const answer = (await other.catch(() => undefined))?.get(pending.key);
       if (answer !== undefined && answer.version !== this.#memory.version) again.push(pending);
-      else maps[pending.kind].set(pending.id, answer?.resolution ?? this.#fallback(pending.key, tally));
+      else maps[pending.kind].set(pending.id, answer?.resolution ?? this.#fallback(pending, tally));
     }
     if (again.length > 0) await this.#fetch(again, [], this.#memory.version, tally, maps);
     addTally(this.#totals, tally);
@@ -191,7 +208,7 @@ export class TieredMetadataLookup implements MetadataLookup {
    */
   async #fetch(
     own: Pending[],
-    memoryHits: Pending[],
+    memoryHits: Lookup[],
     memoryVersion: MetadataVersion,
     tally: TierTally,
     maps: Record<Kind, Map<string, Resolution<Entity>>>,
@@ -212,7 +229,7 @@ export class TieredMetadataLookup implements MetadataLookup {
         }
         tally.redis.hits++;
         const resolution = value === null ? NOT_FOUND : found(value);
-        this.#memory.set(pending.key, resolution, version);
+        this.#memory.set(pending.kind, pending.id, resolution, version);
         answer(pending, resolution, version);
       }
     };
@@ -233,15 +250,16 @@ export class TieredMetadataLookup implements MetadataLookup {
       redisUsable = true;
       if (first.version !== memoryVersion && memoryHits.length > 0) {
         this.#log.debug('metadata version moved; reading the in-process answers again', { from: memoryVersion, to: first.version });
+        const rereads = memoryHits.map(pendingOf);
         // Should this second read fail, PostgreSQL answers them instead of the in-process cache.
-        missing = misses.concat(memoryHits);
+        missing = misses.concat(rereads);
         const askedAgain = ++this.#readsAsked;
         // These keys may reach PostgreSQL now: the reports come with this read if the first did not carry them.
         const [again] = await this.#redisBreaker.fire(() =>
-          Promise.all([this.#remote.read(memoryHits.map(keyOf)), refreshed ? undefined : this.#postgresBreaker.refresh()]),
+          Promise.all([this.#remote.read(rereads.map(keyOf)), refreshed ? undefined : this.#postgresBreaker.refresh()]),
         );
         this.#applyVersion(askedAgain, again.version);
-        fromRedis(memoryHits, again.values, again.version, misses);
+        fromRedis(rereads, again.values, again.version, misses);
         missing = misses;
       }
     } catch (error) {
@@ -260,7 +278,7 @@ export class TieredMetadataLookup implements MetadataLookup {
           const resolution = entity === undefined ? NOT_FOUND : found(entity);
           if (entity === undefined) tally.postgres.misses++;
           else tally.postgres.hits++;
-          this.#memory.set(pending.key, resolution, version);
+          this.#memory.set(pending.kind, pending.id, resolution, version);
           answer(pending, resolution, version);
           writeBack.push({ key: pending.key, value: entity ?? null });
         }
@@ -276,7 +294,7 @@ export class TieredMetadataLookup implements MetadataLookup {
       }
     }
 
-    for (const pending of missing) answer(pending, this.#fallback(pending.key, tally), this.#memory.version);
+    for (const pending of missing) answer(pending, this.#fallback(pending, tally), this.#memory.version);
     return out;
   }
 
@@ -291,8 +309,8 @@ export class TieredMetadataLookup implements MetadataLookup {
   }
 
   /** Nothing could answer: the last in-process value (stale) if any, else unavailable. */
-  #fallback(key: string, tally: TierTally): Resolution<Entity> {
-    const stale = this.#memory.getStale(key);
+  #fallback(lookup: Lookup, tally: TierTally): Resolution<Entity> {
+    const stale = this.#memory.getStale(lookup.kind, lookup.id);
     if (stale === undefined || stale.state === 'unavailable') {
       tally.unavailable++;
       return UNAVAILABLE;

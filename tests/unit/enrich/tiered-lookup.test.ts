@@ -221,7 +221,7 @@ describe('TieredMetadataLookup', () => {
     // Assess
     expect(resolved.services.get('payment-api')).toMatchObject({ value: { team: 'from-redis' } });
     expect(memory.version).toBe('2');
-    expect(memory.get(cacheKeys.service('payment-api'))).toMatchObject({ value: { team: 'from-redis' } });
+    expect(memory.get('services', 'payment-api')).toMatchObject({ value: { team: 'from-redis' } });
   });
 
   it("reads the PostgreSQL breaker reports with the batch's Redis read, and probes on a report from another instance", async () => {

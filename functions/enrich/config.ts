@@ -26,6 +26,7 @@ export const enrichEnv = z.object({
   ENRICH_DB_CONNECT_TIMEOUT_MS: positiveInt(250),
   ENRICH_MEMORY_TTL_MS: positiveInt(60_000),
   ENRICH_MEMORY_NEGATIVE_TTL_MS: positiveInt(10_000),
+  /** Entries and approximate bytes of the in-process cache, over all kinds together (hosts, networks, services). */
   ENRICH_MEMORY_MAX_ENTRIES: positiveInt(100_000),
   ENRICH_MEMORY_MAX_BYTES: positiveInt(64 * 1024 * 1024),
   ENRICH_REDIS_TTL_S: positiveInt(300),

@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type BaseOptions, Consumer } from '@platformatic/kafka';
 import type { MixCatalog } from '../../load/lib/mix.ts';
 import type { EnrichRunner, EnrichRunnerOptions } from '../../scripts/local/event-source/runner.ts';
-import { createPipelineTopics, deleteTopics, prefill } from './kafka-fixtures.ts';
+import { createPipelineTopics, deleteTopics, type PipelineTopics, prefill } from './kafka-fixtures.ts';
 import { rawRecords } from './records.ts';
 
 export interface DrainMeasure {
@@ -69,6 +69,18 @@ export async function measureDrain(
   }
 }
 
+/** The enrich runner's environment in a pipeline run: the bench's Redis and database, the run's output topics. */
+export function runnerEnv(target: { databaseUrl: string; redisUrl: string }, outputs: PipelineTopics['outputs']): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    REDIS_URL: target.redisUrl,
+    DATABASE_URL: target.databaseUrl,
+    COMPLETE_TOPIC: outputs.complete,
+    PARTIAL_TOPIC: outputs.partial,
+    DLQ_TOPIC: outputs.deadLetter,
+  };
+}
+
 /**
  * One pipeline drain as bench row (3) runs it, for the profiler (`bench/profile.ts`): throwaway raw and output
  * topics, `records` pre-filled, the local enrich runner started (its own defaults unless `batchSize` /
@@ -100,14 +112,7 @@ export async function drainOnce(
     await prefill(context.connection, raw, rawRecords(context.catalog, options.records));
     await options.beforeStart?.();
     const measuring = measureDrain(context.connection, outputList, options.records, 180_000);
-    const env = {
-      ...process.env,
-      REDIS_URL: target.redisUrl,
-      DATABASE_URL: target.databaseUrl,
-      COMPLETE_TOPIC: outputs.complete,
-      PARTIAL_TOPIC: outputs.partial,
-      DLQ_TOPIC: outputs.deadLetter,
-    };
+    const env = runnerEnv(target, outputs);
     runner = await startEnrichRunner({
       env,
       topic: raw,

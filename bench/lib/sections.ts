@@ -20,7 +20,7 @@ import { AcceptLogs } from '../../functions/ingest/src/accept-logs.ts';
 import { PowertoolsIngestMetrics } from '../../functions/ingest/src/adapters/powertools-metrics.ts';
 import { createIngestHandler } from '../../functions/ingest/src/http-handler.ts';
 import { serveHandler } from '../../scripts/local/api-gateway/index.ts';
-import { measureDrain } from './drain.ts';
+import { measureDrain, runnerEnv } from './drain.ts';
 import { httpLoad, startBareServer } from './http-load.ts';
 import { createPipelineTopics, createThrowawayTopics, deleteTopics, prefill, throwawayName } from './kafka-fixtures.ts';
 import { startPassThrough } from './passthrough.ts';
@@ -172,14 +172,7 @@ export async function pipelineSection(
       await prefill(context.connection, raw, rawRecords(context.catalog, options.records));
       const measuring = measureDrain(context.connection, outputList, options.records, 180_000);
       runner = await startEnrichRunner({
-        env: {
-          ...process.env,
-          REDIS_URL: target.redisUrl,
-          DATABASE_URL: target.databaseUrl,
-          COMPLETE_TOPIC: outputs.complete,
-          PARTIAL_TOPIC: outputs.partial,
-          DLQ_TOPIC: outputs.deadLetter,
-        },
+        env: runnerEnv(target, outputs),
         topic: raw,
         groupId: `bench-enrich-${raw}`,
         batchSize,

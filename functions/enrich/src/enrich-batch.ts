@@ -140,10 +140,7 @@ export class EnrichBatch {
         const isComplete = enriched.status === 'complete';
         if (isComplete) complete++;
         const output: OutgoingMessage = { topic: isComplete ? topics.complete : topics.partial, key: log.event_id, value: enriched.json };
-        // withTrace's headers, without copying the message to add them.
-        const trace = forwardedTrace(record.headers);
-        if (trace !== undefined) output.headers = trace.tracestate === undefined ? { traceparent: trace.traceparent } : { traceparent: trace.traceparent, tracestate: trace.tracestate };
-        messages.push(output);
+        messages.push(withTrace(output, forwardedTrace(record.headers)));
       }
     }
     const outcome: BatchOutcome = { records, complete, partial: logs.length - complete - unenriched, deadLettered: records - logs.length + unenriched };

@@ -46,8 +46,11 @@ function printable(bytes: number[] | null | undefined): string | undefined {
   return String.fromCharCode.apply(null, bytes);
 }
 
-/** `message` with the trace headers added (none when there is no trace). */
+/**
+ * `message` with the trace headers added (none when there is no trace). `forwardTrace` builds its headers with
+ * no undefined member, so a message without headers of its own needs no merge.
+ */
 export function withTrace(message: OutgoingMessage, trace: TraceHeaders | undefined): OutgoingMessage {
   if (trace === undefined) return message;
-  return { ...message, headers: { ...message.headers, ...trace } };
+  return { ...message, headers: message.headers === undefined ? { ...trace } : { ...message.headers, ...trace } };
 }

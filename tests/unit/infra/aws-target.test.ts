@@ -5,7 +5,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
 import type { Stack } from 'aws-cdk-lib';
 import nag from 'cdk-nag';
 import { parse } from 'yaml';
@@ -13,7 +13,7 @@ import { kafkaEnv, postgresEnv, redisEnv } from '#shared/config.ts';
 import { enrichEnv } from '../../../functions/enrich/config.ts';
 import { ROUTES as INGEST_ROUTES } from '../../../functions/ingest/src/http-handler.ts';
 import { REPO_ROOT } from '../../../infra/cdk/lib/paths.ts';
-import { assetDirectory, removeAssembly, SYNTH_TIMEOUT_MS, type SynthesizedApp, synthApp } from './synth-app.ts';
+import { assetDirectory, awsTemplates, removeAssembly, SYNTH_TIMEOUT_MS, type SynthesizedApp, synthApp } from './synth-app.ts';
 
 type Resource = { Type: string; Properties: Record<string, unknown>; Metadata?: Record<string, unknown> };
 
@@ -24,10 +24,7 @@ let stateless: Template;
 
 beforeAll(() => {
   built = synthApp();
-  if (built.stateful === undefined || built.setup === undefined) throw new Error('the AWS target has stateful and setup stacks');
-  stateful = Template.fromStack(built.stateful);
-  setup = Template.fromStack(built.setup);
-  stateless = Template.fromStack(built.stateless);
+  ({ stateful, setup, stateless } = awsTemplates(built));
 }, SYNTH_TIMEOUT_MS);
 
 afterAll(() => removeAssembly(built));

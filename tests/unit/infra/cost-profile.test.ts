@@ -7,11 +7,11 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
-import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
 import nag from 'cdk-nag';
 import { ConfigError } from '#shared/config.ts';
 import { readSettings } from '../../../infra/cdk/lib/settings.ts';
-import { removeAssembly, SYNTH_TIMEOUT_MS, type SynthesizedApp, synthApp } from './synth-app.ts';
+import { awsTemplates, removeAssembly, SYNTH_TIMEOUT_MS, type SynthesizedApp, synthApp } from './synth-app.ts';
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
 
@@ -22,10 +22,7 @@ let stateless: Template;
 
 beforeAll(() => {
   built = synthApp({ costProfile: 'minimal' });
-  if (built.stateful === undefined || built.setup === undefined) throw new Error('the AWS target has stateful and setup stacks');
-  stateful = Template.fromStack(built.stateful);
-  setup = Template.fromStack(built.setup);
-  stateless = Template.fromStack(built.stateless);
+  ({ stateful, setup, stateless } = awsTemplates(built));
 }, SYNTH_TIMEOUT_MS);
 
 afterAll(() => removeAssembly(built));

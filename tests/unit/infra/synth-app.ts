@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
 import { type BuiltApp, buildApp } from '../../../infra/cdk/lib/app.ts';
 import { REPO_ROOT } from '../../../infra/cdk/lib/paths.ts';
 
@@ -31,6 +32,12 @@ export function synthApp(context: Record<string, unknown> = {}): SynthesizedApp 
   // Runs the cdk-nag validation plugin too: an unacknowledged finding throws here.
   app.synth();
   return { ...built, app, outdir };
+}
+
+/** The AWS target's three templates (the LocalStack target has no stateful or setup stack: that throws). */
+export function awsTemplates(built: SynthesizedApp): { stateful: Template; setup: Template; stateless: Template } {
+  if (built.stateful === undefined || built.setup === undefined) throw new Error('the AWS target has stateful and setup stacks');
+  return { stateful: Template.fromStack(built.stateful), setup: Template.fromStack(built.setup), stateless: Template.fromStack(built.stateless) };
 }
 
 /** A synth with bundling takes seconds; give beforeAll room. */

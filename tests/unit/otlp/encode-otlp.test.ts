@@ -1,0 +1,459 @@
+/**
+ * The OTLP output, read as a Collector reads it: every value is decoded with protobufjs from the vendored
+ * .proto text (tests/support/otlp-proto.ts), never with the generated types the encoder writes with, and every
+ * mapped field is checked, with its type. An OTLP log's origin is built with Protobuf-ES `create()`, as the
+ * input side hands it over; the enriched logs come from the Merger, as in the batch.
+ */
+import { create } from '@bufbuild/protobuf';
+import type { MessageInitShape } from '@bufbuild/protobuf';
+import { AnyValueSchema, InstrumentationScopeSchema, KeyValueSchema } from '#shared/otlp/gen/opentelemetry/proto/common/v1/common_pb.js';
+import { LogRecordSchema, SeverityNumber } from '#shared/otlp/gen/opentelemetry/proto/logs/v1/logs_pb.js';
+import { ResourceSchema } from '#shared/otlp/gen/opentelemetry/proto/resource/v1/resource_pb.js';
+import type { Host, Network, Service } from '#shared/metadata/model.ts';
+import { type EnrichedLog, Merger } from '../../../functions/enrich/src/enriched-log.ts';
+import { type LogEvent, NONE } from '../../../functions/enrich/src/log-event.ts';
+import { encodeOutput } from '../../../functions/enrich/src/otlp/encode-otlp.ts';
+import type { OtlpOrigin } from '../../../functions/enrich/src/otlp/types.ts';
+import { NOT_FOUND, type Resolution, type ResolvedMetadata } from '../../../functions/enrich/src/ports.ts';
+import { emptyTally } from '../../../functions/enrich/src/tiered-lookup.ts';
+import { decodeOtlpProto, onlyLog, otlpJsonProblems } from '../../support/otlp-proto.ts';
+import { host, network, service } from '../enrich/fakes.ts';
+
+const SOURCE = { topic: 'raw-logs', partition: 2, offset: 41 };
+const EVENT_ID = '6229f364-b388-56f8-85c6-3af2cc4cfd50';
+const TRACE_ID = '5b8efff798038103d269b633813fc60c';
+const SPAN_ID = 'eee19b7ec3c1b174';
+/** 2^63 - 1 and -2^63: int64's bounds, far beyond what a JavaScript number holds exactly. */
+const INT64_MAX = 9_223_372_036_854_775_807n;
+const INT64_MIN = -9_223_372_036_854_775_808n;
+
+const fresh = <T>(value: T): Resolution<T> => ({ state: 'found', value, stale: false });
+
+function metadata(parts: { byIp?: Resolution<Host>; service?: Resolution<Service>; network?: Resolution<Network> }): ResolvedMetadata {
+  return {
+    hostsByIp: new Map([['10.0.0.1', parts.byIp ?? NOT_FOUND]]),
+    hostsByName: new Map([['web-01', NOT_FOUND]]),
+    services: new Map([['payment-api', parts.service ?? NOT_FOUND]]),
+    networks: new Map([['10.0.0.1', parts.network ?? NOT_FOUND]]),
+    tally: emptyTally(),
+  };
+}
+const KNOWN = { byIp: fresh(host({ hostname: 'payment-api-01' })), network: fresh(network()), service: fresh(service()) };
+const UNKNOWN = {};
+
+/** As the batch does it: an OTLP log's origin gives its `source.index`. */
+function enrich(log: LogEvent, parts: Parameters<typeof metadata>[0]): EnrichedLog {
+  return new Merger(metadata(parts), '2024-01-15T10:30:01.000Z', 1.5).merge(log, SOURCE);
+}
+
+function decoded(enriched: EnrichedLog, origin: OtlpOrigin | undefined) {
+  const { value, headers } = encodeOutput(enriched, origin, 'otlp_proto');
+  expect(headers).toEqual({ 'content-type': 'application/x-protobuf' });
+  expect(Buffer.isBuffer(value)).toBe(true);
+  return onlyLog(decodeOtlpProto(value as Buffer));
+}
+
+type AnyValueInit = MessageInitShape<typeof AnyValueSchema>;
+const kv = (key: string, value: AnyValueInit) => create(KeyValueSchema, { key, value });
+const str = (value: string): AnyValueInit => ({ value: { case: 'stringValue', value } });
+
+/** A log as an OpenTelemetry SDK writes it, every field set, attributes of every AnyValue type. */
+function otlpOrigin(): OtlpOrigin {
+  return {
+    encoding: 'otlp_proto',
+    index: 3,
+    resource: create(ResourceSchema, {
+      attributes: [
+        kv('service.name', str('payment-api')),
+        kv('service.namespace', str('shop')),
+        kv('host.name', str('web-01')),
+        kv('host.ip', { value: { case: 'arrayValue', value: { values: [str('fe80::1'), str('10.0.0.1')] } } }),
+        kv('cloud.region', str('eu-west-1')),
+        kv('deployment.environment.name', str('staging')),
+        kv('process.pid', { value: { case: 'intValue', value: 4242n } }),
+      ],
+      droppedAttributesCount: 2,
+    }),
+    resourceSchemaUrl: 'https://opentelemetry.io/schemas/1.26.0',
+    scope: create(InstrumentationScopeSchema, { name: 'checkout.http', version: '1.4.0', attributes: [kv('scope.flag', { value: { case: 'boolValue', value: true } })], droppedAttributesCount: 1 }),
+    scopeSchemaUrl: 'https://opentelemetry.io/schemas/1.27.0',
+    record: create(LogRecordSchema, {
+      timeUnixNano: 1_705_314_600_123_456_789n,
+      observedTimeUnixNano: 1_705_314_600_223_456_789n,
+      severityNumber: SeverityNumber.WARN2,
+      severityText: 'warning',
+      body: { value: { case: 'kvlistValue', value: { values: [kv('reason', str('declined')), kv('amount', { value: { case: 'doubleValue', value: 12.5 } })] } } },
+      attributes: [
+        kv('big', { value: { case: 'intValue', value: INT64_MAX } }),
+        kv('small', { value: { case: 'intValue', value: INT64_MIN } }),
+        kv('blob', { value: { case: 'bytesValue', value: new Uint8Array([0, 1, 254, 255]) } }),
+        kv('ratio', { value: { case: 'doubleValue', value: 0.25 } }),
+        kv('retried', { value: { case: 'boolValue', value: false } }),
+        kv('tags', { value: { case: 'arrayValue', value: { values: [str('a'), { value: { case: 'intValue', value: 7n } }, {}] } } }),
+        kv('http', { value: { case: 'kvlistValue', value: { values: [kv('status', { value: { case: 'intValue', value: 402n } })] } } }),
+      ],
+      droppedAttributesCount: 5,
+      flags: 1,
+      traceId: Buffer.from(TRACE_ID, 'hex'),
+      spanId: Buffer.from(SPAN_ID, 'hex'),
+      eventName: 'payment.declined',
+    }),
+  };
+}
+
+/** The LogEvent the input side makes of `otlpOrigin()` (its JSON form; the OTLP output does not read it). */
+function otlpLog(overrides: Partial<LogEvent> = {}): LogEvent {
+  return {
+    origin: otlpOrigin(),
+    level: 'WARN',
+    message: '{"reason":"declined","amount":12.5}',
+    service: 'payment-api',
+    source_ip: '10.0.0.1',
+    timestamp: '2024-01-15T10:30:00.123Z',
+    hostname: 'web-01',
+    trace_id: TRACE_ID,
+    attributes: { big: '9223372036854775807' },
+    event_id: EVENT_ID,
+    received_at: '2024-01-15T10:30:00.500Z',
+    derived: ['event_id'],
+    dropped_attributes: NONE,
+    ...overrides,
+  };
+}
+
+/** A log of our JSON contract. */
+function jsonLog(overrides: Partial<LogEvent> = {}): LogEvent {
+  return {
+    level: 'ERROR',
+    message: 'card declined',
+    service: 'payment-api',
+    source_ip: '10.0.0.1',
+    timestamp: '2024-01-15T10:30:00.123Z',
+    hostname: 'web-01',
+    trace_id: TRACE_ID,
+    attributes: { count: 42, huge: 2 ** 60, ratio: 0.5, ok: true, none: null, tags: ['a', 1, null], nested: { a: { b: 'c' } } },
+    event_id: EVENT_ID,
+    received_at: '2024-01-15T10:30:00.500Z',
+    derived: NONE,
+    dropped_attributes: NONE,
+    ...overrides,
+  };
+}
+
+const list = (...values: string[]) => ({ arrayValue: { values: values.map((stringValue) => ({ stringValue })) } });
+
+describe('an OTLP log, enriched', () => {
+  it('keeps its resource attributes with their types and sets the enrichment under semantic-convention names and enrichment.*', () => {
+    // Prepare
+    const enriched = enrich(otlpLog(), KNOWN);
+
+    // Act
+    const { resource, resourceKeys, resourceSchemaUrl } = decoded(enriched, otlpOrigin());
+
+    // Assess
+    expect(resource).toEqual({
+      'service.name': { stringValue: 'payment-api' },
+      'service.namespace': { stringValue: 'shop' },
+      'host.name': { stringValue: 'payment-api-01' },
+      'enrichment.original.host.name': { stringValue: 'web-01' },
+      'host.ip': list('fe80::1', '10.0.0.1'),
+      'cloud.region': { stringValue: 'eu-west-1' },
+      'deployment.environment.name': { stringValue: 'prod' },
+      'enrichment.original.deployment.environment.name': { stringValue: 'staging' },
+      'process.pid': { intValue: '4242' },
+      'service.version': { stringValue: '1.2.3' },
+      'cloud.availability_zone': { stringValue: 'zone-a' },
+      'enrichment.service.team': { stringValue: 'payments' },
+      'enrichment.service.owner': { stringValue: 'alice' },
+      'enrichment.service.tier': { stringValue: 'tier-1' },
+      'enrichment.service.cost_center': { stringValue: 'cc-9' },
+      'enrichment.host.datacenter': { stringValue: 'dc-east' },
+      'enrichment.host.cost_center': { stringValue: 'cc-1' },
+      'enrichment.status': { stringValue: 'complete' },
+      'enrichment.derived': list('event_id'),
+      'enrichment.enriched_at': { stringValue: '2024-01-15T10:30:01.000Z' },
+      'enrichment.latency_ms': { doubleValue: 1.5 },
+      'enrichment.received_at': { stringValue: '2024-01-15T10:30:00.500Z' },
+      'enrichment.source.topic': { stringValue: 'raw-logs' },
+      'enrichment.source.partition': { intValue: '2' },
+      'enrichment.source.offset': { intValue: '41' },
+      'enrichment.source.index': { intValue: '3' },
+    });
+    expect(new Set(resourceKeys).size).toBe(resourceKeys.length);
+    expect(resourceSchemaUrl).toBe('https://opentelemetry.io/schemas/1.26.0');
+  });
+
+  it('keeps the record, scope and dropped counts as received, and adds log.record.uid = event_id', () => {
+    // Prepare
+    const enriched = enrich(otlpLog(), KNOWN);
+
+    // Act
+    const { record, scope, scopeSchemaUrl } = decoded(enriched, otlpOrigin());
+
+    // Assess
+    expect(scope).toEqual({ name: 'checkout.http', version: '1.4.0', attributes: [{ key: 'scope.flag', value: { boolValue: true } }], droppedAttributesCount: 1 });
+    expect(scopeSchemaUrl).toBe('https://opentelemetry.io/schemas/1.27.0');
+    expect(record).toEqual({
+      timeUnixNano: '1705314600123456789',
+      observedTimeUnixNano: '1705314600223456789',
+      severityNumber: 14,
+      severityText: 'warning',
+      body: { kvlistValue: { values: [{ key: 'reason', value: { stringValue: 'declined' } }, { key: 'amount', value: { doubleValue: 12.5 } }] } },
+      attributes: [
+        { key: 'big', value: { intValue: '9223372036854775807' } },
+        { key: 'small', value: { intValue: '-9223372036854775808' } },
+        { key: 'blob', value: { bytesValue: Buffer.from([0, 1, 254, 255]).toString('base64') } },
+        { key: 'ratio', value: { doubleValue: 0.25 } },
+        { key: 'retried', value: { boolValue: false } },
+        { key: 'tags', value: { arrayValue: { values: [{ stringValue: 'a' }, { intValue: '7' }, {}] } } },
+        { key: 'http', value: { kvlistValue: { values: [{ key: 'status', value: { intValue: '402' } }] } } },
+        { key: 'log.record.uid', value: { stringValue: EVENT_ID } },
+      ],
+      droppedAttributesCount: 5,
+      flags: 1,
+      traceId: TRACE_ID,
+      spanId: SPAN_ID,
+      eventName: 'payment.declined',
+    });
+  });
+
+  it('leaves the origin unchanged', () => {
+    // Prepare
+    const origin = otlpOrigin();
+    const before = structuredClone(origin);
+
+    // Act
+    encodeOutput(enrich(otlpLog(), KNOWN), origin, 'otlp_proto');
+
+    // Assess
+    expect(origin).toEqual(before);
+  });
+
+  it('when partial: sets nothing for an unknown value, keeps the log\'s own, and lists the missing fields', () => {
+    // Prepare
+    const origin = otlpOrigin();
+    origin.resource?.attributes.push(kv('service.version', str('2.0.0-own')));
+    const enriched = enrich(otlpLog(), UNKNOWN);
+
+    // Act
+    const { resource } = decoded(enriched, origin);
+
+    // Assess
+    expect(resource).toMatchObject({
+      'host.name': { stringValue: 'web-01' },
+      'host.ip': list('fe80::1', '10.0.0.1'),
+      'deployment.environment.name': { stringValue: 'staging' },
+      'service.version': { stringValue: '2.0.0-own' },
+      'enrichment.status': { stringValue: 'partial' },
+      'enrichment.missing': {
+        kvlistValue: {
+          values: expect.arrayContaining([
+            { key: 'host.datacenter', value: { stringValue: 'not_found' } },
+            { key: 'host.zone', value: { stringValue: 'not_found' } },
+            { key: 'service.version', value: { stringValue: 'not_found' } },
+          ]),
+        },
+      },
+    });
+    expect(Object.keys(resource).filter((key) => key.startsWith('enrichment.original.'))).toEqual([]);
+    for (const key of ['cloud.availability_zone', 'enrichment.service.team', 'enrichment.service.owner', 'enrichment.service.tier', 'enrichment.service.cost_center', 'enrichment.host.datacenter', 'enrichment.host.cost_center']) {
+      expect({ key, value: resource[key] }).toEqual({ key, value: undefined });
+    }
+    const missing = resource['enrichment.missing']?.kvlistValue?.values?.map(({ key }) => key).sort();
+    expect(missing).toEqual(Object.keys(enriched.enrichment.missing).sort());
+  });
+
+  it('sets host.ip to the looked-up address alone when the log\'s own host.ip does not list it', () => {
+    // Prepare
+    const origin = otlpOrigin();
+    const own = origin.resource?.attributes.find((attribute) => attribute.key === 'host.ip');
+    if (own !== undefined) own.value = create(AnyValueSchema, str('192.168.7.7'));
+
+    // Act
+    const { resource } = decoded(enrich(otlpLog(), KNOWN), origin);
+
+    // Assess
+    expect(resource['host.ip']).toEqual(list('10.0.0.1'));
+    expect(resource['enrichment.original.host.ip']).toEqual({ stringValue: '192.168.7.7' });
+  });
+
+  it('drops the enrichment.* resource attributes of an earlier pass, so that a partial output lists only this pass\'s missing fields', () => {
+    // Prepare
+    const origin = otlpOrigin();
+    origin.resource?.attributes.push(kv('enrichment.status', str('partial')), kv('enrichment.missing', { value: { case: 'kvlistValue', value: { values: [kv('host.zone', str('unavailable'))] } } }));
+
+    // Act
+    const { resource } = decoded(enrich(otlpLog(), KNOWN), origin);
+
+    // Assess
+    expect(resource['enrichment.status']).toEqual({ stringValue: 'complete' });
+    expect(Object.keys(resource).filter((key) => key === 'enrichment.missing' || key.startsWith('enrichment.original.enrichment'))).toEqual([]);
+  });
+
+  it('keeps a log.record.uid the record had, when it differs, as enrichment.original.log.record.uid', () => {
+    // Prepare
+    const origin = otlpOrigin();
+    origin.record.attributes.push(kv('log.record.uid', str('01HZX-own-id')));
+
+    // Act
+    const { attributes } = decoded(enrich(otlpLog(), KNOWN), origin);
+
+    // Assess
+    expect(attributes['log.record.uid']).toEqual({ stringValue: EVENT_ID });
+    expect(attributes['enrichment.original.log.record.uid']).toEqual({ stringValue: '01HZX-own-id' });
+  });
+});
+
+describe('a JSON log, enriched', () => {
+  it('maps its fields onto the record: times, severity, body, attributes with their JSON types, trace id, log.record.uid', () => {
+    // Prepare
+    const enriched = enrich(jsonLog(), KNOWN);
+
+    // Act
+    const { record, scope, scopeSchemaUrl, resourceSchemaUrl } = decoded(enriched, undefined);
+
+    // Assess
+    expect(record).toEqual({
+      timeUnixNano: '1705314600123000000',
+      observedTimeUnixNano: '1705314600500000000',
+      severityNumber: 17,
+      severityText: 'ERROR',
+      body: { stringValue: 'card declined' },
+      attributes: [
+        { key: 'count', value: { intValue: '42' } },
+        { key: 'huge', value: { doubleValue: 2 ** 60 } },
+        { key: 'ratio', value: { doubleValue: 0.5 } },
+        { key: 'ok', value: { boolValue: true } },
+        { key: 'none', value: {} },
+        { key: 'tags', value: { arrayValue: { values: [{ stringValue: 'a' }, { intValue: '1' }, {}] } } },
+        { key: 'nested', value: { kvlistValue: { values: [{ key: 'a', value: { kvlistValue: { values: [{ key: 'b', value: { stringValue: 'c' } }] } } }] } } },
+        { key: 'log.record.uid', value: { stringValue: EVENT_ID } },
+      ],
+      traceId: TRACE_ID,
+    });
+    expect([scope, scopeSchemaUrl, resourceSchemaUrl]).toEqual([undefined, undefined, undefined]);
+  });
+
+  it('puts the enrichment on the resource, with host.name and host.ip from the log', () => {
+    // Prepare
+    const enriched = enrich(jsonLog(), KNOWN);
+
+    // Act
+    const { resource } = decoded(enriched, undefined);
+
+    // Assess
+    expect(resource).toEqual({
+      'host.name': { stringValue: 'payment-api-01' },
+      'enrichment.original.host.name': { stringValue: 'web-01' },
+      'host.ip': list('10.0.0.1'),
+      'service.name': { stringValue: 'payment-api' },
+      'service.version': { stringValue: '1.2.3' },
+      'deployment.environment.name': { stringValue: 'prod' },
+      'cloud.availability_zone': { stringValue: 'zone-a' },
+      'enrichment.service.team': { stringValue: 'payments' },
+      'enrichment.service.owner': { stringValue: 'alice' },
+      'enrichment.service.tier': { stringValue: 'tier-1' },
+      'enrichment.service.cost_center': { stringValue: 'cc-9' },
+      'enrichment.host.datacenter': { stringValue: 'dc-east' },
+      'enrichment.host.cost_center': { stringValue: 'cc-1' },
+      'enrichment.status': { stringValue: 'complete' },
+      'enrichment.enriched_at': { stringValue: '2024-01-15T10:30:01.000Z' },
+      'enrichment.latency_ms': { doubleValue: 1.5 },
+      'enrichment.received_at': { stringValue: '2024-01-15T10:30:00.500Z' },
+      'enrichment.source.topic': { stringValue: 'raw-logs' },
+      'enrichment.source.partition': { intValue: '2' },
+      'enrichment.source.offset': { intValue: '41' },
+    });
+  });
+
+  it('when partial and named by hostname only: no host.ip, the log\'s host.name, nulls set nothing, missing and dropped listed', () => {
+    // Prepare
+    const { source_ip: _ip, ...log } = jsonLog({ derived: ['event_id', 'received_at'], dropped_attributes: ['x'] });
+    const enriched = enrich(log, UNKNOWN);
+
+    // Act
+    const { resource } = decoded(enriched, undefined);
+
+    // Assess
+    expect(resource).toEqual({
+      'host.name': { stringValue: 'web-01' },
+      'service.name': { stringValue: 'payment-api' },
+      'enrichment.status': { stringValue: 'partial' },
+      'enrichment.missing': {
+        kvlistValue: { values: Object.entries(enriched.enrichment.missing).map(([key, reason]) => ({ key, value: { stringValue: reason } })) },
+      },
+      'enrichment.derived': list('event_id', 'received_at'),
+      'enrichment.dropped_attributes': list('x'),
+      'enrichment.enriched_at': { stringValue: '2024-01-15T10:30:01.000Z' },
+      'enrichment.latency_ms': { doubleValue: 1.5 },
+      'enrichment.received_at': { stringValue: '2024-01-15T10:30:00.500Z' },
+      'enrichment.source.topic': { stringValue: 'raw-logs' },
+      'enrichment.source.partition': { intValue: '2' },
+      'enrichment.source.offset': { intValue: '41' },
+    });
+    expect(Object.keys(enriched.enrichment.missing)).toEqual(expect.arrayContaining(['host.datacenter', 'service.team', 'host.zone']));
+  });
+
+  it.each([
+    ['INFO', 9],
+    ['TRACE', 1],
+    ['DEBUG', 5],
+    ['WARN', 13],
+    ['FATAL', 21],
+  ] as const)('writes level %s as severityNumber %i', (level, number) => {
+    const { record } = decoded(enrich(jsonLog({ level }), KNOWN), undefined);
+    expect([record.severityNumber, record.severityText]).toEqual([number, level]);
+  });
+
+  it('keeps a trace id that is not a W3C one (32 hex digits, not all zero) as enrichment.trace_id, and no traceId', () => {
+    for (const traceId of ['t-1', '0'.repeat(32), `${TRACE_ID}ff`]) {
+      const { record, attributes } = decoded(enrich(jsonLog({ trace_id: traceId }), KNOWN), undefined);
+      expect({ traceId, record: record.traceId, kept: attributes['enrichment.trace_id'] }).toEqual({ traceId, record: undefined, kept: { stringValue: traceId } });
+    }
+  });
+
+  it('reads an upper-case W3C trace id as the same bytes', () => {
+    const { record } = decoded(enrich(jsonLog({ trace_id: TRACE_ID.toUpperCase() }), KNOWN), undefined);
+    expect(record.traceId).toBe(TRACE_ID);
+  });
+
+  it('keeps a timestamp before 1970, which OTLP\'s unsigned times cannot hold, as enrichment.timestamp', () => {
+    const { record, attributes } = decoded(enrich(jsonLog({ timestamp: '1969-12-31T23:59:59.000Z' }), KNOWN), undefined);
+    expect(record.timeUnixNano).toBeUndefined();
+    expect(attributes['enrichment.timestamp']).toEqual({ stringValue: '1969-12-31T23:59:59.000Z' });
+  });
+});
+
+describe('otlp_json', () => {
+  const cases: [string, () => [EnrichedLog, OtlpOrigin | undefined]][] = [
+    ['an OTLP log, complete', () => [enrich(otlpLog(), KNOWN), otlpOrigin()]],
+    ['an OTLP log, partial', () => [enrich(otlpLog(), UNKNOWN), otlpOrigin()]],
+    ['a JSON log, complete', () => [enrich(jsonLog(), KNOWN), undefined]],
+    ['a JSON log, partial', () => [enrich(jsonLog(), UNKNOWN), undefined]],
+  ];
+
+  it.each(cases)('%s: follows the OTLP/JSON rules and holds what otlp_proto holds', (_name, make) => {
+    // Prepare
+    const [enriched, origin] = make();
+
+    // Act
+    const json = encodeOutput(enriched, origin, 'otlp_json');
+    const proto = encodeOutput(enriched, origin, 'otlp_proto');
+
+    // Assess
+    expect(json.headers).toEqual({ 'content-type': 'application/json' });
+    expect(typeof json.value).toBe('string');
+    const parsed: unknown = JSON.parse(json.value as string);
+    expect(otlpJsonProblems(parsed)).toEqual([]);
+    expect(parsed).toEqual(decodeOtlpProto(proto.value as Buffer));
+  });
+
+  it('writes the ids in hex and the 64-bit integers as strings', () => {
+    const { value } = encodeOutput(enrich(otlpLog(), KNOWN), otlpOrigin(), 'otlp_json');
+    expect(value).toContain(`"traceId":"${TRACE_ID}"`);
+    expect(value).toContain(`"spanId":"${SPAN_ID}"`);
+    expect(value).toContain('"timeUnixNano":"1705314600123456789"');
+    expect(value).toContain('"intValue":"9223372036854775807"');
+    expect(value).toContain('"severityNumber":14');
+  });
+});

@@ -9,6 +9,7 @@
  */
 import * as z from 'zod';
 import { postgresEnv, readConfig, redisEnv, topicsEnv } from '#shared/config.ts';
+import { OUTPUT_ENCODINGS } from './src/otlp/types.ts';
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const flag = z
@@ -52,6 +53,13 @@ export const enrichEnv = z.object({
   ENRICH_BREAKER_KEY_PREFIX: z.string().min(1).default('enrich:breaker:v2:'),
   /** `true` when the event source mapping has `FunctionResponseTypes: ["ReportBatchItemFailures"]`. */
   ENRICH_REPORT_BATCH_ITEM_FAILURES: flag,
+  /**
+   * How the complete and partial outputs are written: `json` (the enriched-log.v1 schema), or one OTLP
+   * `ExportLogsServiceRequest` per log, `otlp_proto` or `otlp_json`, as an OpenTelemetry Collector's Kafka
+   * receiver reads them (./src/otlp/encode-otlp.ts). Per deployment: every consumer of a topic reads one
+   * encoding. Dead letters are always JSON.
+   */
+  OUTPUT_ENCODING: z.enum(OUTPUT_ENCODINGS).default('json'),
 });
 export type EnrichEnv = z.infer<typeof enrichEnv>;
 

@@ -112,6 +112,7 @@ export function createEnrichDependencies(env: NodeJS.ProcessEnv, overrides: Enri
     topics: { complete: config.COMPLETE_TOPIC, partial: config.PARTIAL_TOPIC, deadLetter: config.DLQ_TOPIC },
     log,
     reportBatchItemFailures: config.ENRICH_REPORT_BATCH_ITEM_FAILURES,
+    outputEncoding: config.OUTPUT_ENCODING,
   });
   return {
     config,

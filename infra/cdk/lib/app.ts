@@ -67,6 +67,7 @@ export function buildApp(app: App): BuiltApp {
     ...(env === undefined ? {} : { env }),
     stage: settings.stage,
     topics: TOPICS,
+    outputEncoding: settings.outputEncoding,
     eventSource: {
       pollers: settings.costProfile === 'minimal' ? 'on-demand' : 'provisioned',
       batchSize: settings.enrichBatchSize,

@@ -5,6 +5,7 @@
 import type { Node } from 'constructs';
 import { z } from 'zod';
 import { readConfig } from '#shared/config.ts';
+import { OUTPUT_ENCODINGS } from '../../../functions/enrich/src/otlp/types.ts';
 import { TOPICS } from './endpoints.ts';
 
 const flag = z.union([z.boolean(), z.enum(['true', 'false']).transform((value) => value === 'true')]);
@@ -61,6 +62,11 @@ export const settingsSchema = z.object({
   enrichBatchSize: count(500),
   enrichBatchWindowSeconds: z.coerce.number().int().min(0).max(300).default(1),
   enrichRetryAttempts: z.coerce.number().int().min(0).max(10_000).default(5),
+  /**
+   * How enrich writes enriched-logs-complete and -partial: `json` (our schema), `otlp_proto` or `otlp_json`
+   * (OTLP, for an OpenTelemetry Collector's Kafka receiver). Enrich's OUTPUT_ENCODING, on both targets.
+   */
+  outputEncoding: z.enum(OUTPUT_ENCODINGS).default('json'),
   ingestRateLimit: count(500),
   ingestBurstLimit: count(1000),
   ingestDailyQuota: count(10_000_000),

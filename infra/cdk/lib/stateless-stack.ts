@@ -23,6 +23,7 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import type { PostgresEnv, RedisEnv } from '#shared/config.ts';
 import type { EnrichEnv } from '../../../functions/enrich/config.ts';
+import type { OutputEncoding } from '../../../functions/enrich/src/otlp/types.ts';
 import { ENRICH_CONSUMER_GROUP, type PipelineResources, type TopicNames } from './endpoints.ts';
 import { MEMORY_MB } from './function-sizes.ts';
 import { acknowledge } from './nag-suppressions.ts';
@@ -58,6 +59,9 @@ export const CLIENT_TIMEOUTS_MS = {
   metadata: ClientTimeouts<RedisEnv & PostgresEnv>;
 };
 
+/** A misspelt name would fail the type check here (and the env-schemas test) rather than fall back to json. */
+const OUTPUT_ENCODING: keyof EnrichEnv = 'OUTPUT_ENCODING';
+
 function environmentOf(values: Readonly<Record<string, number>>): Record<string, string> {
   return Object.fromEntries(Object.entries(values).map(([name, value]) => [name, String(value)]));
 }
@@ -85,6 +89,8 @@ export interface StatelessStackProps extends StackProps {
   readonly resources: PipelineResources;
   readonly topics: TopicNames;
   readonly eventSource: EnrichEventSourceSettings;
+  /** Enrich's OUTPUT_ENCODING: how the complete and partial topics are written (functions/enrich/config.ts). */
+  readonly outputEncoding: OutputEncoding;
   /** Requests per second and burst of the ingest usage plan, and its daily quota. */
   readonly ingestThrottle: { readonly rateLimit: number; readonly burstLimit: number; readonly dailyQuota: number };
   /**
@@ -151,7 +157,8 @@ export class StatelessStack extends Stack {
       .bindTopic(kafka, 'DLQ_TOPIC', topics.dlq, 'produce')
       .bindConsumerGroup(kafka, ENRICH_CONSUMER_GROUP)
       .bindRedis(cache.enrich)
-      .bindDatabase(databaseRoles.enrich);
+      .bindDatabase(databaseRoles.enrich)
+      .bindValue(OUTPUT_ENCODING, props.outputEncoding);
 
     if (props.local !== undefined) {
       this.metadata.bindValue('ADMIN_API_KEYS', props.local.adminApiKey);

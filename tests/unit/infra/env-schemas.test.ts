@@ -153,6 +153,12 @@ describe('mistakes the schemas catch', () => {
     expect(problems(fn, { ...env, RAW_TOPICS: topic ?? '' })).toEqual(['RAW_TOPICS: no schema reads it']);
   });
 
+  it('an output encoding enrich does not write (OUTPUT_ENCODING=protobuf)', () => {
+    const fn = houseFunction('aws', 'enrich');
+    expect(fn.env.OUTPUT_ENCODING).toBe('json');
+    expect(problems(fn, { ...fn.env, OUTPUT_ENCODING: 'protobuf' })).toEqual([expect.stringMatching(/^OUTPUT_ENCODING: .*"json"\|"otlp_json"\|"otlp_proto"/)]);
+  });
+
   it('KAFKA_AUTH=none next to MSK_CLUSTER_ARN', () => {
     const fn = houseFunction('aws', 'ingest');
     expect(problems(fn, { ...fn.env, KAFKA_AUTH: 'none' }).join('\n')).toMatch(/^KAFKA_AUTH: /m);

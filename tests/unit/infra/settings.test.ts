@@ -62,3 +62,26 @@ it.each(['raw-logs-dlq', 'raw-logs', 'not a topic'])('rejects %s as the on-failu
   expect(read).toThrow(ConfigError);
   expect(read).toThrow(/onFailureTopic/);
 });
+
+it('defaults the output encoding to json and takes otlp_proto or otlp_json from the context', () => {
+  // Prepare
+  const apps = [new App(), new App({ context: { outputEncoding: 'otlp_proto' } }), new App({ context: { outputEncoding: 'otlp_json' } })];
+
+  // Act
+  const settings = apps.map((app) => readSettings(app.node));
+
+  // Assess
+  expect(settings.map(({ outputEncoding }) => outputEncoding)).toEqual(['json', 'otlp_proto', 'otlp_json']);
+});
+
+it('rejects an output encoding the enrich function does not write, naming the setting', () => {
+  // Prepare
+  const app = new App({ context: { outputEncoding: 'protobuf' } });
+
+  // Act
+  const read = () => readSettings(app.node);
+
+  // Assess
+  expect(read).toThrow(ConfigError);
+  expect(read).toThrow(/outputEncoding/);
+});

@@ -3,6 +3,11 @@
  * from, so an operator can fix and replay it. Keyed by the event id when the value had one (accounting joins
  * on it), else by the source coordinates, which are stable across retries.
  *
+ * A log record of an OTLP request (./otlp/decode-otlp.ts) that fails is a dead letter of its own: keyed by its
+ * derived event id, `source.index` its position in the request, and `original.value` a request holding only
+ * that record with its resource and scope, in the encoding the record came in, so that it can be replayed
+ * alone (a whole OTLP record that cannot be read keeps its own value, as any other record).
+ *
  * Two kinds of failure end here: a value that does not decode to a valid log (`undecodable`, `invalid`), and a
  * record that is not what the poller documents (`malformed`: a coordinate missing or of the wrong type, a value
  * that is not base64, a header byte out of range…). A malformed record carries whatever could still be read:
@@ -51,7 +56,8 @@ export interface DeadLetter {
   reason: DeadLetterReason;
   problems: FieldProblem[];
   event_id: string | null;
-  source: RecordCoordinates;
+  /** `index`: the failed log record's position in its OTLP request (OTLP log records only). */
+  source: RecordCoordinates & { index?: number };
   /**
    * `key`/`value`: base64 as received; `headers`: as received (bytes may be signed: decode with `b & 0xff`).
    * `malformed` (malformed records only): the fields named in `problems`, as received.
@@ -60,18 +66,27 @@ export interface DeadLetter {
   failed_at: string;
 }
 
+/**
+ * @param failure `index` and `value` for one log record of an OTLP request: its position, and the base64
+ *   value of the request of that record alone (kept instead of the record's)
+ * @example
+ * const decoded = decodeRecord(record);
+ * if (decoded.ok === false) messages.push(deadLetterMessage(record, decoded, 'raw-logs-dlq', now));
+ */
 export function deadLetterMessage(
   record: KafkaEventRecord,
-  failure: { reason: DecodeFailureReason; problems: FieldProblem[]; eventId: string | undefined },
+  failure: { reason: DecodeFailureReason; problems: FieldProblem[]; eventId: string | undefined; index?: number; value?: string },
   topic: string,
   failedAt: string,
 ): OutgoingMessage {
+  const source: DeadLetter['source'] = { topic: record.topic, partition: record.partition, offset: record.offset, timestamp: record.timestamp };
+  if (failure.index !== undefined) source.index = failure.index;
   const letter: DeadLetter = {
     reason: failure.reason,
     problems: failure.problems,
     event_id: failure.eventId ?? null,
-    source: { topic: record.topic, partition: record.partition, offset: record.offset, timestamp: record.timestamp },
-    original: { ...bounded(record.key ?? null, record.value ?? null), headers: record.headers ?? null },
+    source,
+    original: { ...bounded(record.key ?? null, failure.value ?? record.value ?? null), headers: record.headers ?? null },
     failed_at: failedAt,
   };
   return { topic, key: failure.eventId ?? recordId(record), value: JSON.stringify(letter) };

@@ -8,6 +8,11 @@
  * for JSON.stringify, a bug in the contract) dead-letters this record with the error as its problem.
  *
  * Bytes: strict UTF-8 (a Latin-1 `caf\xE9` is `undecodable`, never silently U+FFFD), one leading BOM dropped.
+ *
+ * A record may also hold an OpenTelemetry `ExportLogsServiceRequest` (./otlp/decode-otlp.ts: how it is
+ * recognised, by its `content-type` header or its content, and mapped): each of its log records is then a log
+ * of its own, or a dead letter of its own. Recognising costs our own ingest's records nothing: they take the
+ * fast path before anything looks for OTLP, and only a value that is not JSON is tried as protobuf.
  */
 import type { FieldProblem } from '#shared/errors.ts';
 import { parseRawLogRecord, RawLogRecord } from '#shared/schemas/log.ts';
@@ -15,34 +20,61 @@ import { decodeUtf8 } from '#shared/text/utf8.ts';
 import { fastLogEvent } from './fast-validate.ts';
 import { type KafkaEventRecord, valueBytes } from './kafka-event.ts';
 import { derivedEventId, type LogEvent, toLogEvent, withForeignEventId } from './log-event.ts';
+import { type DeclaredEncoding, decodeOtlpJson, decodeOtlpProto, declaredEncoding, isOtlpJson, type OtlpEncoding } from './otlp/decode-otlp.ts';
 
 export type DecodeFailureReason = 'undecodable' | 'invalid';
 
-export type Decoded =
-  | { ok: true; log: LogEvent }
-  | { ok: false; reason: DecodeFailureReason; problems: FieldProblem[]; eventId: string | undefined };
+export interface DecodedLog {
+  ok: true;
+  log: LogEvent;
+}
+
+export interface DecodeFailure {
+  ok: false;
+  reason: DecodeFailureReason;
+  problems: FieldProblem[];
+  eventId: string | undefined;
+  /** A log record of an OTLP request: its position in the request (`source.index` of its dead letter). */
+  index?: number;
+  /** A log record of an OTLP request: the base64 value its dead letter keeps (a request of that record alone). */
+  value?: string;
+}
+
+/** A record holding an OTLP request with log records: one result per log record, in request order. */
+export interface DecodedLogs {
+  ok: 'logs';
+  encoding: OtlpEncoding;
+  logs: (DecodedLog | DecodeFailure)[];
+}
+
+export type Decoded = DecodedLog | DecodeFailure | DecodedLogs;
 
 /**
  * @example
  * const decoded = decodeRecord(event.records['raw-logs-0'][0]);
- * if (!decoded.ok) deadLetters.push(deadLetterMessage(record, decoded, topic, now));
+ * if (decoded.ok === false) deadLetters.push(deadLetterMessage(record, decoded, topic, now));
+ * else if (decoded.ok === 'logs') for (const each of decoded.logs) …; // an OTLP request
  */
 export function decodeRecord(record: KafkaEventRecord): Decoded {
   const value = record.value;
   if (value === undefined || value === null || value.length === 0) {
     return { ok: false, reason: 'undecodable', problems: [{ field: '(value)', reason: 'is empty' }], eventId: undefined };
   }
+  const declared = declaredEncoding(record.headers);
+  if (declared === 'otlp_proto') return decodeOtlpProto(Buffer.from(value, 'base64'), record);
   let parsed: unknown;
+  let text: string;
   try {
-    const text = valueText(value);
-    if (!text.ok) return { ok: false, reason: 'undecodable', problems: [{ field: '(value)', reason: text.reason }], eventId: undefined };
-    // JSON.parse once per record.
-    parsed = JSON.parse(text.text);
+    const decoded = valueText(value);
+    if (!decoded.ok) return notJson(value, record, declared, decoded.reason);
+    text = decoded.text;
+    // JSON.parse once per record (an OTLP/JSON request with long numbers is parsed again: ./otlp/decode-otlp.ts).
+    parsed = JSON.parse(text);
   } catch (error) {
-    return { ok: false, reason: 'undecodable', problems: [{ field: '(value)', reason: `is not valid JSON: ${messageOf(error)}` }], eventId: undefined };
+    return notJson(value, record, declared, `is not valid JSON: ${messageOf(error)}`);
   }
   try {
-    return decodeValue(parsed, record);
+    return decodeValue(parsed, text, record);
   } catch (error) {
     // Whatever the value made the contract throw is this record's problem, never the batch's.
     return { ok: false, reason: 'invalid', problems: [{ field: '(value)', reason: `could not be validated: ${messageOf(error)}` }], eventId: eventIdOf(parsed, record) };
@@ -62,10 +94,23 @@ export function valueText(value: string): ReturnType<typeof decodeUtf8> {
   return decodeUtf8(bytes === undefined ? Buffer.from(value, 'base64') : Buffer.from(bytes, 'latin1'));
 }
 
-/** A parsed value: the fast path for our own ingest's records, else the contract (normalise → zod → derive). */
-function decodeValue(parsed: unknown, record: KafkaEventRecord): Decoded {
+/**
+ * A value that is not JSON text: undecodable, unless no header said JSON and its first byte is how a
+ * protobuf ExportLogsServiceRequest begins (0x0A: field 1, length-delimited), when it is tried as one.
+ */
+function notJson(value: string, record: KafkaEventRecord, declared: DeclaredEncoding, reason: string): Decoded {
+  if (declared === undefined && valueBytes(value)?.charCodeAt(0) === 0x0a) return decodeOtlpProto(Buffer.from(value, 'base64'), record, reason);
+  return { ok: false, reason: 'undecodable', problems: [{ field: '(value)', reason }], eventId: undefined };
+}
+
+/**
+ * A parsed value: the fast path for our own ingest's records, else an OTLP/JSON request, else the contract
+ * (normalise → zod → derive).
+ */
+function decodeValue(parsed: unknown, text: string, record: KafkaEventRecord): Decoded {
   const fast = fastOrNothing(parsed);
   if (fast !== undefined) return { ok: true, log: fast };
+  if (isOtlpJson(parsed)) return decodeOtlpJson(text, parsed, record);
   if (hasForeignEventId(parsed)) {
     // Another producer's own id that is not ours to keep as event_id: as ingest does with a client's, it is
     // kept under attributes and the record gets the id derived from its coordinates (listed in `derived`).

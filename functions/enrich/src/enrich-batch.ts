@@ -12,14 +12,20 @@
  * (`recordId`) and a batch by its offset span per partition; every output, dead letters included, carries its
  * `source` coordinates and the log's event_id where there is one; enriched outputs pass trace_id through, and
  * every output carries the W3C trace headers its raw record came with (./trace-context.ts).
+ *
+ * A record may hold many logs (an OTLP request: ./otlp/decode-otlp.ts); each is enriched, or dead-lettered,
+ * on its own, and the batch's counts are of logs: a record of N log records counts N (`BatchOutcome`).
+ * Outputs are our JSON, or with `outputEncoding` OTLP (./otlp/encode-otlp.ts); dead letters are always JSON.
  */
 import type { Log } from '#shared/log-port.ts';
 import type { EventPublisher, OutgoingMessage } from '#shared/kafka/publisher.ts';
 import { deadLetterMessage, malformedRecordMessage, unwritableRecordMessage } from './dead-letter.ts';
-import { decodeRecord } from './decode.ts';
-import { BlockCache, Merger, type SerializedEnrichedLog } from './enriched-log.ts';
+import { type DecodeFailure, decodeRecord } from './decode.ts';
+import { BlockCache, type EnrichmentStatus, Merger, topicFor } from './enriched-log.ts';
 import type { LogEvent } from './log-event.ts';
 import { checkRecord, type KafkaBatchResponse, type KafkaEvent, type KafkaEventRecord, MalformedRecord, readOffset, recordId } from './kafka-event.ts';
+import { encodeOutput } from './otlp/encode-otlp.ts';
+import type { OutputEncoding } from './otlp/types.ts';
 import type { EnrichMetrics, MetadataLookup, ResolvedMetadata } from './ports.ts';
 import { emptyTally } from './tiered-lookup.ts';
 import { forwardedTrace, withTrace } from './trace-context.ts';
@@ -38,14 +44,21 @@ export interface EnrichBatchDeps {
   log: Log;
   /** Return `batchItemFailures` instead of throwing when producing fails. */
   reportBatchItemFailures: boolean;
+  /** How complete and partial outputs are written (`OUTPUT_ENCODING`); our JSON by default. */
+  outputEncoding?: OutputEncoding;
   /** Monotonic milliseconds (latency) and wall clock (enriched_at); injectable for tests. */
   monotonic?: () => number;
   wallClock?: () => Date;
 }
 
-/** Counts of one handled batch. */
+/**
+ * Counts of one handled batch. `logs` = complete + partial + deadLettered, always: a record of an OTLP request
+ * counts one log per log record (each is enriched or dead-lettered on its own), any other record one.
+ */
 export interface BatchOutcome {
+  /** Kafka records. */
   records: number;
+  logs: number;
   complete: number;
   partial: number;
   deadLettered: number;
@@ -53,6 +66,7 @@ export interface BatchOutcome {
 
 export class EnrichBatch {
   readonly #deps: EnrichBatchDeps;
+  readonly #encoding: OutputEncoding;
   readonly #monotonic: () => number;
   readonly #wallClock: () => Date;
   /** Host and service blocks of earlier batches, reused while their metadata is the same. */
@@ -60,6 +74,7 @@ export class EnrichBatch {
 
   constructor(deps: EnrichBatchDeps) {
     this.#deps = deps;
+    this.#encoding = deps.outputEncoding ?? 'json';
     this.#monotonic = deps.monotonic ?? performance.now.bind(performance);
     this.#wallClock = deps.wallClock ?? (() => new Date());
   }
@@ -71,6 +86,7 @@ export class EnrichBatch {
   async handle(event: KafkaEvent): Promise<KafkaBatchResponse | undefined> {
     const started = this.#monotonic();
     const { topics, lookup, publisher } = this.#deps;
+    const encoding = this.#encoding;
     const enrichedAt = this.#wallClock().toISOString();
     const messages: OutgoingMessage[] = [];
     const logs: LogEvent[] = [];
@@ -79,6 +95,21 @@ export class EnrichBatch {
     const hostnames = new Set<string>();
     const services = new Set<string>();
     let records = 0;
+    let deadLettered = 0;
+    const deadLetter = (record: KafkaEventRecord, failure: DecodeFailure) => {
+      const at = failure.index === undefined ? recordId(record) : `${recordId(record)}#${failure.index}`;
+      this.#deps.log.warn('record dead-lettered', { record: at, reason: failure.reason, problems: failure.problems });
+      messages.push(withTrace(deadLetterMessage(record, failure, topics.deadLetter, enrichedAt), forwardedTrace(record.headers)));
+      deadLettered++;
+    };
+    const accept = (log: LogEvent, record: KafkaEventRecord) => {
+      logs.push(log);
+      sources.push(record);
+      // A log may name its host only by hostname (no source_ip): it is then looked up by name only.
+      if (log.source_ip !== undefined) ips.add(log.source_ip);
+      if (log.hostname !== undefined) hostnames.add(log.hostname);
+      services.add(log.service);
+    };
 
     for (const partitionKey in event.records) {
       const batch = event.records[partitionKey];
@@ -97,53 +128,53 @@ export class EnrichBatch {
           }
           this.#deps.log.warn('record dead-lettered', { record: recordId(record.source), reason: 'malformed', problems: record.problems });
           messages.push(withTrace(letter, forwardedTrace(record.headers)));
+          deadLettered++;
           continue;
         }
         const decoded = decodeRecord(record);
-        if (!decoded.ok) {
-          this.#deps.log.warn('record dead-lettered', { record: recordId(record), reason: decoded.reason, problems: decoded.problems });
-          messages.push(withTrace(deadLetterMessage(record, decoded, topics.deadLetter, enrichedAt), forwardedTrace(record.headers)));
-          continue;
-        }
-        const log = decoded.log;
-        logs.push(log);
-        sources.push(record);
-        // A log may name its host only by hostname (no source_ip): it is then looked up by name only.
-        if (log.source_ip !== undefined) ips.add(log.source_ip);
-        if (log.hostname !== undefined) hostnames.add(log.hostname);
-        services.add(log.service);
+        if (decoded.ok === true) accept(decoded.log, record);
+        else if (decoded.ok === false) deadLetter(record, decoded);
+        else for (const each of decoded.logs) each.ok ? accept(each.log, record) : deadLetter(record, each);
       }
     }
-    let unenriched = 0;
 
     const metadata: ResolvedMetadata | undefined = logs.length > 0 ? await lookup.resolve({ ips, hostnames, services }) : undefined;
     let complete = 0;
+    let partial = 0;
     if (metadata !== undefined) {
       const latencyMs = Math.round((this.#monotonic() - started) * 1000) / 1000;
       const merger = new Merger(metadata, enrichedAt, latencyMs, this.#blocks);
       for (let i = 0; i < logs.length; i++) {
         const log = logs[i] as LogEvent;
         const record = sources[i] as KafkaEventRecord;
-        let enriched: SerializedEnrichedLog;
+        let status: EnrichmentStatus;
+        let output: OutgoingMessage;
         try {
-          // The record is its own coordinates (serialize reads topic, partition and offset only).
-          enriched = merger.serialize(log, record);
+          if (encoding === 'json') {
+            // The record is its own coordinates (serialize reads topic, partition and offset only).
+            const enriched = merger.serialize(log, record);
+            status = enriched.status;
+            output = { topic: topicFor(status, topics), key: log.event_id, value: enriched.json };
+          } else {
+            // One OTLP request per log, from the merged event and (an OTLP log's) origin.
+            const enriched = merger.merge(log, record);
+            status = enriched.enrichment.status;
+            const { value, headers } = encodeOutput(enriched, log.origin, encoding);
+            output = { topic: topicFor(status, topics), key: log.event_id, value, headers };
+          }
         } catch (error) {
-          // One record's content (a value JSON cannot write) must not fail its batch: it is dead-lettered.
+          // One log's content (a value JSON cannot write) must not fail its batch: it is dead-lettered (an
+          // OTLP log with its index; its value is then the whole record's, which holds it).
           const problems = [{ field: '(record)', reason: `could not be enriched: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}` }];
-          this.#deps.log.warn('record dead-lettered', { record: recordId(record), reason: 'invalid', problems });
-          const letter = deadLetterMessage(record, { reason: 'invalid', problems, eventId: log.event_id }, topics.deadLetter, enrichedAt);
-          messages.push(withTrace(letter, forwardedTrace(record.headers)));
-          unenriched++;
+          deadLetter(record, { ok: false, reason: 'invalid', problems, eventId: log.event_id, index: log.origin?.index });
           continue;
         }
-        const isComplete = enriched.status === 'complete';
-        if (isComplete) complete++;
-        const output: OutgoingMessage = { topic: isComplete ? topics.complete : topics.partial, key: log.event_id, value: enriched.json };
+        if (status === 'complete') complete++;
+        else partial++;
         messages.push(withTrace(output, forwardedTrace(record.headers)));
       }
     }
-    const outcome: BatchOutcome = { records, complete, partial: logs.length - complete - unenriched, deadLettered: records - logs.length + unenriched };
+    const outcome: BatchOutcome = { records, logs: complete + partial + deadLettered, complete, partial, deadLettered };
 
     let failure: unknown;
     try {
@@ -153,7 +184,11 @@ export class EnrichBatch {
     }
     const latencyMs = this.#monotonic() - started;
     this.#deps.metrics.batch({
-      ...outcome,
+      // The metrics count logs: attempts = complete + partial + dead-lettered, whatever a record holds.
+      records: outcome.logs,
+      complete,
+      partial,
+      deadLettered,
       latencyMs,
       published: failure === undefined,
       tally: metadata?.tally ?? emptyTally(),

@@ -13,6 +13,8 @@
  * A log without a source IP (it named its host only by hostname) is looked up by hostname only: no network
  * lookup, `host.ip` null, and datacenter and environment only from the host; `host.zone` is then `not_found`
  * (no registered network contains an address the log does not have).
+ * A log decoded from an OTLP request has its position in the request as `source.index` (its `origin` is not
+ * part of the JSON event: the OTLP outputs encode from it, ./otlp/encode-otlp.ts).
  */
 import type { Host, Network, Service } from '#shared/metadata/model.ts';
 import { LOG_LEVELS } from '#shared/schemas/log.ts';
@@ -70,19 +72,21 @@ export interface Enrichment {
   latency_ms: number;
 }
 
-export interface EnrichedLog extends Omit<LogEvent, 'service' | 'derived' | 'dropped_attributes'> {
+export interface EnrichedLog extends Omit<LogEvent, 'service' | 'derived' | 'dropped_attributes' | 'origin'> {
   schema_version: typeof SCHEMA_VERSION;
   host: EnrichedHost;
   service: EnrichedService;
   enrichment: Enrichment;
-  source: { topic: string; partition: number; offset: number };
+  /** `index`: the log's position in its OTLP request (OTLP logs only). */
+  source: { topic: string; partition: number; offset: number; index?: number };
 }
 
 /**
- * Every field of a LogEvent, each either written by `serialize` or moved into `enrichment`: adding a field to
- * the contract without serialising it fails the type check here instead of dropping it from every output.
+ * Every field of a LogEvent, each either written by `serialize`, moved into `enrichment`, or (`origin`) read
+ * for `source.index`: adding a field to the contract without serialising it fails the type check here
+ * instead of dropping it from every output.
  */
-const SERIALIZED = ['level', 'message', 'service', 'source_ip', 'timestamp', 'hostname', 'trace_id', 'attributes', 'event_id', 'received_at', 'derived', 'dropped_attributes'] as const;
+const SERIALIZED = ['level', 'message', 'service', 'source_ip', 'timestamp', 'hostname', 'trace_id', 'attributes', 'event_id', 'received_at', 'derived', 'dropped_attributes', 'origin'] as const;
 type Unserialized = Exclude<keyof LogEvent, (typeof SERIALIZED)[number]>;
 export const everyFieldSerialized: [Unserialized] extends [never] ? true : Unserialized = true;
 
@@ -193,7 +197,7 @@ const isOptionalString = (value: unknown) => value === undefined || typeof value
 /**
  * What `serialize`'s text building assumes of a log and its coordinates: a level written verbatim, every text
  * field a string (JSON.stringify of anything else may write nothing, `undefined`, where a value must be),
- * coordinates finite numbers (a template writes NaN as `NaN`, JSON as `null`), `derived` and
+ * coordinates and an OTLP log's index finite numbers (a template writes NaN as `NaN`, JSON as `null`), `derived` and
  * `dropped_attributes` lists. Decoded logs always hold; anything else takes the plain path.
  */
 function fitsFastPath(log: LogEvent, source: SourceCoordinates): boolean {
@@ -209,6 +213,7 @@ function fitsFastPath(log: LogEvent, source: SourceCoordinates): boolean {
     isOptionalString(log.trace_id) &&
     Array.isArray(log.derived) &&
     Array.isArray(log.dropped_attributes) &&
+    (log.origin === undefined || Number.isSafeInteger(log.origin.index)) &&
     isString(source.topic) &&
     Number.isFinite(source.partition) &&
     Number.isFinite(source.offset)
@@ -275,7 +280,10 @@ export class Merger {
     enriched.received_at = log.received_at;
     enriched.host = host.value;
     enriched.enrichment = this.#enrichment(status, missing, log);
-    enriched.source = { topic: source.topic, partition: source.partition, offset: source.offset };
+    enriched.source =
+      log.origin === undefined
+        ? { topic: source.topic, partition: source.partition, offset: source.offset }
+        : { topic: source.topic, partition: source.partition, offset: source.offset, index: log.origin.index };
     return enriched;
   }
 
@@ -329,7 +337,8 @@ export class Merger {
       if (attributes === undefined) return this.#plain(log, source);
       json += `,"attributes":${attributes}`;
     }
-    json += `,"service":${service.json},"host":${host.json},"enrichment":${enrichment},"source":{"topic":${JSON.stringify(source.topic)},"partition":${source.partition},"offset":${source.offset}}}`;
+    json += `,"service":${service.json},"host":${host.json},"enrichment":${enrichment},"source":{"topic":${JSON.stringify(source.topic)},"partition":${source.partition},"offset":${source.offset}`;
+    json += log.origin === undefined ? '}}' : `,"index":${log.origin.index}}}`;
     return { status, json };
   }
 

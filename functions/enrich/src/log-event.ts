@@ -6,17 +6,21 @@
  *
  * - event_id: UUID v5 (RFC 9562) of `<topic>/<partition>/<offset>` in EVENT_ID_NAMESPACE. The coordinates are
  *   what the record IS on the log; nothing else about it is stable (a producer may send the same bytes twice,
- *   and those are two events).
+ *   and those are two events). A log decoded from an OTLP request, one of many in its record, is
+ *   `<topic>/<partition>/<offset>/<index>` (its position in the request: ./otlp/decode-otlp.ts), always.
  * - received_at: the Kafka record's timestamp (producer create time or broker append time, per the topic's
  *   `message.timestamp.type`); a record without one (-1, pre-0.10 producers), or with one outside
  *   1970-01-01..9999-12-31 (a producer's clock or bug: beyond Date's range `toISOString` throws, past year
  *   9999 it writes `+010000-…`, which is no date-time), gets the time it is decoded. The log itself is fine:
  *   the Kafka timestamp is only where received_at comes from, so the record is enriched, not dead-lettered.
  * - timestamp: received_at.
+ * - level (OTLP logs only): INFO, for a log record with neither a severity number nor a severity text our
+ *   levels know.
  */
 import { boundedKeyList } from '#shared/schemas/normalise.ts';
 import { LIMITS, type RawLogRecord } from '#shared/schemas/log.ts';
 import { parse as parseUuid, v5 as uuidV5 } from 'uuid';
+import type { OtlpOrigin } from './otlp/types.ts';
 
 /**
  * Namespace of derived event ids: `uuidv5('https://log-enrichment.example/raw-logs', uuid.URL)`, fixed here
@@ -25,7 +29,7 @@ import { parse as parseUuid, v5 as uuidV5 } from 'uuid';
 export const EVENT_ID_NAMESPACE = '144062ea-2026-50cf-9071-c92f216ac379';
 const NAMESPACE_BYTES = parseUuid(EVENT_ID_NAMESPACE);
 
-export const DERIVABLE = ['event_id', 'received_at', 'timestamp'] as const;
+export const DERIVABLE = ['event_id', 'received_at', 'timestamp', 'level'] as const;
 export type DerivedField = (typeof DERIVABLE)[number];
 
 export interface LogEvent extends Omit<RawLogRecord, 'event_id' | 'received_at' | 'timestamp' | 'dropped_attributes'> {
@@ -36,6 +40,8 @@ export interface LogEvent extends Omit<RawLogRecord, 'event_id' | 'received_at' 
   derived: readonly DerivedField[];
   /** Extra fields that did not fit under `attributes` (at ingest or here). */
   dropped_attributes: readonly string[];
+  /** A log decoded from an OTLP request: its log record, resource and scope as received, and its index. */
+  origin?: OtlpOrigin;
 }
 
 export interface RecordPosition {
@@ -56,12 +62,21 @@ export function usableRecordTimestamp(timestamp: number): boolean {
   return timestamp >= 0 && timestamp <= LAST_ISO_MS;
 }
 
+/** received_at of a record that has none: its Kafka timestamp when usable, else now (module comment). */
+export function derivedReceivedAt(record: Pick<RecordPosition, 'timestamp'>): string {
+  return (usableRecordTimestamp(record.timestamp) ? new Date(record.timestamp) : new Date()).toISOString();
+}
+
 /**
+ * @param index the log's position in its OTLP request, for a log decoded from one (never for a JSON record:
+ *   existing ids must not change)
  * @example
  * derivedEventId({ topic: 'raw-logs', partition: 0, offset: 1 }); // '6229f364-b388-56f8-85c6-3af2cc4cfd50'
+ * derivedEventId({ topic: 'raw-logs', partition: 0, offset: 1 }, 0); // the UUID v5 of 'raw-logs/0/1/0'
  */
-export function derivedEventId(record: Pick<RecordPosition, 'topic' | 'partition' | 'offset'>): string {
-  return uuidV5(`${record.topic}/${record.partition}/${record.offset}`, NAMESPACE_BYTES);
+export function derivedEventId(record: Pick<RecordPosition, 'topic' | 'partition' | 'offset'>, index?: number): string {
+  const name = `${record.topic}/${record.partition}/${record.offset}`;
+  return uuidV5(index === undefined ? name : `${name}/${index}`, NAMESPACE_BYTES);
 }
 
 /** The record's fields in a fixed order; the fast path (./fast-validate.ts) builds its events with this too. */
@@ -75,7 +90,7 @@ export function toLogEvent(raw: RawLogRecord, record: RecordPosition): LogEvent 
   }
   let receivedAt = raw.received_at;
   if (receivedAt === undefined) {
-    receivedAt = (usableRecordTimestamp(record.timestamp) ? new Date(record.timestamp) : new Date()).toISOString();
+    receivedAt = derivedReceivedAt(record);
     derived = derived === undefined ? ['received_at'] : [...derived, 'received_at'];
   }
   let timestamp = raw.timestamp;

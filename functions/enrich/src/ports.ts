@@ -174,6 +174,10 @@ export interface MetadataSource {
 
 /** What one batch did, for metrics. */
 export interface BatchReport {
+  /**
+   * Logs attempted: complete + partial + deadLettered. A JSON record is one log; an OTLP record is as many
+   * as it holds log records (or one, when it fails as a whole).
+   */
   records: number;
   complete: number;
   partial: number;

@@ -12,6 +12,7 @@ import { SharedBreaker } from '../../../functions/enrich/src/breaker.ts';
 import { EnrichBatch } from '../../../functions/enrich/src/enrich-batch.ts';
 import { createEnrichFunction } from '../../../functions/enrich/src/enrich-handler.ts';
 import type { KafkaEvent, KafkaEventRecord } from '../../../functions/enrich/src/kafka-event.ts';
+import type { OutputEncoding } from '../../../functions/enrich/src/otlp/types.ts';
 import { TieredMetadataLookup } from '../../../functions/enrich/src/tiered-lookup.ts';
 import type {
   BatchReport,
@@ -224,7 +225,7 @@ export const BATCH_TOPICS = { complete: 'complete', partial: 'partial', deadLett
  * The enrich use case over fakes with two known hosts, one service and one network: what the EnrichBatch
  * tests share. `enrich` is the raw Lambda function (envelope check included).
  */
-export function enrichBatchSetup(options: { reportBatchItemFailures?: boolean } = {}) {
+export function enrichBatchSetup(options: { reportBatchItemFailures?: boolean; outputEncoding?: OutputEncoding } = {}) {
   const remote = new FakeRemoteCache();
   const source = new FakeSource();
   source.hosts = [host({ ipAddress: '192.168.1.100', hostname: 'web-server-01' }), host()];
@@ -233,6 +234,14 @@ export function enrichBatchSetup(options: { reportBatchItemFailures?: boolean } 
   const publisher = new FakePublisher();
   const metrics = new RecordingMetrics();
   const { lookup } = buildLookup(remote, source);
-  const useCase = new EnrichBatch({ lookup, publisher, metrics, topics: BATCH_TOPICS, reportBatchItemFailures: options.reportBatchItemFailures ?? false, log: silentLog });
+  const useCase = new EnrichBatch({
+    lookup,
+    publisher,
+    metrics,
+    topics: BATCH_TOPICS,
+    reportBatchItemFailures: options.reportBatchItemFailures ?? false,
+    log: silentLog,
+    ...(options.outputEncoding === undefined ? {} : { outputEncoding: options.outputEncoding }),
+  });
   return { publisher, metrics, source, useCase, enrich: createEnrichFunction(useCase) };
 }

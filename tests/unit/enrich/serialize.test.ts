@@ -14,6 +14,7 @@ import type { Host, Network, Service } from '#shared/metadata/model.ts';
 import { LOG_LEVELS } from '#shared/schemas/log.ts';
 import { BlockCache, Merger } from '../../../functions/enrich/src/enriched-log.ts';
 import { DERIVABLE, type LogEvent, NONE } from '../../../functions/enrich/src/log-event.ts';
+import type { OtlpOrigin } from '../../../functions/enrich/src/otlp/types.ts';
 import { NOT_FOUND, NOT_FOUND_STALE, type Resolution, type ResolvedMetadata, UNAVAILABLE } from '../../../functions/enrich/src/ports.ts';
 import { emptyTally } from '../../../functions/enrich/src/tiered-lookup.ts';
 
@@ -49,6 +50,8 @@ const log: fc.Arbitrary<LogEvent> = fc
       // Mostly none: then the enrichment JSON is the one a block keeps for its batch.
       derived: fc.oneof({ arbitrary: fc.constant(NONE), weight: 4 }, { arbitrary: fc.subarray([...DERIVABLE]), weight: 1 }),
       dropped_attributes: fc.oneof({ arbitrary: fc.constant(NONE), weight: 4 }, { arbitrary: fc.array(tricky, { maxLength: 3 }), weight: 1 }),
+      // A log of an OTLP request: only its index reaches the JSON event (source.index).
+      origin: fc.nat(1000).map((index) => ({ index }) as OtlpOrigin),
     },
     // A log names its origin by IP, hostname or both; the serializer is also fed one with neither.
     { requiredKeys: ['level', 'message', 'service', 'timestamp', 'event_id', 'received_at', 'derived', 'dropped_attributes'] },
@@ -149,6 +152,7 @@ describe('Merger.serialize', () => {
       ['attributes whose toJSON writes nothing', { ...base, attributes: { toJSON: () => undefined } }, source],
       ['an offset that is not finite', base, { ...source, offset: Number.NaN }],
       ['derived that is not a list', { ...base, derived: undefined as unknown as LogEvent['derived'] }, source],
+      ['an OTLP index that is not finite', { ...base, origin: { index: Number.NaN } as OtlpOrigin }, source],
     ];
     it.each(broken)('%s', (_name, event, coordinates) => {
       // Prepare

@@ -4,7 +4,7 @@
  * logical database, so it can run next to `npm start`. Starts the services it needs if they are down, and
  * stops only those afterwards.
  *
- *   (1) the enrich handler in-process (the enrich engineer's bench module)
+ *   (1) the enrich handler in-process (the enrich engineer's bench module), our JSON and OTLP protobuf in and out
  *   (2) the ceiling: Kafka pass-through with the same client, no lookups
  *   (3) the full pipeline: a pre-filled raw topic drained by the local enrich runner, and its ratio to (2)
  *   (4) ingest over HTTP, single and batched, next to a bare Node server

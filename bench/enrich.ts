@@ -10,6 +10,10 @@
  *   npm run bench:enrich -- --real               # real Redis + PostgreSQL (REDIS_URL, DATABASE_URL): adds the
  *                                                # per-batch Redis round trip (version + breaker reports)
  *   npm run bench:enrich -- --batches 3000 --batch-size 100
+ *   npm run bench:enrich -- --otlp               # the same mix as OTLP: each record an ExportLogsServiceRequest
+ *                                                # in protobuf holding one log record (as a Collector's Kafka
+ *                                                # exporter writes it, no content-type header: sniffed), and
+ *                                                # OUTPUT_ENCODING=otlp_proto
  *
  * Prints records/s, and per record: latency p50/p99 (batch start → outputs handed to the publisher; every
  * record of a batch completes together) and cost p50/p99 (batch time / records).
@@ -26,8 +30,10 @@ const { values: args } = parseArgs({
     'batch-size': { type: 'string', default: '100' },
     warmup: { type: 'string', default: '400' },
     real: { type: 'boolean', default: false },
+    otlp: { type: 'boolean', default: false },
   },
 });
+const OTLP = args.otlp;
 const BATCHES = Number(args.batches);
 const BATCH_SIZE = Number(args['batch-size']);
 const WARMUP = Number(args.warmup);
@@ -40,6 +46,9 @@ const { SharedBreaker } = await import('../functions/enrich/src/breaker.ts');
 const { EnrichBatch } = await import('../functions/enrich/src/enrich-batch.ts');
 const { createEnrichFunction } = await import('../functions/enrich/src/enrich-handler.ts');
 const { TieredMetadataLookup } = await import('../functions/enrich/src/tiered-lookup.ts');
+const { create, toBinary } = await import('@bufbuild/protobuf');
+const { ExportLogsServiceRequestSchema } = await import('#shared/otlp/gen/opentelemetry/proto/collector/logs/v1/logs_service_pb.js');
+const { SeverityNumber } = await import('#shared/otlp/gen/opentelemetry/proto/logs/v1/logs_pb.js');
 
 import type { EventPublisher, OutgoingMessage } from '#shared/kafka/publisher.ts';
 import type { Host, Network, Service } from '#shared/metadata/model.ts';
@@ -59,9 +68,14 @@ import type {
 class CountingPublisher implements EventPublisher {
   messages = 0;
   bytes = 0;
+  /** Messages per topic: a mix that dead-letters would measure something else. */
+  readonly byTopic = new Map<string, number>();
   async publish(messages: readonly OutgoingMessage[]): Promise<void> {
     this.messages += messages.length;
-    for (const message of messages) this.bytes += message.value.length;
+    for (const message of messages) {
+      this.bytes += message.value.length;
+      this.byTopic.set(message.topic, (this.byTopic.get(message.topic) ?? 0) + 1);
+    }
   }
   async close(): Promise<void> {}
 }
@@ -91,6 +105,10 @@ for (let s = 0; s < 40; s++) {
 
 /** ~80 % known hosts, ~12 % unknown hosts inside known networks, ~8 % outside any network; ~5 % unknown services. */
 function logValue(i: number): Buffer {
+  return OTLP ? otlpValue(logFields(i), i) : Buffer.from(JSON.stringify(logFields(i)));
+}
+
+function logFields(i: number): Record<string, unknown> {
   const roll = (i * 7919) % 100;
   let sourceIp: string;
   if (roll < 80) sourceIp = (hosts[(i * 31) % hosts.length] as Host).ipAddress;
@@ -110,7 +128,49 @@ function logValue(i: number): Buffer {
   if (i % 3 === 0) log.hostname = (hosts[(i * 13) % hosts.length] as Host).hostname;
   if (i % 2 === 0) log.trace_id = `trace-${i}`;
   if (i % 4 === 0) log.attributes = { user_id: `u-${i % 1000}`, path: '/api/checkout', status: 200 };
-  return Buffer.from(JSON.stringify(log));
+  return log;
+}
+
+const SEVERITY: Record<string, number> = { DEBUG: SeverityNumber.DEBUG, INFO: SeverityNumber.INFO, WARN: SeverityNumber.WARN, ERROR: SeverityNumber.ERROR };
+
+/**
+ * The same log as an OTLP app would send it: service.name, host.ip and host.name on the resource, the rest on
+ * the record (no event_id or received_at: enrich derives them for OTLP logs), built with the Protobuf-ES types
+ * generated from the official .proto files.
+ */
+function otlpValue(log: Record<string, unknown>, i: number): Buffer {
+  const text = (value: unknown) => ({ value: { case: 'stringValue' as const, value: String(value) } });
+  const resource = [
+    { key: 'service.name', value: text(log.service) },
+    { key: 'host.ip', value: text(log.source_ip) },
+    ...(log.hostname === undefined ? [] : [{ key: 'host.name', value: text(log.hostname) }]),
+  ];
+  const attributes = Object.entries((log.attributes as Record<string, unknown> | undefined) ?? {}).map(([key, value]) =>
+    typeof value === 'number' ? { key, value: { value: { case: 'intValue' as const, value: BigInt(value) } } } : { key, value: text(value) },
+  );
+  const request = create(ExportLogsServiceRequestSchema, {
+    resourceLogs: [
+      {
+        resource: { attributes: resource },
+        scopeLogs: [
+          {
+            scope: { name: 'bench', version: '1.0.0' },
+            logRecords: [
+              {
+                timeUnixNano: BigInt(Date.parse(String(log.timestamp))) * 1_000_000n,
+                severityNumber: SEVERITY[String(log.level)] ?? SeverityNumber.UNSPECIFIED,
+                severityText: String(log.level),
+                body: text(log.message),
+                attributes,
+                ...(i % 2 === 0 ? { traceId: Buffer.from(`4bf92f3577b34da6a3ce929d${(i % 0xffffffff).toString(16).padStart(8, '0')}`, 'hex'), spanId: Buffer.from('00f067aa0ba902b7', 'hex'), flags: 1 } : {}),
+              },
+            ],
+          },
+        ],
+      },
+    ],
+  });
+  return Buffer.from(toBinary(ExportLogsServiceRequestSchema, request));
 }
 
 const TRACEPARENT = [...Buffer.from('00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01')];
@@ -200,6 +260,7 @@ async function buildHandler(publisher: CountingPublisher): Promise<{ enrich: Enr
         REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0',
         DATABASE_URL: databaseUrl,
         ENRICH_BREAKER_KEY_PREFIX: `bench:${RUN}:breaker:`,
+        OUTPUT_ENCODING: OTLP ? 'otlp_proto' : 'json',
       },
       { publisher, metrics },
     );
@@ -230,6 +291,7 @@ async function buildHandler(publisher: CountingPublisher): Promise<{ enrich: Enr
     topics: { complete: 'enriched-logs-complete', partial: 'enriched-logs-partial', deadLetter: 'raw-logs-dlq' },
     reportBatchItemFailures: false,
     log: logger,
+    outputEncoding: OTLP ? 'otlp_proto' : 'json',
   });
   return { enrich: createEnrichFunction(useCase), close: async () => undefined };
 }
@@ -242,7 +304,9 @@ function percentile(sorted: Float64Array, p: number): number {
 // ---------------------------------------------------------------- run
 const publisher = new CountingPublisher();
 const { enrich, close } = await buildHandler(publisher);
-process.stdout.write(`bench:enrich  mode=${args.real ? 'real Redis + PostgreSQL' : 'in-process tiers'}  batches=${BATCHES}  batch size=${BATCH_SIZE}  node ${process.version}\n`);
+process.stdout.write(
+  `bench:enrich  mode=${args.real ? 'real Redis + PostgreSQL' : 'in-process tiers'}  ${OTLP ? 'in/out=otlp_proto (1 log per record)' : 'in/out=json'}  batches=${BATCHES}  batch size=${BATCH_SIZE}  node ${process.version}\n`,
+);
 process.stdout.write('preparing events…\n');
 const total = WARMUP + BATCHES;
 // Events are built beforehand (base64 JSON, as the event source mapping delivers them), then cloned lazily
@@ -254,6 +318,7 @@ const eventAt = (b: number) => distinct[b % DISTINCT];
 for (let b = 0; b < WARMUP; b++) await enrich(eventAt(b));
 publisher.messages = 0;
 publisher.bytes = 0;
+publisher.byTopic.clear();
 
 const durations = new Float64Array(BATCHES);
 const cpuBefore = process.cpuUsage();
@@ -272,7 +337,7 @@ const records = BATCHES * BATCH_SIZE;
 const perRecordUs = (ms: number) => ((ms * 1000) / BATCH_SIZE).toFixed(2);
 process.stdout.write(
   [
-    `records:            ${records}  (${publisher.messages} outputs, ${(publisher.bytes / records).toFixed(0)} B/output)`,
+    `records:            ${records}  (${publisher.messages} outputs, ${(publisher.bytes / records).toFixed(0)} B/output; ${[...publisher.byTopic].map(([topic, n]) => `${topic} ${n}`).join(', ')})`,
     `throughput:         ${Math.round(records / (elapsedMs / 1000)).toLocaleString('en-US')} records/s (one core, ${elapsedMs.toFixed(0)} ms)`,
     `per CPU-second:     ${Math.round(records / cpuSeconds).toLocaleString('en-US')} records (${cpuSeconds.toFixed(2)} s user+system; differs from the above when the machine is busy)`,
     `latency per record: p50 ${percentile(durations, 50).toFixed(3)} ms  p99 ${percentile(durations, 99).toFixed(3)} ms  (batch start → outputs handed to the publisher)`,

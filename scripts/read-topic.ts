@@ -2,6 +2,9 @@
  * `npm run topic -- <topic> [--last N] [--follow] [--grep TEXT]`: prints a topic's records, one JSON line
  * each (partition, offset, key, value parsed when it is JSON), like kafka-console-consumer.
  *
+ * A value that is an OTLP protobuf request (`content-type: application/x-protobuf`, as enrich writes with
+ * OUTPUT_ENCODING=otlp_proto) is printed as its OTLP/JSON form, so it can be read (and grepped) like the rest.
+ *
  * By default it prints the last 10 records of each partition and exits; `--follow` keeps printing new
  * ones until Ctrl-C. It reads with a throwaway consumer group and commits nothing.
  *
@@ -11,9 +14,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { fromBinary } from '@bufbuild/protobuf';
 import { Consumer, type Message, MessagesStreamModes } from '@platformatic/kafka';
+import { otlpJson } from '../functions/enrich/src/otlp/encode-otlp.ts';
 import { kafkaEnv, readConfig } from '#shared/config.ts';
 import { connectionOptions } from '#shared/kafka/connection.ts';
+import { ExportLogsServiceRequestSchema } from '#shared/otlp/gen/opentelemetry/proto/collector/logs/v1/logs_service_pb.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -62,7 +68,7 @@ const settled = () => [...remaining.values()].every((count) => count <= 0n);
 if (!values.follow && settled()) await stop();
 
 stream.on('data', (message: Message) => {
-  const text = message.value?.toString('utf8') ?? null;
+  const text = isProtobuf(message) ? otlpText(message.value) : (message.value?.toString('utf8') ?? null);
   if (values.grep === undefined || (text ?? '').includes(values.grep)) {
     console.log(
       JSON.stringify({
@@ -76,6 +82,23 @@ stream.on('data', (message: Message) => {
   remaining.set(message.partition, (remaining.get(message.partition) ?? 0n) - 1n);
   if (!values.follow && settled()) void stop();
 });
+
+function isProtobuf(message: Message): boolean {
+  for (const [name, value] of message.headers ?? []) {
+    if (name.toString('latin1').toLowerCase() === 'content-type') return value.toString('latin1').split(';')[0]?.trim() === 'application/x-protobuf';
+  }
+  return false;
+}
+
+/** The OTLP/JSON text of a protobuf request, or the bytes as base64 (said) when they are not one. */
+function otlpText(value: Buffer | undefined): string | null {
+  if (value === undefined || value === null) return null;
+  try {
+    return JSON.stringify(otlpJson(fromBinary(ExportLogsServiceRequestSchema, value)));
+  } catch (error) {
+    return JSON.stringify({ undecodable_otlp_proto_base64: value.toString('base64'), error: String(error) });
+  }
+}
 
 function parse(text: string | null): unknown {
   if (text === null) return null;

@@ -288,8 +288,9 @@ export async function npmStartDefaults(): Promise<{ batchSize: number; batchWind
  * output is echoed, so nothing is hidden if the format changes and the parse finds nothing.
  */
 export async function enrichHandlerSection(context: BenchContext, batches: number): Promise<Row[]> {
-  const output = await runEnrichBench(context, ['--batches', String(batches)]);
-  const parsed = parseEnrichBenchOutput(output);
+  const parsed = parseEnrichBenchOutput(await runEnrichBench(context, ['--batches', String(batches)]));
+  // The same mix as OTLP protobuf in and out (issue 12): next to the JSON figure, with no target of its own.
+  const otlp = parseEnrichBenchOutput(await runEnrichBench(context, ['--otlp', '--batches', String(batches)]));
   return [
     {
       key: 'enrich-handler',
@@ -299,6 +300,20 @@ export async function enrichHandlerSection(context: BenchContext, batches: numbe
       p50: parsed.batchP50Ms,
       p99: parsed.batchP99Ms,
       note: parsed.recordsPerSecond === undefined ? 'see bench/enrich.ts output above' : 'bench/enrich.ts: stand-in Redis/PG, counting publisher; p50/p99 per batch',
+    },
+    {
+      key: 'other',
+      measure: '(1) same, OTLP protobuf in and out (batch 100)',
+      value: otlp.recordsPerSecond,
+      unit: 'records/s',
+      p50: otlp.batchP50Ms,
+      p99: otlp.batchP99Ms,
+      note:
+        otlp.recordsPerSecond === undefined
+          ? 'see bench/enrich.ts --otlp output above'
+          : `bench/enrich.ts --otlp: one log record per ExportLogsServiceRequest, OUTPUT_ENCODING=otlp_proto${
+              parsed.recordsPerSecond === undefined ? '' : `; ${Math.round((otlp.recordsPerSecond / parsed.recordsPerSecond) * 100)} % of the JSON row`
+            }`,
     },
   ];
 }

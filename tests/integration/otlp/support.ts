@@ -1,0 +1,226 @@
+/**
+ * Reading the enrich outputs back when they may be OTLP: the three output topics of a test's throwaway set,
+ * each record kept as bytes (an otlp_proto value is not text), with its headers and coordinates. Dead letters
+ * stay our JSON whatever OUTPUT_ENCODING says, so they are parsed. Same rules as `collectOutputs` of
+ * ../enrich/support.ts (fresh consumer group, from the start of the throwaway topics, stop when `done`),
+ * except that redeliveries are all kept: the tests count them. `readRawUntil` reads one shared topic the same
+ * way from a snapshot of its ends; `otlpView` turns an OTLP output of either encoding into plain values.
+ */
+import { randomUUID } from 'node:crypto';
+import { Consumer, type Message, MessagesStreamModes } from '@platformatic/kafka';
+import { connectionOptions } from '#shared/kafka/connection.ts';
+import { decodeOtlpProto } from '../../support/otlp-proto.ts';
+import { kafka, type Topics } from '../enrich/support.ts';
+
+/** One enriched output as read from its topic. */
+export interface RawOutput {
+  topic: string;
+  partition: number;
+  offset: bigint;
+  key: string | null;
+  value: Buffer;
+  headers: Record<string, string>;
+}
+
+export interface RawOutputs {
+  complete: RawOutput[];
+  partial: RawOutput[];
+  dlq: Record<string, unknown>[];
+}
+
+/**
+ * Reads the complete, partial and dead-letter topics of `topics` until `done(outputs)` or the timeout.
+ *
+ * @example
+ * const outputs = await collectRawOutputs(topics, (out) => out.complete.length + out.partial.length >= 5);
+ */
+export async function collectRawOutputs(topics: Topics, done: (outputs: RawOutputs) => boolean, timeoutMs = 30_000): Promise<RawOutputs> {
+  const outputs: RawOutputs = { complete: [], partial: [], dlq: [] };
+  const consumer = new Consumer({
+    ...(await connectionOptions(kafka(), `otlp-test-reader-${randomUUID()}`)),
+    groupId: `otlp-test-reader-${randomUUID()}`,
+    retries: 40,
+    retryDelay: 250,
+    maxWaitTime: 200,
+  });
+  try {
+    const stream = await consumer.consume({ topics: [topics.complete, topics.partial, topics.dlq], autocommit: false, mode: MessagesStreamModes.EARLIEST });
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(finish, timeoutMs);
+      function finish() {
+        clearTimeout(timer);
+        stream.off('data', onData);
+        resolve();
+      }
+      function onData(message: Message) {
+        if (message.topic === topics.dlq) outputs.dlq.push(JSON.parse(message.value.toString('utf8')) as Record<string, unknown>);
+        else (message.topic === topics.complete ? outputs.complete : outputs.partial).push(rawOutput(message));
+        if (done(outputs)) finish();
+      }
+      stream.on('data', onData);
+      if (done(outputs)) finish();
+    });
+    await stream.close();
+  } finally {
+    await consumer.close(true);
+  }
+  return outputs;
+}
+
+/**
+ * Reads one topic from `fromOffsets` (from `latestOffsets` of tests/support/kafka.ts) until `count` records
+ * `accepts` took, or the timeout; values stay bytes.
+ *
+ * @example
+ * const before = await latestOffsets('enriched-logs-complete');
+ * const [mine] = await readRawUntil({ topic: 'enriched-logs-complete', fromOffsets: before, accepts: (o) => o.value.includes(marker) });
+ */
+export async function readRawUntil(options: {
+  topic: string;
+  fromOffsets: readonly bigint[];
+  accepts: (output: RawOutput) => boolean;
+  count?: number;
+  timeoutMs?: number;
+}): Promise<RawOutput[]> {
+  const { topic, fromOffsets, accepts } = options;
+  const count = options.count ?? 1;
+  const collected: RawOutput[] = [];
+  const consumer = new Consumer({
+    ...(await connectionOptions(kafka(), `otlp-test-reader-${randomUUID()}`)),
+    groupId: `otlp-test-reader-${randomUUID()}`,
+    retries: 40,
+    retryDelay: 250,
+    maxWaitTime: 200,
+  });
+  try {
+    const stream = await consumer.consume({
+      topics: [topic],
+      autocommit: false,
+      mode: MessagesStreamModes.MANUAL,
+      offsets: fromOffsets.map((offset, partition) => ({ topic, partition, offset })),
+    });
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(finish, options.timeoutMs ?? 30_000);
+      function finish() {
+        clearTimeout(timer);
+        stream.off('data', onData);
+        resolve();
+      }
+      function onData(message: Message) {
+        const output = rawOutput(message);
+        if (!accepts(output)) return;
+        collected.push(output);
+        if (collected.length >= count) finish();
+      }
+      stream.on('data', onData);
+    });
+    await stream.close();
+  } finally {
+    await consumer.close(true);
+  }
+  return collected;
+}
+
+export function rawOutput(message: Message): RawOutput {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of message.headers) headers[name.toString('utf8')] = value.toString('utf8');
+  return {
+    topic: message.topic,
+    partition: message.partition,
+    offset: message.offset,
+    key: message.key === undefined || message.key === null ? null : message.key.toString('utf8'),
+    value: Buffer.from(message.value),
+    headers,
+  };
+}
+
+// ---------------------------------------------------------------- what an OTLP output says
+
+type Json = Record<string, unknown>;
+
+/** An AnyValue as a plain value: int64 → bigint (so an int and a double stay apart), kvlist → object, bytes → Buffer. */
+export type PlainValue = string | boolean | bigint | number | Buffer | null | PlainValue[] | { [key: string]: PlainValue };
+
+/** One ExportLogsServiceRequest of one log record, read the way a Collector reads it, as plain values. */
+export interface OtlpLogView {
+  resourceCount: number;
+  scopeCount: number;
+  recordCount: number;
+  /** Resource attributes of the first resourceLogs. */
+  resource: Record<string, PlainValue>;
+  scope: { name: string; version?: string; attributes?: Record<string, PlainValue> } | undefined;
+  record: {
+    timeUnixNano?: string;
+    observedTimeUnixNano?: string;
+    severityNumber?: number;
+    severityText?: string;
+    body?: PlainValue;
+    eventName?: string;
+    attributes: Record<string, PlainValue>;
+    /** Hex, as OTLP/JSON writes them. */
+    traceId?: string;
+    spanId?: string;
+    flags?: number;
+  };
+}
+
+/**
+ * An OTLP output as the plain view above: otlp_proto decoded by `decodeOtlpProto` (protobufjs over the vendored
+ * official .proto text, tests/support/otlp-proto.ts) into the OTLP/JSON form, otlp_json parsed as it is
+ * (hex ids, 64-bit integers as strings, enums as integers).
+ *
+ * @example
+ * otlpView(output.value, 'otlp_proto').resource['host.name']; // 'web-01'
+ */
+export function otlpView(value: Buffer, encoding: 'otlp_proto' | 'otlp_json'): OtlpLogView {
+  return viewOfJson((encoding === 'otlp_proto' ? decodeOtlpProto(value) : JSON.parse(value.toString('utf8'))) as Json);
+}
+
+function viewOfJson(request: Json): OtlpLogView {
+  const resourceLogs = (request.resourceLogs as Json[] | undefined) ?? [];
+  const first = resourceLogs[0] ?? {};
+  const scopeLogs = (first.scopeLogs as Json[] | undefined) ?? [];
+  const firstScope = scopeLogs[0] ?? {};
+  const records = (firstScope.logRecords as Json[] | undefined) ?? [];
+  const record = records[0] ?? {};
+  const scope = firstScope.scope as Json | undefined;
+  const view: OtlpLogView = {
+    resourceCount: resourceLogs.length,
+    scopeCount: resourceLogs.reduce((sum, r) => sum + ((r.scopeLogs as Json[] | undefined)?.length ?? 0), 0),
+    recordCount: resourceLogs.reduce((sum, r) => sum + ((r.scopeLogs as Json[] | undefined) ?? []).reduce((n, s) => n + ((s.logRecords as Json[] | undefined)?.length ?? 0), 0), 0),
+    resource: attributesOf((first.resource as Json | undefined)?.attributes),
+    scope:
+      scope === undefined
+        ? undefined
+        : {
+            name: String(scope.name ?? ''),
+            ...(scope.version === undefined ? {} : { version: String(scope.version) }),
+            ...(scope.attributes === undefined ? {} : { attributes: attributesOf(scope.attributes) }),
+          },
+    record: { attributes: attributesOf(record.attributes) },
+  };
+  for (const key of ['timeUnixNano', 'observedTimeUnixNano', 'severityText', 'eventName', 'traceId', 'spanId'] as const) {
+    if (record[key] !== undefined) view.record[key] = String(record[key]);
+  }
+  if (record.severityNumber !== undefined) view.record.severityNumber = Number(record.severityNumber);
+  if (record.flags !== undefined) view.record.flags = Number(record.flags);
+  if (record.body !== undefined) view.record.body = plain(record.body as Json);
+  return view;
+}
+
+function attributesOf(list: unknown): Record<string, PlainValue> {
+  const out: Record<string, PlainValue> = {};
+  for (const kv of (list as Json[] | undefined) ?? []) out[String(kv.key)] = plain((kv.value as Json | undefined) ?? {});
+  return out;
+}
+
+function plain(value: Json): PlainValue {
+  if ('stringValue' in value) return String(value.stringValue);
+  if ('boolValue' in value) return Boolean(value.boolValue);
+  if ('intValue' in value) return BigInt(value.intValue as string | number);
+  if ('doubleValue' in value) return Number(value.doubleValue);
+  if ('bytesValue' in value) return Buffer.from(String(value.bytesValue), 'base64');
+  if ('arrayValue' in value) return (((value.arrayValue as Json).values as Json[] | undefined) ?? []).map(plain);
+  if ('kvlistValue' in value) return attributesOf((value.kvlistValue as Json).values);
+  return null;
+}

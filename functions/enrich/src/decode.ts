@@ -38,6 +38,11 @@ export interface DecodeFailure {
   index?: number;
   /** A log record of an OTLP request: the base64 value its dead letter keeps (a request of that record alone). */
   value?: string;
+  /**
+   * A log record of an OTLP request whose dead letter keeps no value: the dead letters of its Kafka record
+   * already keep their budget of one-record requests (./otlp/decode-otlp.ts); the log is in the source record.
+   */
+  valueOmitted?: true;
 }
 
 /** A record holding an OTLP request with log records: one result per log record, in request order. */

@@ -99,6 +99,32 @@ describe('EnrichBatch with OTLP records', () => {
     expect(metrics.reports[0]).toMatchObject({ records: 3, complete: 2, partial: 0, deadLettered: 1 });
   });
 
+  it("enriches the logs of an app that set no service name (the SDK's unknown_service:<process>) as partial", async () => {
+    // Prepare
+    const { useCase, publisher, metrics } = setupWithLog();
+    const resource = [textAttribute('service.name', 'unknown_service:node'), textAttribute('host.ip', '10.0.0.1')];
+    // Act
+    await useCase.handle(kafkaEvent([otlpRecord(protoBytes(requestOf([{ body: text('started') }], resource)))]));
+    // Assess
+    expect(publisher.json('partial')).toEqual([expect.objectContaining({ message: 'started', service: expect.objectContaining({ name: 'unknown_service' }), attributes: expect.objectContaining({ 'otlp.service_name': 'unknown_service:node' }) })]);
+    expect(metrics.reports[0]).toMatchObject({ records: 1, complete: 0, partial: 1, deadLettered: 0 });
+  });
+
+  it('dead-letters the logs of a resource without service.name each, their dead letters together about the size of the record', async () => {
+    // Prepare: a 100 KB resource attribute shared by 200 log records.
+    const { useCase, publisher, metrics } = setupWithLog();
+    const value = protoBytes(requestOf(Array.from({ length: 200 }, (_, i) => ({ body: text(`m${i}`) })), [textAttribute('host.ip', '10.0.0.1'), textAttribute('k8s.big', 'y'.repeat(100_000))]));
+    // Act
+    await useCase.handle(kafkaEvent([otlpRecord(value)]));
+    // Assess
+    const letters = publisher.json('dlq');
+    expect(letters).toHaveLength(200);
+    const bytes = publisher.published.reduce((sum, message) => sum + Buffer.byteLength(String(message.value)), 0);
+    expect(bytes).toBeLessThan(2 * value.length + 200 * 1_024);
+    expect(letters.at(-1)).toMatchObject({ source: { index: 199 }, original: { value: null, truncated: true, value_omitted: 'in the source record (source + index)' } });
+    expect(metrics.reports[0]).toMatchObject({ records: 200, complete: 0, partial: 0, deadLettered: 200 });
+  });
+
   it('dead-letters a request with zero log records once, counted as one', async () => {
     const { useCase, publisher, metrics } = setupWithLog();
     const record = otlpRecord('{"resourceLogs":[]}');

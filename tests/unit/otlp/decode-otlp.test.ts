@@ -4,10 +4,13 @@
  * SDK writes, become one log per log record through the contract, or per-record dead letters naming OTLP paths.
  */
 import { fromBinary } from '@bufbuild/protobuf';
+import { defaultResource } from '@opentelemetry/resources';
+import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import fc from 'fast-check';
 import { ExportLogsServiceRequestSchema } from '#shared/otlp/gen/opentelemetry/proto/collector/logs/v1/logs_service_pb.js';
 import { NESTING_RULE } from '#shared/schemas/log.ts';
 import { decodeRecord } from '../../../functions/enrich/src/decode.ts';
+import { isOtlpJson } from '../../../functions/enrich/src/otlp/decode-otlp.ts';
 import { derivedEventId } from '../../../functions/enrich/src/log-event.ts';
 import { CONTENT_TYPE, type OtlpEncoding, otlpRequest, type SdkResource, SeverityNumber } from '../../support/otlp-sdk.ts';
 import { attribute, onlyFailure, onlyLog, otlpRecord, perLog, protoBytes, RESOURCE, requestOf, text, textAttribute } from './decode-support.ts';
@@ -67,6 +70,34 @@ describe('OTLP input: recognition', () => {
     expect(otlp).toMatchObject({ ok: 'logs', encoding: 'otlp_json' });
     expect(ours).toMatchObject({ ok: true, log: { message: 'm' } });
     expect(ours.ok === true && ours.log.origin).toBeUndefined();
+  });
+
+  it.each([
+    ['a string', { message: 'hi', service: 'payment-api', hostname: 'web-server-01', level: 'INFO', resourceLogs: 'n/a' }],
+    ['an empty list', { message: 'hi', service: 'payment-api', hostname: 'web-server-01', level: 'INFO', resourceLogs: [] }],
+    ['a list, next to msg', { msg: 'hi', level: 'INFO', service: 'payment-api', source_ip: '192.168.1.100', resourceLogs: [{ foo: 1 }] }],
+    ['a list, next to short_message (GELF)', { short_message: 'hi', level: 'INFO', host: 'web-server-01', service: 'payment-api', resourceLogs: [] }],
+    ['a list, next to log (Fluent Bit)', { log: 'hi', level: 'INFO', host: 'web-server-01', service: 'payment-api', resourceLogs: [] }],
+  ])('keeps a log of our contract with a resourceLogs field that is %s on our contract, the field under attributes', (_kind, log) => {
+    const decoded = decodeRecord(otlpRecord(JSON.stringify(log)));
+    expect(decoded).toMatchObject({ ok: true, log: { message: 'hi', service: 'payment-api', attributes: { resourceLogs: log.resourceLogs } } });
+  });
+
+  it('leaves an object whose resourceLogs is no list to the contract, which says what a log lacks', () => {
+    const decoded = decodeRecord(otlpRecord('{"resourceLogs":"n/a"}'));
+    expect(decoded).toMatchObject({ ok: false, reason: 'invalid', problems: expect.arrayContaining([{ field: 'message', reason: 'is required' }]) });
+  });
+
+  it.each([
+    [{ resourceLogs: [] }, true],
+    [{ resourceLogs: [], partialSuccess: {} }, true],
+    [{ resourceLogs: null }, false],
+    [{ resourceLogs: {} }, false],
+    [{ resourceLogs: [], message: 'hi' }, false],
+    [{ resourceLogs: [], msg: null }, false],
+    [[{ resourceLogs: [] }], false],
+  ])('isOtlpJson(%j) is %s', (parsed, expected) => {
+    expect(isOtlpJson(parsed)).toBe(expected);
   });
 
   it('ignores a content-type it does not know and recognises the content', async () => {
@@ -321,28 +352,64 @@ describe('OTLP input: mapping', () => {
     expect(fine).toMatchObject({ ok: true, log: { message: 'fine', event_id: derivedEventId(record, 1) } });
   });
 
-  it('dead-letters the SDK default service name, which the contract refuses (unknown_service:…)', () => {
-    const resource = [textAttribute('service.name', 'unknown_service:node'), textAttribute('host.name', 'web-01')];
-    const failure = onlyFailure(decodeRecord(otlpRecord(protoBytes(requestOf([{ body: text('m') }], resource)))));
-    expect(failure.problems).toEqual([{ field: 'resourceLogs[0].resource.attributes["service.name"]', reason: expect.stringContaining('letters, digits') }]);
+  it.each(ENCODINGS)('takes the SDK default service name (an app that sets none) as the service unknown_service, from %s', async (encoding) => {
+    // Prepare: what @opentelemetry/resources writes, `unknown_service:<process>`.
+    const written = defaultResource().attributes[ATTR_SERVICE_NAME];
+    expect(written).toMatch(/^unknown_service:/);
+    const record = otlpRecord(await otlpRequest([{ attributes: { 'service.name': written, 'host.name': 'web-01' }, scopes: [{ name: 'app', logs: [{ body: 'm' }] }] }], encoding));
+    // Act
+    const log = onlyLog(decodeRecord(record));
+    // Assess
+    expect(log).toMatchObject({ service: 'unknown_service', hostname: 'web-01', attributes: { 'otlp.service_name': written } });
   });
 
-  it('takes source_ip from the resource before the record, skipping addresses that are names or socket paths', () => {
+  it.each([
+    ['unknown_service', undefined],
+    ['unknown_service:', 'unknown_service:'],
+    ['unknown_service:/usr/local/bin/node server.js', 'unknown_service:/usr/local/bin/node server.js'],
+  ])('maps the service name %j to unknown_service, the name as written kept when it differs', (name, kept) => {
+    const log = onlyLog(decodeRecord(otlpRecord(protoBytes(requestOf([{ body: text('m') }], [textAttribute('service.name', name), textAttribute('host.name', 'web-01')])))));
+    expect(log.service).toBe('unknown_service');
+    expect(log.attributes?.['otlp.service_name']).toBe(kept);
+  });
+
+  it.each([
+    ['empty', [textAttribute('service.name', ''), textAttribute('host.name', 'web-01')], expect.stringContaining('letters, digits')],
+    ['absent', [textAttribute('host.name', 'web-01')], 'is required'],
+    ['another name the contract refuses', [textAttribute('service.name', 'unknown service'), textAttribute('host.name', 'web-01')], expect.stringContaining('letters, digits')],
+  ])('dead-letters a log whose service.name is %s, naming it', (_kind, resource, reason) => {
+    const failure = onlyFailure(decodeRecord(otlpRecord(protoBytes(requestOf([{ body: text('m') }], resource)))));
+    expect(failure.problems).toEqual([{ field: 'resourceLogs[0].resource.attributes["service.name"]', reason }]);
+  });
+
+  it('takes source_ip from the resource, skipping addresses that are names or socket paths', () => {
     // Prepare
-    const resource = [textAttribute('service.name', 'checkout'), textAttribute('client.address', 'front.example.com'), textAttribute('source.address', '/var/run/app.sock')];
-    const records = [{ body: text('m'), attributes: [textAttribute('client.address', '2001:0db8::0005'), textAttribute('source.address', 'not an ip')] }];
+    const resource = [textAttribute('service.name', 'checkout'), textAttribute('source.address', '/var/run/app.sock'), textAttribute('client.address', '2001:0db8::0005')];
+    const records = [{ body: text('m'), attributes: [textAttribute('source.address', '10.9.9.9')] }];
     // Act
     const log = onlyLog(decodeRecord(otlpRecord(protoBytes(requestOf(records, resource)))));
-    // Assess: the record's client.address, in the contract's (PostgreSQL's) spelling.
+    // Assess: the resource's client.address, in the contract's (PostgreSQL's) spelling; the record's stays an attribute.
     expect(log.source_ip).toBe('2001:db8::5');
     expect(log.hostname).toBeUndefined();
+    expect(log.attributes?.['source.address']).toBe('10.9.9.9');
   });
 
-  it('names host.name and the address attributes when a log record has neither an address nor a host name', () => {
+  it("keeps a log record's client.address as an attribute, never as a lookup key (an HTTP server logs its client)", () => {
+    // Prepare: server api-02 logs a request from 192.168.1.100.
+    const resource = [textAttribute('service.name', 'payment-api'), textAttribute('host.name', 'api-02')];
+    const records = [{ body: text('GET /health 200'), attributes: [textAttribute('http.request.method', 'GET'), textAttribute('client.address', '192.168.1.100')] }];
+    // Act
+    const log = onlyLog(decodeRecord(otlpRecord(protoBytes(requestOf(records, resource)))));
+    // Assess
+    expect(log).toMatchObject({ hostname: 'api-02', attributes: { 'client.address': '192.168.1.100' } });
+    expect(log.source_ip).toBeUndefined();
+  });
+
+  it('names host.name and the address attributes when the resource has neither an address nor a host name, whatever the record holds', () => {
     const resource = [textAttribute('service.name', 'checkout'), textAttribute('client.address', 'front.example.com')];
-    const failure = onlyFailure(decodeRecord(otlpRecord(protoBytes(requestOf([{ body: text('m') }], resource)))));
+    const failure = onlyFailure(decodeRecord(otlpRecord(protoBytes(requestOf([{ body: text('m'), attributes: [textAttribute('client.address', '10.0.0.7')] }], resource)))));
     expect(failure.problems).toEqual([
-      { field: 'resourceLogs[0].resource.attributes["host.name"]', reason: 'is required when no host.ip, source.address, client.address attribute (of the resource or the log record) holds an IP address' },
+      { field: 'resourceLogs[0].resource.attributes["host.name"]', reason: 'is required when no host.ip, source.address, client.address attribute of the resource holds an IP address' },
     ]);
   });
 
@@ -360,6 +427,24 @@ describe('OTLP input: mapping', () => {
     // The smaller ones after them still fit, and are kept.
     expect(log.dropped_attributes).toEqual(['big.16', 'big.17', 'big.18', 'big.19']);
     expect(log.attributes).toMatchObject({ 'otel.scope.name': 'app', 'otlp.severity_text': 'info' });
+  });
+
+  it('names a resource or scope larger than the attributes limit in dropped_attributes, for each of its logs', () => {
+    // Prepare
+    const request = {
+      resourceLogs: [
+        {
+          resource: { attributes: [...RESOURCE, textAttribute('k8s.big', 'y'.repeat(20_000))] },
+          scopeLogs: [{ scope: { name: 'app', attributes: [textAttribute('scope.big', 'z'.repeat(20_000))] }, logRecords: [{ body: text('a') }, { body: text('b') }] }],
+        },
+      ],
+    };
+    // Act
+    const logs = perLog(decodeRecord(otlpRecord(protoBytes(request))));
+    // Assess
+    for (const each of logs) {
+      expect(each).toMatchObject({ ok: true, log: { dropped_attributes: ['otlp.scope.attributes', 'otlp.resource'], attributes: { 'otel.scope.name': 'app' } } });
+    }
   });
 
   it('keeps the first of a repeated attribute key and names the repeat', () => {

@@ -8,10 +8,12 @@
  * Recognition, per record (./../decode.ts applies it):
  * - Kafka header `content-type` (name in any case, parameters ignored): `application/x-protobuf` or
  *   `application/protobuf` → otlp_proto; `application/json` → JSON, whose shape then decides; any other value
- *   is ignored. Without a header that decides, the content does: a JSON object with an own `resourceLogs` key
- *   is otlp_json, any other JSON is our contract (the fast path for our ingest's records runs first and never
- *   looks further), and a value that is not JSON whose first byte is 0x0A (field 1, length-delimited: how a
- *   serialised request begins) is tried as otlp_proto.
+ *   is ignored. Without a header that decides, the content does: a JSON object whose own `resourceLogs` is a
+ *   list and that has none of the contract's message fields (`message`, `msg`, `log`, `short_message`:
+ *   FIELD_ALIASES) is otlp_json (`isOtlpJson`), any other JSON is our contract (the fast path for our ingest's
+ *   records runs first and never looks further), so that a log of ours with a field named `resourceLogs` is
+ *   still a log (with `attributes.resourceLogs`, as before OTLP was read); a value that is not JSON whose first
+ *   byte is 0x0A (field 1, length-delimited: how a serialised request begins) is tried as otlp_proto.
  *
  * Mapping, per log record (README "OpenTelemetry"):
  * - message ← body: a string as it is; any other value as its JSON text, kept as it is under `otlp.body` too;
@@ -21,9 +23,17 @@
  * - timestamp ← timeUnixNano, else observedTimeUnixNano, else derived from the Kafka record as for any record.
  * - trace_id ← traceId in lowercase hex (absent when empty or all zero). traceId and spanId of another
  *   length than 16 and 8 bytes are problems (OTLP/JSON writes them in hex: 32 and 16 digits).
- * - service ← resource `service.name`, hostname ← resource `host.name`, source_ip ← the first of `host.ip`
- *   (a string, or a list: the contract's `preferredIp`), `source.address`, `client.address` that holds an IP
- *   address, in the resource first, then in the record's attributes (a name or socket path is skipped).
+ * - The lookup keys come from the RESOURCE only (the issue's "resource attributes … used as the lookup keys"):
+ *   service ← `service.name`, hostname ← `host.name`, source_ip ← the first of `host.ip` (a string, or a list:
+ *   the contract's `preferredIp`), `source.address`, `client.address` that holds an IP address (a name or
+ *   socket path is skipped). A log record's own attributes are never lookup keys: an HTTP server's record
+ *   whose `client.address` is its remote client must get the server's host metadata, not the client's; they
+ *   stay under `attributes`.
+ * - The SDKs' default service name, `unknown_service` or `unknown_service:<process>` (what
+ *   @opentelemetry/resources writes when an app sets none; the contract's service-name rule refuses the
+ *   colon), is the service `unknown_service`: its logs flow, partial (no service has that name), and the
+ *   value as written is kept under `otlp.service_name` when it differs. An empty or absent `service.name`
+ *   is still a problem.
  * - attributes ← the record's attributes as JSON (int64 a number when safe, else its decimal string; double
  *   NaN/±Infinity their proto3 JSON strings; bytes base64; kvlist an object; array an array), then
  *   OTLP_ATTRIBUTES below where present, while the whole fits in LIMITS.attributesBytes (the rest are named
@@ -39,6 +49,16 @@
  * `resourceLogs[0].resource.attributes["service.name"]`) and whose value is a request holding only that
  * resource, scope and record, in the encoding it came in, so that it can be replayed alone.
  *
+ * Bounded, whatever the request: what is per resource (its fields, its problems) or per scope (its attributes)
+ * is read once, a value shared by its logs that cannot fit in LIMITS.attributesBytes is measured once (then
+ * named in each log's `dropped_attributes`), and a log takes at most MAX_RESOURCE_PROBLEMS of its resource's
+ * problems, so decoding costs O(records), not O(records × resource); the
+ * one-record requests that the dead letters of one Kafka record keep stay together within
+ * `max(the record's value size, 64 KiB)` (ORIGINALS_MIN_BUDGET): past it a dead letter keeps no value and says
+ * that its log is in the source record, at `source.index` (./../dead-letter.ts), so that a resource problem
+ * shared by N logs cannot make N copies of the resource (500 logs of a 305 KB request made 200 MB of dead
+ * letters). A key quoted in a problem's path keeps its first PATH_KEY_CHARS characters (`quotedKey`).
+ *
  * OTLP/JSON differs from proto3 JSON (which Protobuf-ES `fromJson` reads) in trace and span ids, written in
  * hex rather than base64: they are converted first (a hex string is also valid base64, which `fromJson` would
  * silently read as other bytes). Unknown fields are ignored (OTLP's forward compatibility). Containers are
@@ -51,10 +71,10 @@ import { ATTR_CLIENT_ADDRESS, ATTR_OTEL_SCOPE_NAME, ATTR_OTEL_SCOPE_VERSION, ATT
 import { ATTR_HOST_IP, ATTR_HOST_NAME, ATTR_SOURCE_ADDRESS } from '@opentelemetry/semantic-conventions/incubating';
 import type { FieldProblem } from '#shared/errors.ts';
 import { type ExportLogsServiceRequest, ExportLogsServiceRequestSchema } from '#shared/otlp/gen/opentelemetry/proto/collector/logs/v1/logs_service_pb.js';
-import type { AnyValue, KeyValue } from '#shared/otlp/gen/opentelemetry/proto/common/v1/common_pb.js';
+import type { AnyValue, InstrumentationScope, KeyValue } from '#shared/otlp/gen/opentelemetry/proto/common/v1/common_pb.js';
 import { type LogRecord, LogRecordSchema, type ResourceLogs, ResourceLogsSchema, type ScopeLogs, ScopeLogsSchema } from '#shared/otlp/gen/opentelemetry/proto/logs/v1/logs_pb.js';
 import type { Resource } from '#shared/otlp/gen/opentelemetry/proto/resource/v1/resource_pb.js';
-import { boundedKeyList } from '#shared/schemas/normalise.ts';
+import { boundedKeyList, FIELD_ALIASES } from '#shared/schemas/normalise.ts';
 import { IpAddress, LIMITS, LOG_LEVELS, type LogLevel, levelOf, NESTING_RULE, parseRawLogRecord, preferredIp } from '#shared/schemas/log.ts';
 import type { DecodedLog, DecodedLogs, DecodeFailure } from '../decode.ts';
 import { fastLogEvent } from '../fast-validate.ts';
@@ -85,9 +105,18 @@ export const OTLP_ATTRIBUTES = {
   observedTimeUnixNano: 'otlp.observed_time_unix_nano',
   droppedAttributesCount: 'otlp.dropped_attributes_count',
   body: 'otlp.body',
+  /** The resource's `service.name` as written, when it was an SDK default mapped to UNKNOWN_SERVICE. */
+  serviceName: 'otlp.service_name',
 } as const;
 
-/** Where a log's source_ip is looked for, in this order (in the resource, then in the record's attributes). */
+/** The service a log of the SDKs' default service name (`unknown_service[:<process>]`) is given. */
+export const UNKNOWN_SERVICE = 'unknown_service';
+const SDK_DEFAULT_SERVICE = /^unknown_service(:.*)?$/;
+
+/**
+ * Where a log's source_ip is looked for, in this order, in its RESOURCE's attributes only (a log record's
+ * `client.address` is the peer it talks of, not its host: it stays an attribute).
+ */
 export const ADDRESS_ATTRIBUTES = [ATTR_HOST_IP, ATTR_SOURCE_ADDRESS, ATTR_CLIENT_ADDRESS] as const;
 
 const CONTENT_TYPE = 'content-type';
@@ -99,6 +128,13 @@ const MAX_CONTENT_TYPE_LENGTH = 256;
 const SEVERITY_LEVELS: readonly LogLevel[] = LOG_LEVELS;
 
 const JSON_OPTIONS = { ignoreUnknownFields: true } as const;
+
+/** The least budget for the one-record requests kept by the dead letters of one Kafka record (bytes). */
+export const ORIGINALS_MIN_BUDGET = 64 * 1024;
+/** A log's dead letter lists at most this many of its resource's problems (and then how many more). */
+export const MAX_RESOURCE_PROBLEMS = 16;
+/** A key quoted in a problem's path keeps this many characters (then `…(N chars)`). */
+export const PATH_KEY_CHARS = 128;
 const TRACE_ID_BYTES = 16;
 const SPAN_ID_BYTES = 8;
 
@@ -132,9 +168,24 @@ function encodingOf(bytes: number[] | null | undefined): DeclaredEncoding {
   return type === 'application/json' ? 'json' : undefined;
 }
 
-/** A parsed JSON value that is an OTLP/JSON request: an object with an own `resourceLogs` key. */
-export function isOtlpJson(parsed: unknown): parsed is Record<string, unknown> {
-  return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) && Object.hasOwn(parsed, 'resourceLogs');
+/** The contract's top-level message fields (FIELD_ALIASES): an object with one is a log of ours, never OTLP. */
+const MESSAGE_KEYS: readonly string[] = FIELD_ALIASES.message.filter((path) => path.length === 1).map(([key]) => key);
+
+/**
+ * A parsed JSON value that is an OTLP/JSON request: an object whose own `resourceLogs` is a list, with none of
+ * the contract's top-level message fields (`message`, `msg`, `log`, `short_message`). Anything else is for
+ * the contract, so a log of ours that carries a `resourceLogs` field (a shipper forwarding something) is
+ * enriched with it under `attributes`, as it was before OTLP was read.
+ *
+ * @example
+ * isOtlpJson({ resourceLogs: [] }); // true (then dead-lettered: it holds no log records)
+ * isOtlpJson({ message: 'hi', service: 'payment-api', hostname: 'web-1', resourceLogs: [] }); // false: ours
+ * isOtlpJson({ resourceLogs: 'n/a' }); // false: the contract says what is missing
+ */
+export function isOtlpJson(parsed: unknown): parsed is Record<string, unknown> & { resourceLogs: unknown[] } {
+  if (!isObject(parsed) || !Object.hasOwn(parsed, 'resourceLogs') || !Array.isArray(parsed.resourceLogs)) return false;
+  for (const key of MESSAGE_KEYS) if (Object.hasOwn(parsed, key)) return false;
+  return true;
 }
 
 /**
@@ -214,8 +265,8 @@ interface Entry {
   at: Paths;
   origin: OtlpOrigin | undefined;
   problems: FieldProblem[];
-  /** The base64 value of a request holding only this record, its scope and resource (its dead letter's). */
-  single: () => string;
+  /** The bytes of a request holding only this record, its scope and resource (its dead letter's value). */
+  single: () => Uint8Array;
 }
 
 function pathsOf(r: number, s: number, l: number): Paths {
@@ -237,19 +288,46 @@ function originOf(encoding: OtlpEncoding, index: number, resourceLogs: ResourceL
 }
 
 /** The one-record request as protobuf (unknown fields of every message kept: Protobuf-ES writes them back). */
-function protoSingle(resourceLogs: ResourceLogs, scopeLogs: ScopeLogs, record: LogRecord): string {
+function protoSingle(resourceLogs: ResourceLogs, scopeLogs: ScopeLogs, record: LogRecord): Uint8Array {
   const request = create(ExportLogsServiceRequestSchema, { resourceLogs: [{ ...resourceLogs, scopeLogs: [{ ...scopeLogs, logRecords: [record] }] }] });
-  return Buffer.from(toBinary(ExportLogsServiceRequestSchema, request)).toString('base64');
+  return toBinary(ExportLogsServiceRequestSchema, request);
+}
+
+/**
+ * What the dead letters of one Kafka record may keep of their one-record requests, together: the record's own
+ * value size, at least ORIGINALS_MIN_BUDGET. Once one does not fit, no later one is built (each costs a copy
+ * of its resource): building stops within the budget plus one request.
+ */
+class OriginalsBudget {
+  #left: number;
+  constructor(record: KafkaEventRecord) {
+    this.#left = Math.max(Buffer.byteLength(record.value ?? '', 'base64'), ORIGINALS_MIN_BUDGET);
+  }
+
+  /** The base64 request to keep, or undefined: over the budget (or it could not be written), omitted. */
+  keep(single: () => Uint8Array): string | undefined {
+    if (this.#left <= 0) return undefined;
+    let bytes: Uint8Array;
+    try {
+      bytes = single();
+    } catch {
+      // Its log is still in the source record, which the dead letter then points to.
+      return undefined;
+    }
+    this.#left -= bytes.length;
+    return this.#left < 0 ? undefined : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+  }
 }
 
 function results(encoding: OtlpEncoding, entries: readonly Entry[], record: KafkaEventRecord): OtlpDecoded {
   if (entries.length === 0) return { ok: false, reason: 'invalid', problems: [{ field: 'resourceLogs', reason: 'holds no log records' }], eventId: undefined };
   // One received_at for every log of the record (it is the record's: its Kafka timestamp, else now).
   const receivedAt = derivedReceivedAt(record);
-  return { ok: 'logs', encoding, logs: entries.map((entry, index) => decodeEntry(entry, index, record, receivedAt)) };
+  const originals = new OriginalsBudget(record);
+  return { ok: 'logs', encoding, logs: entries.map((entry, index) => decodeEntry(entry, index, record, receivedAt, originals)) };
 }
 
-function decodeEntry(entry: Entry, index: number, record: KafkaEventRecord, receivedAt: string): DecodedLog | DecodeFailure {
+function decodeEntry(entry: Entry, index: number, record: KafkaEventRecord, receivedAt: string, originals: OriginalsBudget): DecodedLog | DecodeFailure {
   const eventId = derivedEventId(record, index);
   let problems = entry.problems;
   if (entry.origin !== undefined) {
@@ -262,12 +340,8 @@ function decodeEntry(entry: Entry, index: number, record: KafkaEventRecord, rece
       problems = [...problems, { field: entry.at.record, reason: `could not be decoded: ${messageOf(error)}` }];
     }
   }
-  let value: string | undefined;
-  try {
-    value = entry.single();
-  } catch {
-    // The dead letter then keeps the whole record's value, which holds this record too.
-  }
+  const value = originals.keep(entry.single);
+  if (value === undefined) return { ok: false, reason: 'invalid', problems, eventId, index, valueOmitted: true };
   return { ok: false, reason: 'invalid', problems, eventId, index, value };
 }
 
@@ -326,14 +400,16 @@ interface LogFields {
 /** What a log takes from its resource: the same for every log record of it (`resourceFieldsOf`). */
 interface ResourceFields {
   service: unknown;
+  /** `service.name` as written when it was an SDK default other than UNKNOWN_SERVICE itself. */
+  writtenService: string | undefined;
   hostname: unknown;
   ip: string | undefined;
   /** `otlp.resource`: the attributes other than service.name and host.name (shared by its logs: never mutated). */
-  rest: Record<string, unknown> | undefined;
+  rest: Record<string, unknown> | typeof TOO_LARGE | undefined;
   problems: readonly FieldProblem[];
 }
 
-const NO_RESOURCE: ResourceFields = Object.freeze({ service: undefined, hostname: undefined, ip: undefined, rest: undefined, problems: [] });
+const NO_RESOURCE: ResourceFields = Object.freeze({ service: undefined, writtenService: undefined, hostname: undefined, ip: undefined, rest: undefined, problems: [] });
 /** Per decoded Resource message, whose log records all read it: built once per request, not once per record. */
 const resourceFields = new WeakMap<Resource, ResourceFields>();
 
@@ -356,10 +432,20 @@ function resourceFieldsOf(resource: Resource | undefined, at: Paths): ResourceFi
       }
     } catch (error) {
       if (!(error instanceof TooDeep)) throw error;
-      problems.push({ field: `${at.resource}.resource.attributes[${JSON.stringify(kv.key)}]`, reason: NESTING_RULE });
+      problems.push({ field: `${at.resource}.resource.attributes[${quotedKey(kv.key)}]`, reason: NESTING_RULE });
     }
   }
-  fields = { service, hostname, ip: addressOf(resource.attributes), rest: restCount > 0 ? rest : undefined, problems };
+  // The SDKs' default name: the service UNKNOWN_SERVICE (valid, and registered by nobody: partial).
+  let writtenService: string | undefined;
+  if (typeof service === 'string' && SDK_DEFAULT_SERVICE.test(service)) {
+    if (service !== UNKNOWN_SERVICE) writtenService = service;
+    service = UNKNOWN_SERVICE;
+  }
+  if (problems.length > MAX_RESOURCE_PROBLEMS) {
+    const more = problems.length - (MAX_RESOURCE_PROBLEMS - 1);
+    problems.splice(MAX_RESOURCE_PROBLEMS - 1, Infinity, { field: `${at.resource}.resource.attributes`, reason: `and ${more} more attributes nested deeper than ${LIMITS.nestingDepth} levels` });
+  }
+  fields = { service, writtenService, hostname, ip: addressOf(resource.attributes), rest: restCount > 0 ? sharedEntry(OTLP_ATTRIBUTES.resource, rest) : undefined, problems };
   resourceFields.set(resource, fields);
   return fields;
 }
@@ -398,11 +484,10 @@ function logFields(origin: OtlpOrigin, at: Paths): LogFields {
     }
   }
 
-  // The resource's service and host, and the first address (the resource's, else the record's).
+  // The lookup keys: the resource's service, host and first address (never the record's: see the module doc).
   if (resource.service !== undefined) raw.service = resource.service;
   if (resource.hostname !== undefined) raw.hostname = resource.hostname;
-  const ip = resource.ip ?? addressOf(record.attributes);
-  if (ip !== undefined) raw.source_ip = ip;
+  if (resource.ip !== undefined) raw.source_ip = resource.ip;
 
   // Time and trace.
   const time = record.timeUnixNano !== 0n ? record.timeUnixNano : record.observedTimeUnixNano;
@@ -417,22 +502,18 @@ function logFields(origin: OtlpOrigin, at: Paths): LogFields {
       entries.push([kv.key, jsonOf(kv.value, 0)]);
     } catch (error) {
       if (!(error instanceof TooDeep)) throw error;
-      problems.push({ field: `${at.record}.attributes[${JSON.stringify(kv.key)}]`, reason: NESTING_RULE });
+      problems.push({ field: `${at.record}.attributes[${quotedKey(kv.key)}]`, reason: NESTING_RULE });
     }
   }
   if (scope !== undefined) {
     if (scope.name !== '') entries.push([OTLP_ATTRIBUTES.scopeName, scope.name]);
     if (scope.version !== '') entries.push([OTLP_ATTRIBUTES.scopeVersion, scope.version]);
-    if (scope.attributes.length > 0) {
-      try {
-        entries.push([OTLP_ATTRIBUTES.scopeAttributes, objectOf(scope.attributes, 0)]);
-      } catch (error) {
-        if (!(error instanceof TooDeep)) throw error;
-        problems.push({ field: `${at.scope}.scope.attributes`, reason: NESTING_RULE });
-      }
-    }
+    const attributes = scopeAttributesOf(scope);
+    if (attributes === NESTED_TOO_DEEP) problems.push({ field: `${at.scope}.scope.attributes`, reason: NESTING_RULE });
+    else if (attributes !== undefined) entries.push([OTLP_ATTRIBUTES.scopeAttributes, attributes]);
   }
   if (resource.rest !== undefined) entries.push([OTLP_ATTRIBUTES.resource, resource.rest]);
+  if (resource.writtenService !== undefined) entries.push([OTLP_ATTRIBUTES.serviceName, resource.writtenService]);
   if (spanId !== undefined) entries.push([OTLP_ATTRIBUTES.spanId, spanId]);
   if (record.flags !== 0) entries.push([OTLP_ATTRIBUTES.traceFlags, record.flags]);
   if (record.severityNumber !== 0) entries.push([OTLP_ATTRIBUTES.severityNumber, record.severityNumber]);
@@ -451,6 +532,39 @@ function logFields(origin: OtlpOrigin, at: Paths): LogFields {
 
 const ALL_ZERO = /^0+$/;
 
+/**
+ * An attribute value shared by every log of its resource or scope that cannot fit in LIMITS.attributesBytes
+ * on its own: `packed` names it in `dropped_attributes` without serialising it again for each log (a 300 KB
+ * resource attribute would otherwise be serialised twice per log record).
+ */
+const TOO_LARGE: unique symbol = Symbol('larger than LIMITS.attributesBytes');
+const NESTED_TOO_DEEP: unique symbol = Symbol('nested too deep');
+
+/** A shared value as an attribute entry: itself, or TOO_LARGE when it alone exceeds the limit (measured once). */
+function sharedEntry(key: string, value: Record<string, unknown>): Record<string, unknown> | typeof TOO_LARGE {
+  const json = JSON.stringify(value);
+  // `{"key":value}` alone; 3 bytes at most per UTF-16 unit spares the exact count for most.
+  if ((json.length + key.length) * 3 + 5 <= LIMITS.attributesBytes) return value;
+  return Buffer.byteLength(json) + Buffer.byteLength(JSON.stringify(key)) + 3 > LIMITS.attributesBytes ? TOO_LARGE : value;
+}
+
+/** `otlp.scope.attributes` of a scope, read once per scope (its log records share it: never mutated). */
+const scopeAttributes = new WeakMap<InstrumentationScope, Record<string, unknown> | typeof TOO_LARGE | typeof NESTED_TOO_DEEP | undefined>();
+
+function scopeAttributesOf(scope: InstrumentationScope): Record<string, unknown> | typeof TOO_LARGE | typeof NESTED_TOO_DEEP | undefined {
+  if (scope.attributes.length === 0) return undefined;
+  if (scopeAttributes.has(scope)) return scopeAttributes.get(scope);
+  let attributes: Record<string, unknown> | typeof TOO_LARGE | typeof NESTED_TOO_DEEP;
+  try {
+    attributes = sharedEntry(OTLP_ATTRIBUTES.scopeAttributes, objectOf(scope.attributes, 0));
+  } catch (error) {
+    if (!(error instanceof TooDeep)) throw error;
+    attributes = NESTED_TOO_DEEP;
+  }
+  scopeAttributes.set(scope, attributes);
+  return attributes;
+}
+
 /** Where an OTLP attribute of a log's JSON form came from (for a problem the contract finds in it). */
 const OTLP_ATTRIBUTE_PATHS: Readonly<Record<string, (at: Paths) => string>> = {
   [OTLP_ATTRIBUTES.scopeName]: (at) => `${at.scope}.scope.name`,
@@ -466,11 +580,24 @@ const OTLP_ATTRIBUTE_PATHS: Readonly<Record<string, (at: Paths) => string>> = {
   [OTLP_ATTRIBUTES.observedTimeUnixNano]: (at) => `${at.record}.observedTimeUnixNano`,
   [OTLP_ATTRIBUTES.droppedAttributesCount]: (at) => `${at.record}.droppedAttributesCount`,
   [OTLP_ATTRIBUTES.body]: (at) => `${at.record}.body`,
+  [OTLP_ATTRIBUTES.serviceName]: (at) => `${at.resource}.resource.attributes["service.name"]`,
 };
+
+/**
+ * A key as a problem's path quotes it: JSON, its first PATH_KEY_CHARS characters only, then its length (an
+ * attribute key may be as long as the request: a 240 KB key made a dead letter the broker refused).
+ *
+ * @example
+ * quotedKey('http.route'); // '"http.route"'
+ * quotedKey('k'.repeat(240_000)); // '"kkk…k"…(240000 chars)', 128 k
+ */
+export function quotedKey(key: string): string {
+  return key.length <= PATH_KEY_CHARS ? JSON.stringify(key) : `${JSON.stringify(key.slice(0, PATH_KEY_CHARS))}…(${key.length} chars)`;
+}
 
 /** The OTLP path of a key of a log's `attributes`: the record's own attribute first (it wins a repeated key). */
 function attributePath(key: string, at: Paths, record: LogRecord): string {
-  if (record.attributes.some((kv) => kv.key === key)) return `${at.record}.attributes[${JSON.stringify(key)}]`;
+  if (record.attributes.some((kv) => kv.key === key)) return `${at.record}.attributes[${quotedKey(key)}]`;
   return Object.hasOwn(OTLP_ATTRIBUTE_PATHS, key) ? (OTLP_ATTRIBUTE_PATHS[key] as (at: Paths) => string)(at) : `${at.record}.attributes`;
 }
 
@@ -513,6 +640,7 @@ function packed(entries: readonly [string, unknown][]): { attributes: Record<str
   const whole: Record<string, unknown> = {};
   let distinct = 0;
   for (const [key, value] of entries) {
+    if (value === TOO_LARGE) break;
     if (Object.hasOwn(whole, key)) continue;
     put(whole, key, value);
     distinct++;
@@ -527,7 +655,7 @@ function packed(entries: readonly [string, unknown][]): { attributes: Record<str
   let bytes = 2;
   let count = 0;
   for (const [key, value] of entries) {
-    if (Object.hasOwn(attributes, key)) {
+    if (Object.hasOwn(attributes, key) || value === TOO_LARGE) {
       dropped.push(key);
       continue;
     }
@@ -607,7 +735,7 @@ function otlpProblem(problem: FieldProblem, at: Paths, fields: LogFields, record
       return {
         ...problem,
         field: resourceAttribute(ATTR_HOST_NAME),
-        reason: `is required when no ${ADDRESS_ATTRIBUTES.join(', ')} attribute (of the resource or the log record) holds an IP address`,
+        reason: `is required when no ${ADDRESS_ATTRIBUTES.join(', ')} attribute of the resource holds an IP address`,
       };
     case 'attributes':
       if (problem.field === 'attributes') return { ...problem, field: `${at.record}.attributes` };
@@ -658,7 +786,7 @@ function walkJson(request: Record<string, unknown>): { entries: Entry[] } | { st
           }
         }
         // As it came (its containers' other fields too), so that the one log record can be replayed.
-        const single = () => Buffer.from(JSON.stringify({ resourceLogs: [{ ...resourceJson, scopeLogs: [{ ...scopeLogsJson, logRecords: [logRecordJson] }] }] })).toString('base64');
+        const single = () => Buffer.from(JSON.stringify({ resourceLogs: [{ ...resourceJson, scopeLogs: [{ ...scopeLogsJson, logRecords: [logRecordJson] }] }] }));
         entries.push({ at, origin, problems, single });
       }
     }

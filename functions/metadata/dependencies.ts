@@ -9,11 +9,13 @@ import { createRedis } from '#shared/clients/redis.ts';
 import type { Log } from '#shared/log-port.ts';
 import { logger, metrics as powertoolsMetrics } from '#shared/observability.ts';
 import { type MetadataConfig, readMetadataConfig } from './config.ts';
+import { PgMetadataBulkStore } from './src/adapters/pg-metadata-bulk.ts';
 import { PgMetadataRepository } from './src/adapters/pg-metadata-repository.ts';
 import { PowertoolsMetadataMetrics } from './src/adapters/powertools-metrics.ts';
 import { RedisCacheInvalidator } from './src/adapters/redis-cache-invalidator.ts';
+import { MetadataBulk } from './src/bulk.ts';
 import { MetadataCatalog } from './src/catalog.ts';
-import type { MetadataMetrics } from './src/ports.ts';
+import type { MetadataCacheInvalidator, MetadataMetrics } from './src/ports.ts';
 import type { MetadataApiDependencies } from './src/routes.ts';
 
 export interface MetadataOverrides {
@@ -21,10 +23,13 @@ export interface MetadataOverrides {
   log?: Log;
   /** Defaults to EMF through Powertools. */
   metrics?: MetadataMetrics;
+  /** Defaults to Redis (REDIS_URL); tests wrap it to count invalidations. */
+  invalidator?: MetadataCacheInvalidator;
 }
 
 export interface MetadataDependencies extends MetadataApiDependencies {
   config: MetadataConfig;
+  bulk: MetadataBulk;
   /** Closes the pool and the Redis client (local runtime shutdown, tests); a Lambda instance never needs it. */
   close(): Promise<void>;
 }
@@ -43,13 +48,15 @@ export function createMetadataDependencies(env: NodeJS.ProcessEnv, overrides: Me
   // ioredis emits 'error' on every failed (re)connect; without a listener it prints "Unhandled error event".
   // A failed invalidation is logged, with its keys, where it happens (src/catalog.ts).
   redis.on('error', (error: Error) => log.warn('metadata redis connection error', { error: error.message }));
-  const catalog = new MetadataCatalog(new PgMetadataRepository(pool), new RedisCacheInvalidator(redis), {
-    log,
-    metrics: overrides.metrics ?? new PowertoolsMetadataMetrics(powertoolsMetrics),
-  });
+  const observers = { log, metrics: overrides.metrics ?? new PowertoolsMetadataMetrics(powertoolsMetrics) };
+  const invalidator = overrides.invalidator ?? new RedisCacheInvalidator(redis);
+  const catalog = new MetadataCatalog(new PgMetadataRepository(pool), invalidator, observers);
+  // The bulk import and export: the same pool, the same invalidator (one invalidation per import).
+  const bulk = new MetadataBulk(new PgMetadataBulkStore(pool), { ...observers, invalidator });
   return {
     config,
     catalog,
+    bulk,
     apiKeys: { API_KEYS: config.API_KEYS, ADMIN_API_KEYS: config.ADMIN_API_KEYS },
     async close() {
       redis.disconnect();

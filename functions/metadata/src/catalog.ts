@@ -34,13 +34,13 @@ export interface CatalogObservers {
   metrics: MetadataMetrics;
 }
 
-/** What every catalog of one repository shares. */
-interface CatalogContext extends CatalogObservers {
+/** What every catalog of one repository shares (and the bulk import, `bulk.ts`). */
+export interface CatalogContext extends CatalogObservers {
   invalidator: MetadataCacheInvalidator;
 }
 
 /** What differs between hosts, services and networks as far as the use cases care. */
-interface RecordKind<T> {
+export interface RecordKind<T> {
   /** For messages: "host", "service", "network". */
   noun: string;
   keyField: string;
@@ -74,6 +74,33 @@ const NETWORK: RecordKind<Network> = {
   // any IP, so every such entry goes. Network writes are rare admin actions; the sweep is cheap enough.
   cacheEntries: () => ({ keys: [], patterns: [cacheKeys.networkPattern] }),
 };
+
+/** Each kind's description, by the API's name for it, for the bulk import and export (`bulk.ts`). */
+export const RECORD_KINDS = { hosts: HOST, services: SERVICE, networks: NETWORK } as const;
+
+/**
+ * Removes `change` from the cache and bumps the metadata version; a failure is logged and counted, never thrown:
+ * the write it follows is committed, and PostgreSQL is the source of truth.
+ *
+ * @example
+ * await invalidateCache(context, RECORD_KINDS.hosts.cacheEntries([host]));
+ */
+export async function invalidateCache(context: CatalogContext, change: CacheInvalidation): Promise<void> {
+  const { invalidator, log, metrics } = context;
+  try {
+    await invalidator.invalidate(change);
+  } catch (error) {
+    // Enrich may then serve the old value, but not indefinitely: every Redis entry enrich writes
+    // carries a TTL, which bounds the staleness. Stale for up to a TTL is still wrong, so the failure
+    // must be loud: an error log naming the keys, and a metric the dashboard alarms on.
+    log.error('metadata cache invalidation failed; enrich may serve stale metadata until the entries expire', {
+      keys: change.keys.length > 100 ? [...change.keys.slice(0, 100), `… ${change.keys.length - 100} more`] : change.keys,
+      patterns: change.patterns,
+      error,
+    });
+    metrics.cacheInvalidationFailed();
+  }
+}
 
 /**
  * The use cases for one kind of record.
@@ -146,22 +173,7 @@ export class RecordCatalog<T> {
   }
 
   async #invalidate(records: readonly T[]): Promise<void> {
-    const change = this.#kind.cacheEntries(records);
-    const { invalidator, log, metrics } = this.#context;
-    try {
-      await invalidator.invalidate(change);
-    } catch (error) {
-      // The write is committed and PostgreSQL is the source of truth, so the request still succeeds.
-      // Enrich may then serve the old value, but not indefinitely: every Redis entry enrich writes
-      // carries a TTL, which bounds the staleness. Stale for up to a TTL is still wrong, so the failure
-      // must be loud: an error log naming the keys, and a metric the dashboard alarms on.
-      log.error('metadata cache invalidation failed; enrich may serve stale metadata until the entries expire', {
-        keys: change.keys,
-        patterns: change.patterns,
-        error,
-      });
-      metrics.cacheInvalidationFailed();
-    }
+    await invalidateCache(this.#context, this.#kind.cacheEntries(records));
   }
 }
 

@@ -52,6 +52,39 @@ export interface MetadataRepository {
   };
 }
 
+/** The records of each kind, by the name the API gives the kind (`/api/metadata/{kind}`). */
+export interface KindRecords {
+  hosts: Host;
+  services: Service;
+  networks: Network;
+}
+
+/** A bulk write of one record that changed something: what was there before (undefined: it was created). */
+export interface BulkChange<T> {
+  previous: T | undefined;
+}
+
+/** The writes of a bulk import, all inside one transaction (`MetadataBulkStore.transaction`). */
+export interface BulkTransaction {
+  /**
+   * Inserts or overwrites `records` (keys distinct); a record that is already exactly so is not written and
+   * not returned. Rejects with `DuplicateKeyError` when another unique field is taken.
+   */
+  upsertMany<K extends keyof KindRecords>(kind: K, records: readonly KindRecords[K][]): Promise<BulkChange<KindRecords[K]>[]>;
+  /** The hosts that hold any of these addresses now (address → hostname), locked until the transaction ends. */
+  hostsHoldingIps(ips: readonly string[]): Promise<Map<string, string>>;
+}
+
+export interface MetadataBulkStore {
+  /** Runs `work` in one transaction: commits when it resolves, rolls back (nothing written) when it rejects. */
+  transaction<R>(work: (transaction: BulkTransaction) => Promise<R>): Promise<R>;
+  /**
+   * Every record of `kind` in key order, `pageSize` at a time, after the key `after` when given, all read from
+   * one snapshot (a read-only repeatable-read transaction held while the pages are read).
+   */
+  pages<K extends keyof KindRecords>(kind: K, pageSize: number, after?: string): AsyncIterable<Stored<KindRecords[K]>[]>;
+}
+
 /** What a write changed in the cache: exact keys, and key patterns to sweep (network writes). */
 export interface CacheInvalidation {
   keys: string[];

@@ -10,23 +10,27 @@ import httpRouterHandler, { type Method } from '@middy/http-router';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type { z } from 'zod';
 import type { ApiKeysEnv } from '#shared/config.ts';
-import { ForbiddenError } from '#shared/errors.ts';
-import { jsonBody, requireApiKey } from '#shared/http/request.ts';
+import { ForbiddenError, UnsupportedMediaTypeError } from '#shared/errors.ts';
+import { bodyText, jsonBody, mediaType, requireApiKey } from '#shared/http/request.ts';
 import { httpErrors, json } from '#shared/http/responses.ts';
 import { unmatchedRoute } from '#shared/http/unmatched-route.ts';
 import type { Host, Network, Service } from '#shared/metadata/model.ts';
 import { logger } from '#shared/observability.ts';
 import { statusOnSegment } from '#shared/tracing/http-status.ts';
 import { tracer } from '#shared/tracing/tracer.ts';
+import { BULK_KINDS, type BulkKind, MEDIA_TYPES } from './bulk-formats.ts';
+import { BULK_LIMITS, csvHeader, type ImportReport, type MetadataBulk } from './bulk.ts';
 import type { MetadataCatalog, Page, RecordCatalog } from './catalog.ts';
 import type { Stored } from './ports.ts';
 import { decodeCursor, encodeCursor, parseInput, parseValue, pathParameter } from './input.ts';
 import {
   cidr,
+  ExportQuery,
   HostCreate,
   HostListQuery,
   HostReplace,
   hostname,
+  ImportQuery,
   LIMITS,
   type ListQuery,
   NetworkCreate,
@@ -48,6 +52,8 @@ export interface MetadataApiDependencies {
   catalog: MetadataCatalog;
   /** Checked here when set (local runtime, LocalStack); on AWS, API Gateway checks the keys and these are unset. */
   apiKeys: ApiKeysEnv;
+  /** The bulk import and export (`/{kind}:import`, `/{kind}:export`); without it those routes are not served. */
+  bulk?: MetadataBulk;
 }
 
 type RouteHandler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
@@ -81,7 +87,7 @@ interface Resource<T> {
  * @example
  * const routes = metadataRoutes({ catalog, apiKeys: {} });
  */
-export function metadataRoutes({ catalog, apiKeys }: MetadataApiDependencies): MetadataRoute[] {
+export function metadataRoutes({ catalog, apiKeys, bulk }: MetadataApiDependencies): MetadataRoute[] {
   // Reads take either kind of key; writes only an admin key. With no keys at all the checks are off; with
   // ingest keys but no admin keys, writes are refused rather than left open to every ingest client.
   const readKeys = [...(apiKeys.API_KEYS ?? []), ...(apiKeys.ADMIN_API_KEYS ?? [])];
@@ -151,7 +157,12 @@ export function metadataRoutes({ catalog, apiKeys }: MetadataApiDependencies): M
     listForIp: (ip) => catalog.networks.listForIp(ip),
   };
 
-  return [...crudRoutes(hosts, access), ...crudRoutes(services, access), ...crudRoutes(networks, access)];
+  return [
+    ...crudRoutes(hosts, access),
+    ...crudRoutes(services, access),
+    ...crudRoutes(networks, access),
+    ...(bulk === undefined ? [] : bulkRoutes(bulk, access, { hosts, services, networks })),
+  ];
 }
 
 /**
@@ -232,4 +243,79 @@ function crudRoutes<T>(resource: Resource<T>, access: Access): MetadataRoute[] {
       ];
     }),
   ];
+}
+
+/**
+ * `POST /{kind}:import` and `GET /{kind}:export` (the `:verb` suffix of a custom method on the collection: no
+ * record key can hold a colon, so the paths never shadow `/{kind}/{key}`).
+ */
+function bulkRoutes(bulk: MetadataBulk, access: Access, resources: Record<BulkKind, { keySchema: z.ZodType<string> }>): MetadataRoute[] {
+  return BULK_KINDS.flatMap((kind): MetadataRoute[] => {
+    const importRecords: RouteHandler = async (event) => {
+      access.write(event);
+      const { mode } = parseInput(ImportQuery, event.queryStringParameters ?? {}, 'query');
+      const type = mediaType(event);
+      const format = type === MEDIA_TYPES.csv ? 'csv' : type === MEDIA_TYPES.ndjson ? 'ndjson' : undefined;
+      if (format === undefined) {
+        throw new UnsupportedMediaTypeError(`content-type must be ${MEDIA_TYPES.csv} or ${MEDIA_TYPES.ndjson}, got ${type ?? 'none'}`);
+      }
+      const text = bodyText(event, BULK_LIMITS.importBytes);
+      return importResponse(await bulk.import({ kind, format, text, mode }));
+    };
+
+    const exportRecords: RouteHandler = async (event) => {
+      access.read(event);
+      const query = parseInput(ExportQuery, event.queryStringParameters ?? {}, 'query');
+      const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, resources[kind].keySchema);
+      // One response holds at most BULK_LIMITS.exportBytes (Lambda's response limit); the rest is the next page's.
+      let body = query.format === 'csv' ? csvHeader(kind) : '';
+      let bytes = Buffer.byteLength(body);
+      let lastKey: string | undefined;
+      let more = false;
+      pages: for await (const page of bulk.export(kind, query.format, { after })) {
+        for (const { key, line } of page) {
+          const size = Buffer.byteLength(line);
+          if (bytes + size > BULK_LIMITS.exportBytes) {
+            more = true;
+            break pages; // ends the export's snapshot too
+          }
+          body += line;
+          bytes += size;
+          lastKey = key;
+        }
+      }
+      const headers: Record<string, string> = {
+        'content-type': `${MEDIA_TYPES[query.format]}; charset=utf-8`,
+        'content-disposition': `attachment; filename="${kind}.${query.format === 'csv' ? 'csv' : 'ndjson'}"`,
+      };
+      if (more && lastKey !== undefined) {
+        const cursor = encodeCursor(lastKey);
+        headers['x-next-cursor'] = cursor;
+        // Relative, so it holds behind any stage prefix (`/v1` on AWS); `./` because a first segment with a
+        // colon would read as a URI scheme.
+        headers.link = `<./${kind}:export?format=${query.format}&cursor=${cursor}>; rel="next"`;
+      }
+      return { statusCode: 200, headers, body };
+    };
+
+    return [
+      { method: 'POST', path: `${BASE_PATH}/${kind}:import`, handler: importRecords },
+      { method: 'GET', path: `${BASE_PATH}/${kind}:export`, handler: exportRecords },
+    ];
+  });
+}
+
+/**
+ * 200 with the report when the import was applied; 422 with the problems by line when it was refused (any
+ * problem in all-or-nothing mode, an unreadable file, or no valid record at all), the report's counts alongside.
+ */
+function importResponse(report: ImportReport): APIGatewayProxyResult {
+  if (report.committed) return json(200, report);
+  const shown = report.problemsOmitted > 0 ? ` (the first ${report.problems.length} of ${report.problems.length + report.problemsOmitted} problems are listed)` : '';
+  const message =
+    report.read === 0 || report.rejected === report.read
+      ? `no record of the import is valid; nothing was imported${shown}`
+      : `${report.rejected} of ${report.read} records have problems; nothing was imported (mode ${report.mode})${shown}`;
+  const { problems, ...counts } = report;
+  return json(422, { error: { message, problems }, report: counts });
 }

@@ -145,6 +145,16 @@ export const ServiceListQuery = z.strictObject(pageQuery);
 export const NetworkListQuery = z.strictObject({ ...pageQuery, ip: ipAddress.optional() });
 export type ListQuery = { limit: number; cursor?: string | undefined; ip?: string | undefined };
 
+/** `POST /{kind}:import?mode=`: all or nothing (default), or apply the valid rows and report the others. */
+export const ImportQuery = z.strictObject({
+  mode: z.enum(['all-or-nothing', 'upsert-valid'], { error: 'must be all-or-nothing or upsert-valid' }).default('all-or-nothing'),
+});
+/** `GET /{kind}:export?format=&cursor=`: the cursor is the `x-next-cursor` of the previous page of a large export. */
+export const ExportQuery = z.strictObject({
+  format: z.enum(['csv', 'ndjson'], { error: 'must be csv or ndjson' }).default('csv'),
+  cursor: z.string().min(1, 'must not be empty').optional(),
+});
+
 /** Demo data file (scripts/demo-metadata.json): records as the API's POST bodies. */
 export const DemoMetadata = z.strictObject({
   hosts: z.array(HostCreate),

@@ -4,7 +4,11 @@ import type { Host, Network, Service } from '#shared/metadata/model.ts';
 import { formatCidr, parseCidr, parseIp } from '#shared/net/ip.ts';
 import type { CatalogObservers } from '../../../functions/metadata/src/catalog.ts';
 import {
+  type BulkChange,
+  type BulkTransaction,
   type CacheInvalidation,
+  type KindRecords,
+  type MetadataBulkStore,
   DuplicateKeyError,
   type KeyRange,
   type MetadataCacheInvalidator,
@@ -184,3 +188,59 @@ export const unobserved: CatalogObservers = {
   log: silentLog,
   metrics: { cacheInvalidationFailed: () => undefined },
 };
+
+/**
+ * The bulk store over a `MemoryRepository`: a transaction works on the repository and puts every map back as it
+ * was when its work rejects (all or nothing, as PostgreSQL's ROLLBACK).
+ */
+export class MemoryBulkStore implements MetadataBulkStore {
+  readonly repository: MemoryRepository;
+  transactions = 0;
+
+  constructor(repository = new MemoryRepository()) {
+    this.repository = repository;
+  }
+
+  async transaction<R>(work: (transaction: BulkTransaction) => Promise<R>): Promise<R> {
+    this.transactions += 1;
+    const { hosts, services, networks } = this.repository;
+    const saved = [hosts, services, networks].map((collection) => new Map(collection.records as Map<string, unknown>));
+    const repository = this.repository;
+    try {
+      return await work({
+        async upsertMany<K extends keyof KindRecords>(kind: K, records: readonly KindRecords[K][]) {
+          const collection = repository[kind] as unknown as RecordCollection<KindRecords[K]>;
+          const changes: BulkChange<KindRecords[K]>[] = [];
+          for (const record of records) {
+            const change = await collection.upsert(record);
+            if (change !== undefined) changes.push({ previous: change.previous });
+          }
+          return changes;
+        },
+        async hostsHoldingIps(ips: readonly string[]) {
+          const wanted = new Set(ips);
+          return new Map([...hosts.records.values()].filter((h) => wanted.has(h.ipAddress)).map((h) => [h.ipAddress, h.hostname]));
+        },
+      });
+    } catch (error) {
+      [hosts, services, networks].forEach((collection, index) => {
+        (collection.records as Map<string, unknown>).clear();
+        for (const [key, value] of saved[index] ?? []) (collection.records as Map<string, unknown>).set(key, value);
+      });
+      throw error;
+    }
+  }
+
+  async *pages<K extends keyof KindRecords>(kind: K, pageSize: number, after?: string): AsyncIterable<Stored<KindRecords[K]>[]> {
+    const collection = this.repository[kind] as unknown as RecordCollection<KindRecords[K]>;
+    let cursor = after;
+    for (;;) {
+      const page = await collection.list({ limit: pageSize, ...(cursor === undefined ? {} : { after: cursor }) });
+      if (page.length === 0) return;
+      yield page;
+      if (page.length < pageSize) return;
+      const last = page.at(-1) as unknown as Record<string, unknown>;
+      cursor = String(last.hostname ?? last.name ?? last.cidr);
+    }
+  }
+}

@@ -29,20 +29,20 @@ import {
   type StoredNetwork,
 } from '../ports.ts';
 
-type ColumnType = 'text' | 'inet' | 'cidr' | 'jsonb';
+export type ColumnType = 'text' | 'inet' | 'cidr' | 'jsonb';
 
-interface Column {
+export interface Column {
   name: string;
   type: ColumnType;
 }
 
 /** A row as selected: the table's columns and its timestamps (Date from pg, ISO text from `row_to_json`). */
-type StoredRow<R> = R & { created_at: Date | string; updated_at: Date | string };
+export type StoredRow<R> = R & { created_at: Date | string; updated_at: Date | string };
 /** A write's row, with the row it replaced (`row_to_json(previous)`; null when it inserted). */
 type WrittenRow<R> = StoredRow<R> & { previous: StoredRow<R> | null };
 
 /** How one table stores one kind of record; the row mapping itself is shared with enrich (`#shared/metadata/rows.ts`). */
-interface Table<T, R> {
+export interface Table<T, R> {
   name: string;
   key: keyof R & string;
   /** Every column but the timestamps, with its SQL type. */
@@ -93,6 +93,36 @@ const NETWORKS: Table<Network, NetworkRow> = {
       ? new DuplicateKeyError('cidr', `cidr: network ${network.cidr} already exists`)
       : undefined,
 };
+
+/** The table of each kind, for the bulk import and export (`pg-metadata-bulk.ts`). */
+export const TABLES = { hosts: HOSTS, services: SERVICES, networks: NETWORKS } as const;
+
+/**
+ * Client mistakes become their 4xx error, an unreachable database a 503; anything else stays a 500. A unique
+ * violation of a bulk write (no one record to name) is still a 409, with PostgreSQL's detail naming the value.
+ */
+export function translateError<T, R>(table: Table<T, R>, error: unknown, record: T | undefined): unknown {
+  if (error instanceof pg.DatabaseError) {
+    if (error.code === UNIQUE_VIOLATION) {
+      if (record !== undefined) return table.duplicate(error.constraint, record) ?? error;
+      const field = error.constraint === 'hosts_ip_address_key' ? 'ipAddress' : table.key;
+      return new DuplicateKeyError(field, `${field}: ${error.detail ?? 'a value is already taken'}`, { cause: error });
+    }
+    if (UNAVAILABLE_SQLSTATE.test(error.code ?? '')) return unavailable(error);
+    return error;
+  }
+  if (isConnectionFailure(error)) return unavailable(error);
+  return error;
+}
+
+/** A record as stored, from a row as selected (`selectOf`): pg gives timestamptz as Date, `row_to_json` as ISO text. */
+export function storedFromRow<T, R>(table: Table<T, R>, row: StoredRow<R>): Stored<T> {
+  return {
+    ...table.fromRow(row),
+    createdAt: new Date(row.created_at).toISOString(),
+    updatedAt: new Date(row.updated_at).toISOString(),
+  };
+}
 
 class PgCollection<T, R extends object> implements RecordCollection<T> {
   protected readonly pool: pg.Pool;
@@ -150,12 +180,7 @@ class PgCollection<T, R extends object> implements RecordCollection<T> {
   }
 
   protected stored(row: StoredRow<R>): Stored<T> {
-    // pg parses timestamptz into Date; row_to_json (the `previous` row) carries ISO text. Both parse.
-    return {
-      ...this.table.fromRow(row),
-      createdAt: new Date(row.created_at).toISOString(),
-      updatedAt: new Date(row.updated_at).toISOString(),
-    };
+    return storedFromRow(this.table, row);
   }
 
   protected async query<Q = StoredRow<R>>(text: string, params: unknown[], record?: T): Promise<Q[]> {
@@ -163,7 +188,7 @@ class PgCollection<T, R extends object> implements RecordCollection<T> {
       const result = await this.pool.query(text, params);
       return result.rows;
     } catch (error) {
-      throw this.#translate(error, record);
+      throw translateError(this.table, error, record);
     }
   }
 
@@ -174,19 +199,6 @@ class PgCollection<T, R extends object> implements RecordCollection<T> {
       const value = row[name as keyof R];
       return type === 'jsonb' ? JSON.stringify(value) : value;
     });
-  }
-
-  /** Client mistakes become their 4xx error, an unreachable database a 503; anything else stays a 500. */
-  #translate(error: unknown, record: T | undefined): unknown {
-    if (error instanceof pg.DatabaseError) {
-      if (error.code === UNIQUE_VIOLATION && record !== undefined) {
-        return this.table.duplicate(error.constraint, record) ?? error;
-      }
-      if (UNAVAILABLE_SQLSTATE.test(error.code ?? '')) return unavailable(error);
-      return error;
-    }
-    if (isConnectionFailure(error)) return unavailable(error);
-    return error;
   }
 }
 
@@ -245,7 +257,7 @@ function isConnectionFailure(error: unknown): boolean {
 }
 
 /** The key column first, then the others in the order the table lists them. */
-function columnsOf<R>({ key, columns }: Table<unknown, R>): Column[] {
+export function columnsOf<R>({ key, columns }: Table<unknown, R>): Column[] {
   const all = Object.entries(columns as Record<string, ColumnType>).map(([name, type]) => ({ name, type }));
   return [...all.filter((column) => column.name === key), ...all.filter((column) => column.name !== key)];
 }
@@ -254,7 +266,7 @@ function columnsOf<R>({ key, columns }: Table<unknown, R>): Column[] {
  * The select list over `alias`, each output column named as in the table. Addresses without a mask
  * (`host()`) and networks as text: PostgreSQL's canonical spelling, what enrich keys its cache by.
  */
-function selectOf(columns: readonly Column[], alias: string): string {
+export function selectOf(columns: readonly Column[], alias: string): string {
   const select = ({ name, type }: Column) => {
     if (type === 'inet') return `host(${alias}.${name}) AS ${name}`;
     if (type === 'cidr') return `${alias}.${name}::text AS ${name}`;

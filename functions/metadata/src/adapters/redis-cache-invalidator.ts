@@ -9,7 +9,7 @@ import { ensureConnected } from '#shared/clients/redis.ts';
 import { cacheKeys, newVersionToken } from '#shared/metadata/cache-keys.ts';
 import type { CacheInvalidation, MetadataCacheInvalidator } from '../ports.ts';
 
-/** Keys asked for per SCAN step, and so at most per UNLINK: small enough to keep each call short. */
+/** Keys asked for per SCAN step, and at most per UNLINK: small enough to keep each call short. */
 const SCAN_BATCH = 500;
 /** How long a write waits for a connection that is already being made before giving up on the cache. */
 const CONNECTING_WAIT_MS = 1000;
@@ -42,8 +42,9 @@ export class RedisCacheInvalidator implements MetadataCacheInvalidator {
       for (const pattern of patterns) await this.#sweep(pattern);
     }
     const transaction = this.#redis.multi();
-    // UNLINK rather than DEL: the values are freed off the main thread.
-    if (keys.length > 0) transaction.unlink(...keys);
+    // UNLINK rather than DEL: the values are freed off the main thread. In commands of SCAN_BATCH keys: a bulk
+    // import names hundreds of thousands, more than one call's arguments may hold; one MULTI keeps them atomic.
+    for (let start = 0; start < keys.length; start += SCAN_BATCH) transaction.unlink(...keys.slice(start, start + SCAN_BATCH));
     transaction.set(cacheKeys.version, newVersionToken());
     const results = await transaction.exec();
     if (results === null) throw new Error('cache invalidation transaction was aborted');

@@ -16,6 +16,8 @@
  *   oneof (AnyValue) holds at most one member. An unknown key is a problem too: a receiver ignores it, so a
  *   value we meant to send would be lost.
  *
+ * - `encodedResources(bytes)`: each resource's bytes as written, to compare two outputs' resources byte for byte.
+ *
  * @example
  * const request = decodeOtlpProto(value);
  * const resource = attributesOf(request.resourceLogs?.[0]?.resource?.attributes);
@@ -89,6 +91,28 @@ export function decodeOtlpProto(bytes: Uint8Array): OtlpRequest {
   const type = requestType();
   const object = type.toObject(type.decode(bytes), { longs: String, enums: Number, bytes: String, defaults: false, json: true });
   return hexIds(object) as OtlpRequest;
+}
+
+/**
+ * The bytes of each ResourceLogs' resource exactly as the value holds them (field 1 of each field 1), read with
+ * protobufjs's wire reader after the whole value decodes: two outputs whose resources a Collector would
+ * merge have byte-identical ones.
+ */
+export function encodedResources(bytes: Uint8Array): Buffer[] {
+  requestType().decode(bytes);
+  return fieldBytes(bytes, 1).flatMap((resourceLogs) => fieldBytes(resourceLogs, 1));
+}
+
+/** Every length-delimited occurrence of `field` in a message's bytes. */
+function fieldBytes(bytes: Uint8Array, field: number): Buffer[] {
+  const reader = protobuf.Reader.create(bytes);
+  const found: Buffer[] = [];
+  while (reader.pos < reader.len) {
+    const tag = reader.uint32();
+    if (tag >>> 3 === field && (tag & 7) === 2) found.push(Buffer.from(reader.bytes()));
+    else reader.skipType(tag & 7);
+  }
+  return found;
 }
 
 /** Every trace and span id (base64 as protobufjs writes bytes) as hex. */

@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { type EnrichRunner, startEnrichRunner } from '../../../scripts/local/event-source/runner.ts';
 import { derivedEventId } from '../../../functions/enrich/src/log-event.ts';
 import type { OutputEncoding } from '../../../functions/enrich/src/otlp/types.ts';
-import { otlpJsonProblems } from '../../support/otlp-proto.ts';
+import { encodedResources, otlpJsonProblems } from '../../support/otlp-proto.ts';
 import { expectValidEnrichedLog } from '../../unit/enrich/schema.ts';
 import { CONTENT_TYPE, logPositions, type OtlpEncoding, otlpRequest, produceOtlp, type SdkResource, SeverityNumber, serializeLogs } from '../../support/otlp-sdk.ts';
 import { deleteTopics, enrichTestEnv, MetadataSeed, type Topics, throwawayTopics, uniqueNetwork } from '../enrich/support.ts';
@@ -27,8 +27,9 @@ const known = { hostname: `web-${id}`, ipAddress: net.ip(10), datacenter: 'dc-ea
 const service = { name: `orders-${id}`, team: 'orders', owner: 'bob@example.com', tier: 'tier-2', version: '3.1.0', costCenter: 'cc-200' };
 
 /**
- * One request, three resources, four scopes, five log records: a host named by `host.name`, a host found by the
- * record's `client.address`, and a service and host nobody registered (partial).
+ * One request, three resources, four scopes, five log records: a host named by `host.name`, a host found by its
+ * resource's `host.ip` (its record's `client.address`, a remote client, is no lookup key), and a service and host
+ * nobody registered (partial).
  */
 const REQUEST: SdkResource[] = [
   {
@@ -53,7 +54,10 @@ const REQUEST: SdkResource[] = [
       { name: 'checkout.db', logs: [{ eventName: 'db.query', body: { statement: 'SELECT 1', rows: 0 }, severityText: 'info' }] },
     ],
   },
-  { attributes: { 'service.name': service.name }, scopes: [{ name: 'worker', logs: [{ body: `by address ${id}`, attributes: { 'client.address': known.ipAddress } }] }] },
+  {
+    attributes: { 'service.name': service.name, 'host.ip': [known.ipAddress] },
+    scopes: [{ name: 'worker', logs: [{ body: `by address ${id}`, attributes: { 'client.address': '203.0.113.7' } }] }],
+  },
   { attributes: { 'service.name': `ghost-${id}`, 'host.name': `nowhere-${id}` }, scopes: [{ name: 'ghost', logs: [{ body: `partial ${id}` }] }] },
 ];
 const POSITIONS = logPositions(REQUEST);
@@ -172,7 +176,7 @@ describe('OUTPUT_ENCODING=json: OTLP logs in, our JSON out', () => {
       });
       expect(at(offset, 1)).toMatchObject({ message: `slow ${id}`, level: 'WARN' });
       expect(at(offset, 2)).toMatchObject({ message: JSON.stringify({ statement: 'SELECT 1', rows: 0 }), level: 'INFO', attributes: { 'otel.scope.name': 'checkout.db', 'otlp.event_name': 'db.query', 'otlp.body': { statement: 'SELECT 1', rows: 0 } } });
-      // Found by the record's client.address: the registered host, with the network's zone.
+      // Found by the resource's host.ip (not the record's client.address): the registered host, with the network's zone.
       expect(at(offset, 3)).toMatchObject({ source_ip: known.ipAddress, host: { hostname: known.hostname, ip: known.ipAddress, zone: 'zone-b' }, enrichment: { status: 'complete' } });
     }
   });
@@ -210,7 +214,8 @@ describe('OUTPUT_ENCODING=json: OTLP logs in, our JSON out', () => {
 describe.each(['otlp_proto', 'otlp_json'] as const)('OUTPUT_ENCODING=%s: OTLP logs in, OTLP out', (encoding) => {
   const pipeline = pipelineWith(encoding);
   const views = () => [...pipeline.outputs.complete, ...pipeline.outputs.partial].map((output) => ({ output, view: otlpView(output.value, encoding) }));
-  const at = (offset: number, index: number) => views().find(({ view }) => view.resource['enrichment.source.offset'] === BigInt(offset) && view.resource['enrichment.source.index'] === BigInt(index));
+  const at = (offset: number, index: number) =>
+    views().find(({ view }) => view.record.attributes['enrichment.source.offset'] === BigInt(offset) && view.record.attributes['enrichment.source.index'] === BigInt(index));
   const viewAt = (offset: number, index: number): OtlpLogView => {
     const found = at(offset, index);
     if (found === undefined) throw new Error(`no output for offset ${offset} index ${index}`);
@@ -225,8 +230,8 @@ describe.each(['otlp_proto', 'otlp_json'] as const)('OUTPUT_ENCODING=%s: OTLP lo
       expect(output.headers['content-type']).toBe(CONTENT_TYPE[encoding]);
       expect([view.resourceCount, view.scopeCount, view.recordCount]).toEqual([1, 1, 1]);
       // log.record.uid: the same derived event id as our JSON output, and the output's Kafka key
-      const source = { topic: pipeline.topics.raw, partition: 0, offset: Number(view.resource['enrichment.source.offset']) };
-      expect(view.record.attributes['log.record.uid']).toBe(derivedEventId(source, Number(view.resource['enrichment.source.index'])));
+      const source = { topic: pipeline.topics.raw, partition: 0, offset: Number(view.record.attributes['enrichment.source.offset']) };
+      expect(view.record.attributes['log.record.uid']).toBe(derivedEventId(source, Number(view.record.attributes['enrichment.source.index'])));
       expect(output.key).toBe(view.record.attributes['log.record.uid']);
       if (encoding === 'otlp_json') expect(otlpJsonProblems(JSON.parse(output.value.toString('utf8')))).toEqual([]);
     }
@@ -235,7 +240,7 @@ describe.each(['otlp_proto', 'otlp_json'] as const)('OUTPUT_ENCODING=%s: OTLP lo
     }
   });
 
-  it('carries host.name and deployment.environment.name from the metadata, the enrichment under enrichment.*, and the resource as received', () => {
+  it('carries host.name and deployment.environment.name from the metadata, the host and service enrichment under enrichment.*, and the resource as received', () => {
     for (const { offset } of MAIN) {
       // Assess
       const view = viewAt(offset, 0);
@@ -254,15 +259,37 @@ describe.each(['otlp_proto', 'otlp_json'] as const)('OUTPUT_ENCODING=%s: OTLP lo
         'enrichment.host.datacenter': 'dc-east-1',
         'enrichment.host.cost_center': 'cc-100',
         'enrichment.status': 'complete',
+      });
+      // What differs from one log to the next is on the record, not the resource.
+      expect(Object.keys(view.resource).filter((key) => key.startsWith('enrichment.source.') || ['enrichment.enriched_at', 'enrichment.latency_ms', 'enrichment.received_at', 'enrichment.derived'].includes(key))).toEqual([]);
+      expect(view.record.attributes).toMatchObject({
         'enrichment.source.topic': pipeline.topics.raw,
         'enrichment.source.partition': 0n,
         'enrichment.source.offset': BigInt(offset),
         'enrichment.source.index': 0n,
+        'enrichment.derived': ['event_id', 'received_at'],
       });
-      expect(typeof view.resource['enrichment.enriched_at']).toBe('string');
-      expect(typeof view.resource['enrichment.latency_ms']).toBe('number');
-      // The host found by client.address: its registered name and address, the network's zone.
+      expect(typeof view.record.attributes['enrichment.enriched_at']).toBe('string');
+      expect(typeof view.record.attributes['enrichment.received_at']).toBe('string');
+      expect(typeof view.record.attributes['enrichment.latency_ms']).toBe('number');
+      // The host found by the resource's host.ip: its registered name and address, the network's zone.
       expect(viewAt(offset, 3).resource).toMatchObject({ 'host.name': known.hostname, 'host.ip': [known.ipAddress], 'cloud.availability_zone': 'zone-b', 'deployment.environment.name': 'production' });
+    }
+  });
+
+  it('gives the logs of one host and service identical resources, across Kafka records and input encodings', () => {
+    // Assess: positions 0-2 share the SDK's first resource; position 3 names its host by host.ip only
+    const resourceOf = (offset: number, index: number) => {
+      const found = at(offset, index);
+      if (found === undefined) throw new Error(`no output for offset ${offset} index ${index}`);
+      return encoding === 'otlp_proto' ? encodedResources(found.output.value) : (JSON.parse(found.output.value.toString('utf8')) as { resourceLogs: { resource: unknown }[] }).resourceLogs.map((r) => r.resource);
+    };
+    const shared = resourceOf(0, 0);
+    expect(shared).toHaveLength(1);
+    for (const { offset } of MAIN) {
+      for (const index of [0, 1, 2]) expect({ offset, index, resource: resourceOf(offset, index) }).toEqual({ offset, index, resource: shared });
+      expect(resourceOf(offset, 3)).not.toEqual(shared);
+      expect(resourceOf(offset, 3)).toEqual(resourceOf(0, 3));
     }
   });
 
@@ -314,7 +341,7 @@ describe('redelivery of an OTLP record', () => {
     // Prepare: what the first delivery published, by position
     const identity = (output: RawOutput) => {
       const view = otlpView(output.value, 'otlp_proto');
-      return `${view.resource['enrichment.source.offset']}/${view.resource['enrichment.source.index']} ${view.record.attributes['log.record.uid']}`;
+      return `${view.record.attributes['enrichment.source.offset']}/${view.record.attributes['enrichment.source.index']} ${view.record.attributes['log.record.uid']}`;
     };
     const first = [...pipeline.outputs.complete, ...pipeline.outputs.partial].map(identity).sort();
     // Act: a second consumer group reads the same raw records again (as after a lost commit)

@@ -81,6 +81,14 @@ it.each<[string, (json: Json) => void, string]>([
     `${RECORD}.attributes[0].value.intValue: a 64-bit integer must be a decimal string, not 42`,
   ],
   [
+    'the record\'s enrichment.source.offset (an int64) as a JSON number',
+    (json) => {
+      const attribute = (record(json).attributes as { key: string; value: Record<string, unknown> }[]).find(({ key }) => key === 'enrichment.source.offset');
+      if (attribute !== undefined) attribute.value.intValue = 1;
+    },
+    `${RECORD}.attributes[7].value.intValue: a 64-bit integer must be a decimal string, not 1`,
+  ],
+  [
     'an enum by name',
     (json) => {
       record(json).severityNumber = 'SEVERITY_NUMBER_INFO';

@@ -2,7 +2,8 @@
  * The OTLP output, read as a Collector reads it: every value is decoded with protobufjs from the vendored
  * .proto text (tests/support/otlp-proto.ts), never with the generated types the encoder writes with, and every
  * mapped field is checked, with its type. An OTLP log's origin is built with Protobuf-ES `create()`, as the
- * input side hands it over; the enriched logs come from the Merger, as in the batch.
+ * input side hands it over; the enriched logs come from the Merger, as in the batch (and, where resources are
+ * shared, from Mergers of successive batches over one BlockCache, as EnrichBatch runs them).
  */
 import { create } from '@bufbuild/protobuf';
 import type { MessageInitShape } from '@bufbuild/protobuf';
@@ -10,13 +11,13 @@ import { AnyValueSchema, InstrumentationScopeSchema, KeyValueSchema } from '#sha
 import { LogRecordSchema, SeverityNumber } from '#shared/otlp/gen/opentelemetry/proto/logs/v1/logs_pb.js';
 import { ResourceSchema } from '#shared/otlp/gen/opentelemetry/proto/resource/v1/resource_pb.js';
 import type { Host, Network, Service } from '#shared/metadata/model.ts';
-import { type EnrichedLog, Merger } from '../../../functions/enrich/src/enriched-log.ts';
+import { BlockCache, type EnrichedLog, Merger } from '../../../functions/enrich/src/enriched-log.ts';
 import { type LogEvent, NONE } from '../../../functions/enrich/src/log-event.ts';
-import { encodeOutput } from '../../../functions/enrich/src/otlp/encode-otlp.ts';
+import { encodeOutput, otlpRequest } from '../../../functions/enrich/src/otlp/encode-otlp.ts';
 import type { OtlpOrigin } from '../../../functions/enrich/src/otlp/types.ts';
 import { NOT_FOUND, type Resolution, type ResolvedMetadata } from '../../../functions/enrich/src/ports.ts';
 import { emptyTally } from '../../../functions/enrich/src/tiered-lookup.ts';
-import { decodeOtlpProto, onlyLog, otlpJsonProblems } from '../../support/otlp-proto.ts';
+import { decodeOtlpProto, encodedResources, onlyLog, otlpJsonProblems } from '../../support/otlp-proto.ts';
 import { host, network, service } from '../enrich/fakes.ts';
 
 const SOURCE = { topic: 'raw-logs', partition: 2, offset: 41 };
@@ -143,7 +144,7 @@ function jsonLog(overrides: Partial<LogEvent> = {}): LogEvent {
 const list = (...values: string[]) => ({ arrayValue: { values: values.map((stringValue) => ({ stringValue })) } });
 
 describe('an OTLP log, enriched', () => {
-  it('keeps its resource attributes with their types and sets the enrichment under semantic-convention names and enrichment.*', () => {
+  it('keeps its resource attributes with their types and sets the host and service enrichment under semantic-convention names and enrichment.*', () => {
     // Prepare
     const enriched = enrich(otlpLog(), KNOWN);
 
@@ -170,20 +171,12 @@ describe('an OTLP log, enriched', () => {
       'enrichment.host.datacenter': { stringValue: 'dc-east' },
       'enrichment.host.cost_center': { stringValue: 'cc-1' },
       'enrichment.status': { stringValue: 'complete' },
-      'enrichment.derived': list('event_id'),
-      'enrichment.enriched_at': { stringValue: '2024-01-15T10:30:01.000Z' },
-      'enrichment.latency_ms': { doubleValue: 1.5 },
-      'enrichment.received_at': { stringValue: '2024-01-15T10:30:00.500Z' },
-      'enrichment.source.topic': { stringValue: 'raw-logs' },
-      'enrichment.source.partition': { intValue: '2' },
-      'enrichment.source.offset': { intValue: '41' },
-      'enrichment.source.index': { intValue: '3' },
     });
     expect(new Set(resourceKeys).size).toBe(resourceKeys.length);
     expect(resourceSchemaUrl).toBe('https://opentelemetry.io/schemas/1.26.0');
   });
 
-  it('keeps the record, scope and dropped counts as received, and adds log.record.uid = event_id', () => {
+  it('keeps the record, scope and dropped counts as received, and adds log.record.uid = event_id and the per-log enrichment', () => {
     // Prepare
     const enriched = enrich(otlpLog(), KNOWN);
 
@@ -208,6 +201,14 @@ describe('an OTLP log, enriched', () => {
         { key: 'tags', value: { arrayValue: { values: [{ stringValue: 'a' }, { intValue: '7' }, {}] } } },
         { key: 'http', value: { kvlistValue: { values: [{ key: 'status', value: { intValue: '402' } }] } } },
         { key: 'log.record.uid', value: { stringValue: EVENT_ID } },
+        { key: 'enrichment.received_at', value: { stringValue: '2024-01-15T10:30:00.500Z' } },
+        { key: 'enrichment.enriched_at', value: { stringValue: '2024-01-15T10:30:01.000Z' } },
+        { key: 'enrichment.latency_ms', value: { doubleValue: 1.5 } },
+        { key: 'enrichment.derived', value: list('event_id') },
+        { key: 'enrichment.source.topic', value: { stringValue: 'raw-logs' } },
+        { key: 'enrichment.source.partition', value: { intValue: '2' } },
+        { key: 'enrichment.source.offset', value: { intValue: '41' } },
+        { key: 'enrichment.source.index', value: { intValue: '3' } },
       ],
       droppedAttributesCount: 5,
       flags: 1,
@@ -290,6 +291,19 @@ describe('an OTLP log, enriched', () => {
     expect(Object.keys(resource).filter((key) => key === 'enrichment.missing' || key.startsWith('enrichment.original.enrichment'))).toEqual([]);
   });
 
+  it('drops the enrichment.* record attributes of an earlier pass: this pass\'s coordinates and times, no enrichment.original.*', () => {
+    // Prepare
+    const origin = otlpOrigin();
+    origin.record.attributes.push(kv('enrichment.source.offset', { value: { case: 'intValue', value: 7n } }), kv('enrichment.dropped_attributes', { value: { case: 'arrayValue', value: { values: [str('y')] } } }));
+
+    // Act
+    const { attributes } = decoded(enrich(otlpLog(), KNOWN), origin);
+
+    // Assess
+    expect(attributes['enrichment.source.offset']).toEqual({ intValue: '41' });
+    expect(Object.keys(attributes).filter((key) => key === 'enrichment.dropped_attributes' || key.startsWith('enrichment.original.'))).toEqual([]);
+  });
+
   it('keeps a log.record.uid the record had, when it differs, as enrichment.original.log.record.uid', () => {
     // Prepare
     const origin = otlpOrigin();
@@ -305,7 +319,7 @@ describe('an OTLP log, enriched', () => {
 });
 
 describe('a JSON log, enriched', () => {
-  it('maps its fields onto the record: times, severity, body, attributes with their JSON types, trace id, log.record.uid', () => {
+  it('maps its fields onto the record: times, severity, body, attributes with their JSON types, trace id, log.record.uid, the per-log enrichment', () => {
     // Prepare
     const enriched = enrich(jsonLog(), KNOWN);
 
@@ -328,13 +342,19 @@ describe('a JSON log, enriched', () => {
         { key: 'tags', value: { arrayValue: { values: [{ stringValue: 'a' }, { intValue: '1' }, {}] } } },
         { key: 'nested', value: { kvlistValue: { values: [{ key: 'a', value: { kvlistValue: { values: [{ key: 'b', value: { stringValue: 'c' } }] } } }] } } },
         { key: 'log.record.uid', value: { stringValue: EVENT_ID } },
+        { key: 'enrichment.received_at', value: { stringValue: '2024-01-15T10:30:00.500Z' } },
+        { key: 'enrichment.enriched_at', value: { stringValue: '2024-01-15T10:30:01.000Z' } },
+        { key: 'enrichment.latency_ms', value: { doubleValue: 1.5 } },
+        { key: 'enrichment.source.topic', value: { stringValue: 'raw-logs' } },
+        { key: 'enrichment.source.partition', value: { intValue: '2' } },
+        { key: 'enrichment.source.offset', value: { intValue: '41' } },
       ],
       traceId: TRACE_ID,
     });
     expect([scope, scopeSchemaUrl, resourceSchemaUrl]).toEqual([undefined, undefined, undefined]);
   });
 
-  it('puts the enrichment on the resource, with host.name and host.ip from the log', () => {
+  it('puts the host and service enrichment on the resource, with host.name and host.ip from the log', () => {
     // Prepare
     const enriched = enrich(jsonLog(), KNOWN);
 
@@ -357,22 +377,16 @@ describe('a JSON log, enriched', () => {
       'enrichment.host.datacenter': { stringValue: 'dc-east' },
       'enrichment.host.cost_center': { stringValue: 'cc-1' },
       'enrichment.status': { stringValue: 'complete' },
-      'enrichment.enriched_at': { stringValue: '2024-01-15T10:30:01.000Z' },
-      'enrichment.latency_ms': { doubleValue: 1.5 },
-      'enrichment.received_at': { stringValue: '2024-01-15T10:30:00.500Z' },
-      'enrichment.source.topic': { stringValue: 'raw-logs' },
-      'enrichment.source.partition': { intValue: '2' },
-      'enrichment.source.offset': { intValue: '41' },
     });
   });
 
-  it('when partial and named by hostname only: no host.ip, the log\'s host.name, nulls set nothing, missing and dropped listed', () => {
+  it('when partial and named by hostname only: no host.ip, the log\'s host.name, nulls set nothing, missing, derived and dropped listed', () => {
     // Prepare
     const { source_ip: _ip, ...log } = jsonLog({ derived: ['event_id', 'received_at'], dropped_attributes: ['x'] });
     const enriched = enrich(log, UNKNOWN);
 
     // Act
-    const { resource } = decoded(enriched, undefined);
+    const { resource, attributes } = decoded(enriched, undefined);
 
     // Assess
     expect(resource).toEqual({
@@ -382,15 +396,8 @@ describe('a JSON log, enriched', () => {
       'enrichment.missing': {
         kvlistValue: { values: Object.entries(enriched.enrichment.missing).map(([key, reason]) => ({ key, value: { stringValue: reason } })) },
       },
-      'enrichment.derived': list('event_id', 'received_at'),
-      'enrichment.dropped_attributes': list('x'),
-      'enrichment.enriched_at': { stringValue: '2024-01-15T10:30:01.000Z' },
-      'enrichment.latency_ms': { doubleValue: 1.5 },
-      'enrichment.received_at': { stringValue: '2024-01-15T10:30:00.500Z' },
-      'enrichment.source.topic': { stringValue: 'raw-logs' },
-      'enrichment.source.partition': { intValue: '2' },
-      'enrichment.source.offset': { intValue: '41' },
     });
+    expect(attributes).toMatchObject({ 'enrichment.derived': list('event_id', 'received_at'), 'enrichment.dropped_attributes': list('x') });
     expect(Object.keys(enriched.enrichment.missing)).toEqual(expect.arrayContaining(['host.datacenter', 'service.team', 'host.zone']));
   });
 
@@ -417,10 +424,133 @@ describe('a JSON log, enriched', () => {
     expect(record.traceId).toBe(TRACE_ID);
   });
 
+  it('leaves observedTimeUnixNano unset for a received_at before 1970, which enrichment.received_at holds as on every record', () => {
+    const { record, attributes } = decoded(enrich(jsonLog({ received_at: '1969-12-31T23:59:59.000Z' }), KNOWN), undefined);
+    expect(record.observedTimeUnixNano).toBeUndefined();
+    expect(attributes['enrichment.received_at']).toEqual({ stringValue: '1969-12-31T23:59:59.000Z' });
+  });
+
   it('keeps a timestamp before 1970, which OTLP\'s unsigned times cannot hold, as enrichment.timestamp', () => {
     const { record, attributes } = decoded(enrich(jsonLog({ timestamp: '1969-12-31T23:59:59.000Z' }), KNOWN), undefined);
     expect(record.timeUnixNano).toBeUndefined();
     expect(attributes['enrichment.timestamp']).toEqual({ stringValue: '1969-12-31T23:59:59.000Z' });
+  });
+});
+
+describe('the resource, shared by the logs of one host and service', () => {
+  /** Merges as successive batches of one EnrichBatch do: a Merger each, one BlockCache for all. */
+  function batches(): (log: LogEvent, offset: number, parts?: Parameters<typeof metadata>[0]) => EnrichedLog {
+    const blocks = new BlockCache();
+    let batch = 0;
+    return (log, offset, parts = KNOWN) => new Merger(metadata(parts), `2024-01-15T10:3${batch}:01.000Z`, ++batch / 4, blocks).merge(log, { ...SOURCE, offset });
+  }
+  const proto = (enriched: EnrichedLog, origin: OtlpOrigin | undefined) => encodeOutput(enriched, origin, 'otlp_proto').value as Buffer;
+
+  it('is byte for byte the same for two JSON logs of one host and service from different Kafka records; their records differ', () => {
+    // Prepare
+    const merge = batches();
+    const first = merge(jsonLog(), 41);
+    const second = merge(jsonLog({ event_id: '0b7e7c1e-0000-5000-8000-000000000002', received_at: '2024-01-15T10:31:00.000Z', derived: ['event_id'] }), 97);
+
+    // Act
+    const [a, b] = [proto(first, undefined), proto(second, undefined)];
+
+    // Assess
+    expect([first.host, first.service]).toEqual([second.host, second.service]);
+    expect(encodedResources(a)).toHaveLength(1);
+    expect(encodedResources(a)).toEqual(encodedResources(b));
+    const [recordA, recordB] = [onlyLog(decodeOtlpProto(a)).attributes, onlyLog(decodeOtlpProto(b)).attributes];
+    expect([recordA['enrichment.source.offset'], recordB['enrichment.source.offset']]).toEqual([{ intValue: '41' }, { intValue: '97' }]);
+    expect([recordA['enrichment.derived'], recordB['enrichment.derived']]).toEqual([undefined, list('event_id')]);
+  });
+
+  it('is byte for byte the same for two OTLP logs of one host and service, each decoded from its own Kafka record', () => {
+    // Prepare
+    const merge = batches();
+    const [originA, originB] = [otlpOrigin(), { ...otlpOrigin(), index: 0 }];
+
+    // Act
+    const a = proto(merge(otlpLog({ origin: originA }), 41), originA);
+    const b = proto(merge(otlpLog({ origin: originB }), 97), originB);
+
+    // Assess
+    expect(originA.resource).not.toBe(originB.resource);
+    expect(encodedResources(a)).toEqual(encodedResources(b));
+    expect(onlyLog(decodeOtlpProto(b)).attributes['enrichment.source.index']).toEqual({ intValue: '0' });
+  });
+
+  it('is one Resource message for the logs of one ResourceLogs', () => {
+    // Prepare
+    const merge = batches();
+    const origin = otlpOrigin();
+    const sibling = { ...origin, index: 4, record: create(LogRecordSchema, { body: str('next') }) };
+
+    // Act
+    const a = otlpRequest(merge(otlpLog({ origin }), 41), origin);
+    const b = otlpRequest(merge(otlpLog({ origin: sibling }), 41), sibling);
+
+    // Assess
+    expect(a.resourceLogs[0]?.resource).toBe(b.resourceLogs[0]?.resource);
+    expect(a.resourceLogs[0]?.scopeLogs[0]?.logRecords[0]).not.toBe(b.resourceLogs[0]?.scopeLogs[0]?.logRecords[0]);
+  });
+
+  it.each<[string, LogEvent, Parameters<typeof metadata>[0], string, unknown]>([
+    ['the service', jsonLog({ service: 'billing' }), KNOWN, 'service.name', { stringValue: 'billing' }],
+    ['the host', jsonLog({ source_ip: '10.0.0.2' }), KNOWN, 'host.ip', list('10.0.0.2')],
+    ['the hostname the log gave (same address)', jsonLog({ hostname: 'web-02' }), KNOWN, 'enrichment.original.host.name', { stringValue: 'web-02' }],
+    ['the host\'s metadata', jsonLog(), { ...KNOWN, byIp: fresh(host({ hostname: 'payment-api-01', costCenter: 'cc-2' })) }, 'enrichment.host.cost_center', { stringValue: 'cc-2' }],
+  ])('differs when %s differs', (_name, other, parts, key, value) => {
+    // Prepare
+    const merge = batches();
+    const first = proto(merge(jsonLog(), 41), undefined);
+
+    // Act
+    const second = proto(merge(other, 42, parts), undefined);
+
+    // Assess
+    expect(encodedResources(second)).not.toEqual(encodedResources(first));
+    expect(onlyLog(decodeOtlpProto(second)).resource[key]).toEqual(value);
+  });
+
+  it('differs when the OTLP resource it came with differs (same host and service)', () => {
+    // Prepare
+    const merge = batches();
+    const [first, second] = [otlpOrigin(), otlpOrigin()];
+    second.resource?.attributes.push(kv('k8s.pod.name', str('pod-2')));
+    const a = proto(merge(otlpLog({ origin: first }), 41), first);
+
+    // Act
+    const b = proto(merge(otlpLog({ origin: second }), 42), second);
+
+    // Assess
+    expect(encodedResources(b)).not.toEqual(encodedResources(a));
+    expect([onlyLog(decodeOtlpProto(a)).resource['k8s.pod.name'], onlyLog(decodeOtlpProto(b)).resource['k8s.pod.name']]).toEqual([undefined, { stringValue: 'pod-2' }]);
+  });
+
+  it('differs between a JSON log and an OTLP log of the same host and service', () => {
+    // Prepare
+    const merge = batches();
+    const json = merge(jsonLog(), 41);
+    const otlp = merge(otlpLog(), 42);
+
+    // Act
+    const [fromJson, fromOtlp] = [onlyLog(decodeOtlpProto(proto(json, undefined))).resource, onlyLog(decodeOtlpProto(proto(otlp, otlpOrigin()))).resource];
+
+    // Assess
+    expect([json.host, json.service]).toEqual([otlp.host, otlp.service]);
+    expect([fromJson['service.namespace'], fromOtlp['service.namespace']]).toEqual([undefined, { stringValue: 'shop' }]);
+  });
+
+  it('is frozen, so that no output can change the resource of another', () => {
+    // Prepare
+    const request = otlpRequest(enrich(jsonLog(), KNOWN), undefined);
+
+    // Act
+    const resource = request.resourceLogs[0]?.resource;
+
+    // Assess
+    expect([Object.isFrozen(resource), Object.isFrozen(resource?.attributes)]).toEqual([true, true]);
+    expect(() => resource?.attributes.push(kv('x', str('y')))).toThrow(TypeError);
   });
 });
 

@@ -3,11 +3,16 @@
  * `ExportLogsServiceRequest` holding one ResourceLogs / ScopeLogs / LogRecord, which an OpenTelemetry
  * Collector's Kafka receiver reads with `encoding: otlp_proto` or `otlp_json`. Dead letters stay our JSON.
  *
- * Why these rules: a Collector downstream groups, routes and queries by resource attributes, so the
- * enrichment goes on the resource, under the semantic-convention name wherever one means the same thing, and
- * under the `enrichment.` prefix otherwise (no semantic convention exists for a team, an owner or a cost
- * center; the prefix is ours, so a later convention cannot collide with it). The log record itself is left
- * as its producer wrote it, so nothing downstream can tell the pipeline was there but for what it added.
+ * Why these rules: downstream, OpenTelemetry groups, routes and queries by resource (a Collector's
+ * `groupbyattrs` processor without keys compacts the records of identical resources and scopes into one
+ * ResourceLogs; backends key streams on resource attributes), so the resource carries what describes where
+ * the log came from and nothing else: the input's resource, and the enrichment that depends only on the
+ * host and the service (RESOURCE_MAPPING), under the semantic-convention name wherever one means the same
+ * thing and under the `enrichment.` prefix otherwise (no semantic convention exists for a team, an owner or
+ * a cost center; the prefix is ours, so a later convention cannot collide with it). What differs from one
+ * log to the next (its Kafka coordinates, times, derived and dropped fields: RECORD_MAPPING) goes on the
+ * log record: two logs of the same host and service then have byte-identical resources, and group under
+ * one resource instead of one resource per log. The log record is otherwise left as its producer wrote it.
  *
  * - Resource: an OTLP log's resource attributes as received (every one, types kept), or for a log of our JSON
  *   contract `host.name` ← its `hostname` and `host.ip` ← its `source_ip`; then RESOURCE_MAPPING, in order.
@@ -17,9 +22,7 @@
  *   `host.ip` is the address the host was looked up by, as a one-element list, unless the log's own
  *   `host.ip` already holds it (a host lists several addresses: they are kept). `service.namespace` and
  *   `cloud.region` pass through from the input: the metadata has no value for them.
- *   Empty lists (`enrichment.derived`, `enrichment.dropped_attributes`, `enrichment.missing`) are not set.
- *   The `enrichment.` prefix is the pipeline's: resource attributes under it that an OTLP log carries (it went
- *   through a pipeline before) are dropped, so that an output never mixes two passes' enrichment.
+ *   An empty `enrichment.missing` is not set.
  * - Scope and schema URLs: an OTLP log's, as received; none for a JSON log.
  * - Log record: an OTLP log's record as received (times, severity, body, attributes with their types,
  *   flags, trace and span ids, event name). A JSON log's: `timeUnixNano` ← timestamp, `observedTimeUnixNano`
@@ -28,9 +31,31 @@
  *   integer is an int, any other number a double), `traceId` ← trace_id when it is 32 hex digits and not all
  *   zero (anything else is kept as the string attribute `enrichment.trace_id`: OTLP's traceId holds W3C ids
  *   only). A timestamp before 1970 (our contract allows year 0; OTLP times are unsigned) leaves its time
- *   unset and is kept as the string attribute `enrichment.timestamp` (or `enrichment.received_at`).
- * - Every record gets `log.record.uid` = event_id (semantic conventions: a unique id of the log record), so
- *   the output is deduplicated on the same id as our JSON output.
+ *   unset and is kept as the string attribute `enrichment.timestamp` (a received_at before 1970 leaves
+ *   `observedTimeUnixNano` unset: `enrichment.received_at` is on every record anyway).
+ *   Then RECORD_MAPPING, in order, by the same rules as the resource's (null sets nothing, a replaced
+ *   different value is kept as `enrichment.original.<name>`, empty lists are not set): first `log.record.uid`
+ *   = event_id (semantic conventions: a unique id of the log record), so the output is deduplicated on the
+ *   same id as our JSON output, then the per-log enrichment.
+ * - The `enrichment.` prefix is the pipeline's: attributes under it that an OTLP log's resource or record
+ *   carries (it went through a pipeline before) are dropped, so that an output never mixes two passes'
+ *   enrichment.
+ *
+ * Shared resources: the resource depends only on the log's host block, its service block (and with them
+ * `enrichment.status` and `enrichment.missing`, which Merger.merge computes from those two blocks alone) and
+ * the input's resource; for a JSON log the host block also implies its `hostname` and `source_ip` (BlockCache
+ * builds one block per ip and hostname). BlockCache hands out the same host and service objects while their
+ * metadata is unchanged, and the input side gives every log record of a ResourceLogs the same Resource
+ * object, so the built Resource message is reused, by identity (`resourceOf`): a JSON log's from a WeakMap
+ * chain keyed on its host block then its service block (it lives no longer than they do), an OTLP log's
+ * while the logs of one ResourceLogs (same input Resource, host block and service block) follow one
+ * another. Each Kafka record decodes its own Resource objects, so an OTLP log does not share the message
+ * with other records' logs; their encoded resources are byte-identical all the same, and equal content is
+ * what a Collector compares (comparing input Resources by content here, with Protobuf-ES `equals`, made the
+ * bench slower than building every one). A shared Resource is never mutated: it is frozen (with its
+ * attribute list) when built, nothing after `buildResource` writes to it (the record side has its own
+ * attribute list), and the input Resource it was built from is never mutated either (the input side shares
+ * it between its logs too).
  *
  * OTLP/JSON (the OTLP specification, "JSON Protobuf Encoding"): Protobuf-ES `toJson` gives proto3 JSON with
  * lowerCamelCase keys, 64-bit integers as decimal strings and, asked, enums as integers; OTLP differs from
@@ -44,9 +69,9 @@ import { ATTR_CLOUD_AVAILABILITY_ZONE, ATTR_HOST_IP, ATTR_HOST_NAME, ATTR_LOG_RE
 import { type ExportLogsServiceRequest, ExportLogsServiceRequestSchema } from '#shared/otlp/gen/opentelemetry/proto/collector/logs/v1/logs_service_pb.js';
 import { type AnyValue, AnyValueSchema, type KeyValue, KeyValueSchema } from '#shared/otlp/gen/opentelemetry/proto/common/v1/common_pb.js';
 import { type LogRecord, LogRecordSchema, ResourceLogsSchema, ScopeLogsSchema, SeverityNumber } from '#shared/otlp/gen/opentelemetry/proto/logs/v1/logs_pb.js';
-import { ResourceSchema } from '#shared/otlp/gen/opentelemetry/proto/resource/v1/resource_pb.js';
+import { type Resource, ResourceSchema } from '#shared/otlp/gen/opentelemetry/proto/resource/v1/resource_pb.js';
 import type { LogLevel } from '#shared/schemas/log.ts';
-import type { EnrichedLog } from '../enriched-log.ts';
+import type { EnrichedHost, EnrichedLog, EnrichedService } from '../enriched-log.ts';
 import type { OtlpOrigin, OutputEncoding } from './types.ts';
 
 /** The prefix of every attribute the pipeline adds that has no semantic-convention name. */
@@ -58,7 +83,6 @@ export const ORIGINAL_PREFIX = `${ENRICHMENT_PREFIX}original.`;
 export const RECORD_FALLBACKS = {
   traceId: `${ENRICHMENT_PREFIX}trace_id`,
   timestamp: `${ENRICHMENT_PREFIX}timestamp`,
-  receivedAt: `${ENRICHMENT_PREFIX}received_at`,
 } as const;
 
 export const CONTENT_TYPES = { otlp_proto: 'application/x-protobuf', otlp_json: 'application/json' } as const;
@@ -80,20 +104,22 @@ const int = (value: number): AnyValueInit => ({ value: { case: 'intValue', value
 const texts = (values: readonly string[]): AnyValueInit | undefined =>
   values.length === 0 ? undefined : { value: { case: 'arrayValue', value: { values: values.map((value) => ({ value: { case: 'stringValue', value } })) } } };
 
-/** One resource attribute the enrichment sets: its name, where it comes from, and its value (none: not set). */
-export interface ResourceAttribute {
+/** One attribute the enrichment sets: its name, where it comes from, and its value (none: not set). */
+export interface MappedAttribute {
   attribute: string;
-  /** The enriched event's field (JSON output), for the README table. */
+  /** The enriched event's field (JSON output), for the README tables. */
   field: string;
   value(enriched: EnrichedLog): AnyValueInit | undefined;
 }
 
 /**
- * What the enrichment sets on the resource, in order: the README's mapping table is this list. Stable
- * semantic conventions come from the package root, incubating ones (`host.*`, `cloud.*`) from its
- * `/incubating` entry, which esbuild tree-shakes to the constants used (`sideEffects: false`).
+ * What the enrichment sets on the resource, in order: the README's resource table is this list. Every value
+ * depends on the host and service blocks only (module comment, "Shared resources"): a per-log value here
+ * would make the cached resource wrong, so it belongs in RECORD_MAPPING. Stable semantic conventions come
+ * from the package root, incubating ones (`host.*`, `cloud.*`, `log.record.uid`) from its `/incubating`
+ * entry, which esbuild tree-shakes to the constants used (`sideEffects: false`).
  */
-export const RESOURCE_MAPPING: readonly ResourceAttribute[] = [
+export const RESOURCE_MAPPING: readonly MappedAttribute[] = [
   { attribute: ATTR_SERVICE_NAME, field: 'service.name', value: (e) => text(e.service.name) },
   { attribute: ATTR_SERVICE_VERSION, field: 'service.version', value: (e) => text(e.service.version) },
   { attribute: ATTR_HOST_NAME, field: 'host.hostname', value: (e) => text(e.host.hostname) },
@@ -119,12 +145,17 @@ export const RESOURCE_MAPPING: readonly ResourceAttribute[] = [
       return values.length === 0 ? undefined : { value: { case: 'kvlistValue', value: { values } } };
     },
   },
-  { attribute: 'enrichment.derived', field: 'enrichment.derived', value: (e) => texts(e.enrichment.derived) },
-  { attribute: 'enrichment.dropped_attributes', field: 'enrichment.dropped_attributes', value: (e) => texts(e.enrichment.dropped_attributes) },
+];
+
+/** What the enrichment sets on the log record, in order, after the record's own attributes: the README's record table is this list. */
+export const RECORD_MAPPING: readonly MappedAttribute[] = [
+  { attribute: ATTR_LOG_RECORD_UID, field: 'event_id', value: (e) => text(e.event_id) },
+  { attribute: 'enrichment.received_at', field: 'received_at', value: (e) => text(e.received_at) },
   { attribute: 'enrichment.enriched_at', field: 'enrichment.enriched_at', value: (e) => text(e.enrichment.enriched_at) },
   // A duration in ms, fractional: always a double, so its type does not change from one log to the next.
   { attribute: 'enrichment.latency_ms', field: 'enrichment.latency_ms', value: (e) => ({ value: { case: 'doubleValue', value: e.enrichment.latency_ms } }) },
-  { attribute: 'enrichment.received_at', field: 'received_at', value: (e) => text(e.received_at) },
+  { attribute: 'enrichment.derived', field: 'enrichment.derived', value: (e) => texts(e.enrichment.derived) },
+  { attribute: 'enrichment.dropped_attributes', field: 'enrichment.dropped_attributes', value: (e) => texts(e.enrichment.dropped_attributes) },
   { attribute: 'enrichment.source.topic', field: 'source.topic', value: (e) => text(e.source.topic) },
   { attribute: 'enrichment.source.partition', field: 'source.partition', value: (e) => int(e.source.partition) },
   { attribute: 'enrichment.source.offset', field: 'source.offset', value: (e) => int(e.source.offset) },
@@ -133,33 +164,90 @@ export const RESOURCE_MAPPING: readonly ResourceAttribute[] = [
 ];
 
 /**
- * The enriched log as the one-log request both OTLP encodings write.
+ * The enriched log as the one-log request both OTLP encodings write. Its resource is shared with every other
+ * request of the same host, service and input resource (module comment): read it, never change it (it is
+ * frozen); the rest of the request is the caller's.
  *
  * @example
  * const request = otlpRequest(merger.merge(log, source), log.origin);
  * request.resourceLogs[0]?.resource?.attributes.find((a) => a.key === 'host.name'); // the registered name
+ * request.resourceLogs[0]?.scopeLogs[0]?.logRecords[0]?.attributes.find((a) => a.key === 'enrichment.source.offset');
  */
 export function otlpRequest(enriched: EnrichedLog, origin: OtlpOrigin | undefined): ExportLogsServiceRequest {
+  // The prefix is ours: a log that went through the pipeline before carries this pass's enrichment only.
+  const record = origin === undefined ? jsonRecord(enriched) : { ...origin.record, attributes: origin.record.attributes.filter((kv) => !kv.key.startsWith(ENRICHMENT_PREFIX)) };
+  for (const mapped of RECORD_MAPPING) {
+    const value = mapped.value(enriched);
+    if (value !== undefined) set(record.attributes, mapped.attribute, value);
+  }
+  const scopeLogs = create(ScopeLogsSchema, { schemaUrl: origin?.scopeSchemaUrl ?? '', logRecords: [create(LogRecordSchema, record)] });
+  if (origin?.scope !== undefined) scopeLogs.scope = origin.scope;
+  return create(ExportLogsServiceRequestSchema, {
+    resourceLogs: [create(ResourceLogsSchema, { resource: resourceOf(enriched, origin), schemaUrl: origin?.resourceSchemaUrl ?? '', scopeLogs: [scopeLogs] })],
+  });
+}
+
+/** JSON logs' resources by host block, then service block (module comment, "Shared resources"). */
+const jsonResources = new WeakMap<EnrichedHost, WeakMap<EnrichedService, Resource>>();
+
+/**
+ * The OTLP logs' resource built last and what it was built from: the logs of one ResourceLogs come one
+ * after the other. One slot, not an entry per host and service (nor a WeakMap by input Resource): every Kafka
+ * record decodes its own Resource objects, so kept per pair each would outlive its record, be promoted to
+ * the old generation and be collected there (in the bench, one log per record, that doubled the time in
+ * garbage collection and cost more than building every resource).
+ */
+const lastOtlp: { input: Resource | undefined; host: EnrichedHost | undefined; service: EnrichedService | undefined; resource: Resource | undefined } = {
+  input: undefined,
+  host: undefined,
+  service: undefined,
+  resource: undefined,
+};
+
+/** The log's resource, built once per host block, service block and input resource (module comment). */
+function resourceOf(enriched: EnrichedLog, origin: OtlpOrigin | undefined): Resource {
+  if (origin === undefined) {
+    // A JSON log's resource starts from its hostname and source_ip, which its host block implies.
+    let byService = jsonResources.get(enriched.host);
+    if (byService === undefined) {
+      byService = new WeakMap();
+      jsonResources.set(enriched.host, byService);
+    }
+    let resource = byService.get(enriched.service);
+    if (resource === undefined) {
+      resource = buildResource(enriched, undefined);
+      byService.set(enriched.service, resource);
+    }
+    return resource;
+  }
+  const last = lastOtlp;
+  if (last.resource === undefined || last.input !== origin.resource || last.host !== enriched.host || last.service !== enriched.service) {
+    last.resource = buildResource(enriched, origin);
+    last.input = origin.resource;
+    last.host = enriched.host;
+    last.service = enriched.service;
+  }
+  return last.resource;
+}
+
+/** The resource (module comment), frozen: it is shared by every output of its host, service and input resource. */
+function buildResource(enriched: EnrichedLog, origin: OtlpOrigin | undefined): Resource {
   // The prefix is ours: a log that went through the pipeline before carries this pass's enrichment only.
   const attributes = origin === undefined ? jsonResource(enriched) : (origin.resource?.attributes ?? []).filter((kv) => !kv.key.startsWith(ENRICHMENT_PREFIX));
   for (const mapped of RESOURCE_MAPPING) {
     const value = mapped.value(enriched);
     if (value === undefined) continue;
     if (mapped.attribute === ATTR_HOST_IP && holds(attributes.find((kv) => kv.key === ATTR_HOST_IP)?.value, value)) continue;
-    set(attributes, mapped.attribute, create(AnyValueSchema, value));
+    set(attributes, mapped.attribute, value);
   }
-  const record = origin === undefined ? jsonRecord(enriched) : { ...origin.record, attributes: [...origin.record.attributes] };
-  set(record.attributes, ATTR_LOG_RECORD_UID, create(AnyValueSchema, { value: { case: 'stringValue', value: enriched.event_id } }));
   const resource = create(ResourceSchema, {
     attributes,
     droppedAttributesCount: origin?.resource?.droppedAttributesCount ?? 0,
     entityRefs: origin?.resource?.entityRefs ?? [],
   });
-  const scopeLogs = create(ScopeLogsSchema, { schemaUrl: origin?.scopeSchemaUrl ?? '', logRecords: [create(LogRecordSchema, record)] });
-  if (origin?.scope !== undefined) scopeLogs.scope = origin.scope;
-  return create(ExportLogsServiceRequestSchema, {
-    resourceLogs: [create(ResourceLogsSchema, { resource, schemaUrl: origin?.resourceSchemaUrl ?? '', scopeLogs: [scopeLogs] })],
-  });
+  Object.freeze(resource.attributes);
+  Object.freeze(resource.entityRefs);
+  return Object.freeze(resource);
 }
 
 /**
@@ -202,17 +290,21 @@ export function otlpJson(request: ExportLogsServiceRequest): unknown {
   return json;
 }
 
-/** Sets `key` to `value` (its first occurrence; later duplicates go), keeping a different old value as `enrichment.original.<key>`. */
-function set(attributes: KeyValue[], key: string, value: AnyValue): void {
-  const at = attributes.findIndex((kv) => kv.key === key);
+/**
+ * Sets `key` to `value` (its first occurrence; later duplicates go), keeping a different old value as
+ * `enrichment.original.<key>`. One create() per attribute: the KeyValue's, which converts an init value.
+ */
+function set(attributes: KeyValue[], key: string, value: AnyValue | AnyValueInit): void {
+  const kv = create(KeyValueSchema, { key, value });
+  const at = attributes.findIndex((existing) => existing.key === key);
   if (at === -1) {
-    attributes.push(create(KeyValueSchema, { key, value }));
+    attributes.push(kv);
     return;
   }
   const old = attributes[at]?.value;
-  attributes[at] = create(KeyValueSchema, { key, value });
+  attributes[at] = kv;
   for (let i = attributes.length - 1; i > at; i--) if (attributes[i]?.key === key) attributes.splice(i, 1);
-  if (old !== undefined && !equals(AnyValueSchema, old, value)) set(attributes, `${ORIGINAL_PREFIX}${key}`, old);
+  if (old !== undefined && kv.value !== undefined && !equals(AnyValueSchema, old, kv.value)) set(attributes, `${ORIGINAL_PREFIX}${key}`, old);
 }
 
 /** The log's own `host.ip` (a string or a list) already names the address `ip` (a one-element list) holds. */
@@ -252,15 +344,15 @@ function jsonRecord(enriched: EnrichedLog): LogRecord {
     if (converted !== undefined) attributes.push(create(KeyValueSchema, { key, value: converted }));
   }
   const time = unixNano(enriched.timestamp);
-  if (time === undefined) set(attributes, RECORD_FALLBACKS.timestamp, create(AnyValueSchema, text(enriched.timestamp)));
+  if (time === undefined) set(attributes, RECORD_FALLBACKS.timestamp, { value: { case: 'stringValue', value: enriched.timestamp } });
   else record.timeUnixNano = time;
+  // Before 1970: no observed time; RECORD_MAPPING's `enrichment.received_at` holds it anyway.
   const observed = unixNano(enriched.received_at);
-  if (observed === undefined) set(attributes, RECORD_FALLBACKS.receivedAt, create(AnyValueSchema, text(enriched.received_at)));
-  else record.observedTimeUnixNano = observed;
+  if (observed !== undefined) record.observedTimeUnixNano = observed;
   const traceId = enriched.trace_id;
   if (traceId !== undefined) {
     if (W3C_TRACE_ID.test(traceId) && !ZERO_TRACE_ID.test(traceId)) record.traceId = Buffer.from(traceId, 'hex');
-    else set(attributes, RECORD_FALLBACKS.traceId, create(AnyValueSchema, text(traceId)));
+    else set(attributes, RECORD_FALLBACKS.traceId, { value: { case: 'stringValue', value: traceId } });
   }
   return record;
 }

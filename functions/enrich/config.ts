@@ -12,10 +12,11 @@ import { postgresEnv, readConfig, redisEnv, topicsEnv } from '#shared/config.ts'
 import { OUTPUT_ENCODINGS } from './src/otlp/types.ts';
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
-const flag = z
-  .enum(['true', 'false', '1', '0', ''])
-  .default('false')
-  .transform((value) => value === 'true' || value === '1');
+const flag = (fallback: 'true' | 'false' = 'false') =>
+  z
+    .enum(['true', 'false', '1', '0', ''])
+    .default(fallback)
+    .transform((value) => value === 'true' || value === '1');
 
 export const enrichEnv = z.object({
   /** Client-side budget of one PostgreSQL lookup query (`query_timeout`). */
@@ -52,7 +53,7 @@ export const enrichEnv = z.object({
    */
   ENRICH_BREAKER_KEY_PREFIX: z.string().min(1).default('enrich:breaker:v2:'),
   /** `true` when the event source mapping has `FunctionResponseTypes: ["ReportBatchItemFailures"]`. */
-  ENRICH_REPORT_BATCH_ITEM_FAILURES: flag,
+  ENRICH_REPORT_BATCH_ITEM_FAILURES: flag(),
   /**
    * How the complete and partial outputs are written: `json` (the enriched-log.v1 schema), or one OTLP
    * `ExportLogsServiceRequest` per log, `otlp_proto` or `otlp_json`, as an OpenTelemetry Collector's Kafka
@@ -60,6 +61,13 @@ export const enrichEnv = z.object({
    * encoding. Dead letters are always JSON.
    */
   OUTPUT_ENCODING: z.enum(OUTPUT_ENCODINGS).default('json'),
+  /**
+   * Field provenance: each enriched event says, per field group (host, network, service), which tier answered,
+   * how old the value was and whether it was stale (`enrichment.provenance`, enriched-log v2). `false` writes
+   * v1 events exactly as before provenance existed, for consumers that validate against v1 only. Either way,
+   * the cache entries keep their PostgreSQL read time (turning it on later shows ages at once).
+   */
+  ENRICH_PROVENANCE: flag('true'),
 });
 export type EnrichEnv = z.infer<typeof enrichEnv>;
 

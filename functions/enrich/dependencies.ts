@@ -104,6 +104,7 @@ export function createEnrichDependencies(env: NodeJS.ProcessEnv, overrides: Enri
     redisBreaker,
     postgresBreaker,
     log,
+    provenance: config.ENRICH_PROVENANCE,
   });
   const enrichBatch = new EnrichBatch({
     lookup,

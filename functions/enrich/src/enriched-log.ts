@@ -1,6 +1,6 @@
 /**
- * Stage 4 and 5: the enriched event (published as JSON Schema at layers/shared/schemas/enriched-log.v1.schema.json)
- * and which topic it goes to.
+ * Stage 4 and 5: the enriched event (published as JSON Schema at layers/shared/schemas/enriched-log.v2.schema.json,
+ * and v1 without provenance: enriched-log.v1.schema.json) and which topic it goes to.
  *
  * Completeness: an event is `complete` when every field of REQUIRED_FIELDS is filled from a fresh answer.
  * `host.zone` is informative only: many hosts live outside any registered network, so a missing zone is
@@ -15,13 +15,27 @@
  * (no registered network contains an address the log does not have).
  * A log decoded from an OTLP request has its position in the request as `source.index` (its `origin` is not
  * part of the JSON event: the OTLP outputs encode from it, ./otlp/encode-otlp.ts).
+ *
+ * Provenance (schema v2, when the lookup reports it: `ResolvedMetadata.provenanceAt`, `ENRICH_PROVENANCE`):
+ * `enrichment.provenance` says per field group which tier answered, how old the value was and whether it
+ * was stale. Each group names the answer its fields came from: `host` the host found by IP, else by hostname,
+ * else (nothing found) the weaker of the two lookups, as `missing` ranks them (unavailable, stale, not_found;
+ * then the older); `network` the network lookup (null without a source IP, and `host` null when the log has
+ * neither IP nor hostname: nothing was looked up); `service` the service lookup. Ages grow from batch to batch,
+ * so they are computed per block and batch (like the enrichment JSON a block keeps), never per record; the
+ * blocks themselves do not depend on them, so the BlockCache works as before. Without provenance the events
+ * are v1, byte for byte as before it existed.
  */
 import type { Host, Network, Service } from '#shared/metadata/model.ts';
 import { LOG_LEVELS } from '#shared/schemas/log.ts';
 import type { DerivedField, LogEvent } from './log-event.ts';
-import { NOT_FOUND, type Resolution, type ResolvedMetadata } from './ports.ts';
+import { NOT_FOUND, type Resolution, type ResolvedMetadata, type Tier } from './ports.ts';
 
+/** The schema version of events without provenance (enriched-log.v1.schema.json). */
 export const SCHEMA_VERSION = 1;
+/** The schema version of events with `enrichment.provenance` (enriched-log.v2.schema.json). */
+export const PROVENANCE_SCHEMA_VERSION = 2;
+export type SchemaVersion = typeof SCHEMA_VERSION | typeof PROVENANCE_SCHEMA_VERSION;
 
 export type MissingReason = 'not_found' | 'unavailable' | 'stale';
 export type EnrichmentStatus = 'complete' | 'partial';
@@ -61,6 +75,23 @@ export interface EnrichedService {
   cost_center: string | null;
 }
 
+/** Where one field group's answer came from (schema v2). */
+export interface FieldProvenance {
+  /** The tier that answered; null when none could (unavailable). */
+  tier: Tier | null;
+  /** Milliseconds from the value's read from PostgreSQL to this batch's lookup; null when unknown (unavailable, or an entry stored without that time). */
+  age_ms: number | null;
+  /** Served from an expired in-process entry because the sources were down (as `missing` says `stale`). */
+  stale: boolean;
+}
+
+/** Per field group; `host` null when the log named no host (no IP, no hostname), `network` null without a source IP. */
+export interface Provenance {
+  host: FieldProvenance | null;
+  network: FieldProvenance | null;
+  service: FieldProvenance;
+}
+
 export interface Enrichment {
   status: EnrichmentStatus;
   missing: Missing;
@@ -70,10 +101,13 @@ export interface Enrichment {
   dropped_attributes: readonly string[];
   enriched_at: string;
   latency_ms: number;
+  /** Schema v2 only. */
+  provenance?: Provenance;
 }
 
 export interface EnrichedLog extends Omit<LogEvent, 'service' | 'derived' | 'dropped_attributes' | 'origin'> {
-  schema_version: typeof SCHEMA_VERSION;
+  /** 2 with `enrichment.provenance`, 1 without. */
+  schema_version: SchemaVersion;
   host: EnrichedHost;
   service: EnrichedService;
   enrichment: Enrichment;
@@ -105,7 +139,26 @@ interface Block<T> {
    */
   enrichmentJson?: string;
   enrichmentOf?: number;
+  /**
+   * The answers its provenance tells of (ages aside), chosen when the block is built (references, nothing
+   * allocated: blocks are rebuilt often, and with provenance off these are never read): a host block's host
+   * answer (`null`: nothing was looked up) and network answer (`null`: no IP); a service block's answer.
+   */
+  readonly from: Answer | null;
+  readonly networkFrom?: Answer | null;
+  /**
+   * The provenance with the ages of the batch whose Merger's number is `provenanceOf` (for `merge`), and as
+   * this block's members of the `enrichment.provenance` JSON (`"host":{…},"network":null`, for `serialize`)
+   * of the batch numbered `provenanceJsonOf`: each made once per block and batch.
+   */
+  provenance?: readonly (FieldProvenance | null)[];
+  provenanceOf?: number;
+  provenanceJson?: string;
+  provenanceJsonOf?: number;
 }
+
+/** An answer a block's provenance is read from. */
+type Answer = Resolution<unknown>;
 
 /** A host block and the resolutions it was built from. */
 interface CachedHost {
@@ -249,13 +302,23 @@ export class Merger {
   readonly #blocks: BlockCache;
   readonly #enrichedAt: string;
   readonly #latencyMs: number;
+  /** `metadata.provenanceAt`: the time ages are measured to; undefined writes v1 events. */
+  readonly #provenanceAt: number | undefined;
+  readonly #version: SchemaVersion;
 
-  /** @param blocks the blocks of earlier batches (one cache per EnrichBatch); a new one by default. */
+  /**
+   * @param blocks the blocks of earlier batches (one cache per EnrichBatch); a new one by default.
+   * @example
+   * const merger = new Merger(await lookup.resolve(request), new Date().toISOString(), 1.5, blocks);
+   * const { status, json } = merger.serialize(log, record); // v2 (with enrichment.provenance) when the lookup reports provenance
+   */
   constructor(metadata: ResolvedMetadata, enrichedAt: string, latencyMs: number, blocks: BlockCache = new BlockCache()) {
     this.#metadata = metadata;
     this.#blocks = blocks;
     this.#enrichedAt = enrichedAt;
     this.#latencyMs = latencyMs;
+    this.#provenanceAt = metadata.provenanceAt;
+    this.#version = metadata.provenanceAt === undefined ? SCHEMA_VERSION : PROVENANCE_SCHEMA_VERSION;
   }
 
   /**
@@ -270,7 +333,7 @@ export class Merger {
     else if (service.missing === undefined) missing = host.missing;
     else missing = { ...host.missing, ...service.missing };
     const status: EnrichmentStatus = host.incomplete || service.incomplete ? 'partial' : 'complete';
-    const enriched = { schema_version: SCHEMA_VERSION, level: log.level, message: log.message, service: service.value } as EnrichedLog;
+    const enriched = { schema_version: this.#version, level: log.level, message: log.message, service: service.value } as EnrichedLog;
     if (log.source_ip !== undefined) enriched.source_ip = log.source_ip;
     enriched.timestamp = log.timestamp;
     if (log.hostname !== undefined) enriched.hostname = log.hostname;
@@ -279,7 +342,12 @@ export class Merger {
     enriched.event_id = log.event_id;
     enriched.received_at = log.received_at;
     enriched.host = host.value;
-    enriched.enrichment = this.#enrichment(status, missing, log);
+    const enrichment = this.#enrichment(status, missing, log);
+    if (this.#provenanceAt !== undefined) {
+      const [hostProvenance = null, networkProvenance = null] = this.#provenance(host);
+      enrichment.provenance = { host: hostProvenance, network: networkProvenance, service: this.#provenance(service)[0] as FieldProvenance };
+    }
+    enriched.enrichment = enrichment;
     enriched.source =
       log.origin === undefined
         ? { topic: source.topic, partition: source.partition, offset: source.offset }
@@ -325,8 +393,12 @@ export class Merger {
       this.#completeJson ??= this.#enrichmentJson(status, NO_MISSING, log);
       enrichment = this.#completeJson;
     }
+    if (this.#provenanceAt !== undefined) {
+      // The enrichment JSON above is v1's; provenance goes last, from the blocks' fragments of this batch.
+      enrichment = `${enrichment.slice(0, -1)},"provenance":{${this.#provenanceJson(host, HOST_GROUPS)},${this.#provenanceJson(service, SERVICE_GROUPS)}}}`;
+    }
     // `level` is one of LOG_LEVELS (plain letters); every other string goes through JSON.stringify.
-    let json = `{"schema_version":${SCHEMA_VERSION},"event_id":${JSON.stringify(log.event_id)},"level":"${log.level}","message":${JSON.stringify(log.message)}`;
+    let json = `{"schema_version":${this.#version},"event_id":${JSON.stringify(log.event_id)},"level":"${log.level}","message":${JSON.stringify(log.message)}`;
     if (log.source_ip !== undefined) json += `,"source_ip":${JSON.stringify(log.source_ip)}`;
     json += `,"timestamp":${JSON.stringify(log.timestamp)},"received_at":${JSON.stringify(log.received_at)}`;
     if (log.hostname !== undefined) json += `,"hostname":${JSON.stringify(log.hostname)}`;
@@ -366,6 +438,27 @@ export class Merger {
     };
   }
 
+  /** The block's provenance with this batch's ages, made on its first use in the batch (`merge`). */
+  #provenance(block: Block<unknown>): readonly (FieldProvenance | null)[] {
+    if (block.provenanceOf === this.#id && block.provenance !== undefined) return block.provenance;
+    const at = this.#provenanceAt as number;
+    const provenance = block.networkFrom === undefined ? [aged(block.from, at)] : [aged(block.from, at), aged(block.networkFrom, at)];
+    block.provenance = provenance;
+    block.provenanceOf = this.#id;
+    return provenance;
+  }
+
+  /** The block's members of the provenance JSON with this batch's ages, made on its first use in the batch (`serialize`). */
+  #provenanceJson(block: Block<unknown>, names: readonly (keyof Provenance)[]): string {
+    if (block.provenanceJsonOf === this.#id && block.provenanceJson !== undefined) return block.provenanceJson;
+    const at = this.#provenanceAt as number;
+    let json = `"${names[0]}":${answerJson(block.from, at)}`;
+    if (names.length > 1) json += `,"${names[1]}":${answerJson(block.networkFrom ?? null, at)}`;
+    block.provenanceJson = json;
+    block.provenanceJsonOf = this.#id;
+    return json;
+  }
+
   #host(ip: string | undefined, hostname: string | undefined): Block<EnrichedHost> {
     return this.#blocks.host(ip, hostname, this.#metadata);
   }
@@ -373,6 +466,63 @@ export class Merger {
   #service(name: string): Block<EnrichedService> {
     return this.#blocks.service(name, this.#metadata);
   }
+}
+
+/** The groups of `enrichment.provenance` each kind of block holds: `from`, then (a host block) `networkFrom`. */
+const HOST_GROUPS = ['host', 'network'] as const;
+const SERVICE_GROUPS = ['service'] as const;
+
+/** The JSON of an answer before and after its age: constants (a tier is one of three plain words), never built per block. */
+const JSON_HEAD: Record<Tier | 'null', string> = {
+  memory: '{"tier":"memory","age_ms":',
+  redis: '{"tier":"redis","age_ms":',
+  postgres: '{"tier":"postgres","age_ms":',
+  null: '{"tier":null,"age_ms":',
+};
+const JSON_TAIL = { stale: ',"stale":true}', fresh: ',"stale":false}' } as const;
+
+/** The answer's provenance as JSON with its age at `at`: the same text as JSON.stringify(aged(answer, at)). */
+function answerJson(answer: Answer | null, at: number): string {
+  if (answer === null) return 'null';
+  if (answer.state === 'unavailable') return UNANSWERED_JSON;
+  const age = answer.fetchedAt === undefined || answer.fetchedAt === null ? 'null' : ageAt(answer.fetchedAt, at);
+  return `${JSON_HEAD[answer.tier ?? 'null']}${age}${answer.stale ? JSON_TAIL.stale : JSON_TAIL.fresh}`;
+}
+const UNANSWERED_JSON = `${JSON_HEAD.null}null${JSON_TAIL.fresh}`;
+
+/** The answer's provenance with its age at `at` (ms); unavailable: no tier, no age. */
+function aged(answer: Answer | null, at: number): FieldProvenance | null {
+  if (answer === null) return null;
+  if (answer.state === 'unavailable') return { tier: null, age_ms: null, stale: false };
+  return { tier: answer.tier ?? null, age_ms: answer.fetchedAt === undefined || answer.fetchedAt === null ? null : ageAt(answer.fetchedAt, at), stale: answer.stale };
+}
+
+/** Whole milliseconds from `fetchedAt` to `at`; the clocks of two instances may differ a little: never below 0. */
+function ageAt(fetchedAt: number, at: number): number {
+  return Math.max(0, Math.round(at - fetchedAt));
+}
+
+/** Ranks as `worst` does (unavailable > stale > not_found), then the older (an unknown time counts as oldest). */
+function weaker(a: Answer, b: Answer): Answer {
+  const rank = (answer: Answer) => (answer.state === 'unavailable' ? 2 : answer.stale ? 1 : 0);
+  if (rank(a) !== rank(b)) return rank(a) > rank(b) ? a : b;
+  const at = (answer: Answer) => (answer.state === 'unavailable' ? null : (answer.fetchedAt ?? null));
+  const timeA = at(a);
+  const timeB = at(b);
+  if (timeA === null) return a;
+  if (timeB === null) return b;
+  return timeA <= timeB ? a : b;
+}
+
+/**
+ * The host group's answer: the one its fields came from (found by IP, else by hostname), else the weaker of
+ * the lookups made (none without IP and hostname).
+ */
+function hostAnswer(ip: string | undefined, hostname: string | undefined, byIp: Resolution<Host>, byName: Resolution<Host>): Answer | null {
+  if (ip !== undefined && byIp.state === 'found') return byIp;
+  if (hostname !== undefined && byName.state === 'found') return byName;
+  if (ip === undefined) return hostname === undefined ? null : byName;
+  return hostname === undefined ? byIp : weaker(byIp, byName);
 }
 
 /** The host block from its resolutions (`byName` is read only when there is a hostname and byIp found none). */
@@ -424,7 +574,8 @@ function hostBlock(ip: string | undefined, hostname: string | undefined, byIp: R
   } else {
     missing['host.zone'] = reasonOf(network);
   }
-  return { value, missing: isEmpty(missing) ? undefined : missing, incomplete };
+  const from = hostAnswer(ip, hostname, byIp, byName);
+  return { value, missing: isEmpty(missing) ? undefined : missing, incomplete, from, networkFrom: ip === undefined ? null : network };
 }
 
 export function buildService(name: string, resolution: Resolution<Service>): Block<EnrichedService> {
@@ -438,11 +589,11 @@ export function buildService(name: string, resolution: Resolution<Service>): Blo
       version: service.version,
       cost_center: service.costCenter,
     };
-    if (!resolution.stale) return { value, missing: undefined, incomplete: false };
-    return { value, missing: serviceMissing('stale'), incomplete: true };
+    if (!resolution.stale) return { value, missing: undefined, incomplete: false, from: resolution };
+    return { value, missing: serviceMissing('stale'), incomplete: true, from: resolution };
   }
   const value: EnrichedService = { name, team: null, owner: null, tier: null, version: null, cost_center: null };
-  return { value, missing: serviceMissing(reasonOf(resolution)), incomplete: true };
+  return { value, missing: serviceMissing(reasonOf(resolution)), incomplete: true, from: resolution };
 }
 
 function serviceMissing(reason: MissingReason): Missing {

@@ -7,10 +7,23 @@ import type { Host, Network, Service } from '#shared/metadata/model.ts';
 
 export type Entity = Host | Service | Network;
 
-/** What one tier answered for one key. `stale`: an expired in-process value served because its sources are down. */
+/** The lookup tiers, in the order a key is asked. */
+export type Tier = 'memory' | 'redis' | 'postgres';
+
+/**
+ * What one tier answered for one key. `stale`: an expired in-process value served because its sources are down.
+ *
+ * Provenance: `tier` is the tier that gave this answer, `fetchedAt` when the value (or the "does not exist") was
+ * read from PostgreSQL, the source of truth, in wall-clock ms, kept through Redis and the in-process cache; `null`
+ * when a tier holds the value without that time (a Redis entry an older version wrote). Both are set by the
+ * lookup; a resolution built by hand (tests, `NOT_FOUND`) has neither, and its provenance says "unknown".
+ * They never change for an object: the in-process cache hands out one object per entry (tier `memory`), so
+ * the BlockCache can keep reusing what it built from it. How OLD the value is differs per batch, and is
+ * computed from `fetchedAt` when an event is written (./enriched-log.ts).
+ */
 export type Resolution<T> =
-  | { readonly state: 'found'; readonly value: T; readonly stale: boolean }
-  | { readonly state: 'not_found'; readonly stale: boolean }
+  | { readonly state: 'found'; readonly value: T; readonly stale: boolean; readonly tier?: Tier; readonly fetchedAt?: number | null }
+  | { readonly state: 'not_found'; readonly stale: boolean; readonly tier?: Tier; readonly fetchedAt?: number | null }
   | { readonly state: 'unavailable' };
 
 export const NOT_FOUND: Resolution<never> = Object.freeze({ state: 'not_found', stale: false });
@@ -32,6 +45,12 @@ export interface ResolvedMetadata {
   networks: ReadonlyMap<string, Resolution<Network>>;
   /** Per-tier hit and miss counts of this batch (distinct keys). */
   tally: TierTally;
+  /**
+   * Set when the lookup reports provenance (`ENRICH_PROVENANCE`, on by default): the wall-clock time (ms) of
+   * this answer, which the age of every value is measured to. The events of the batch are then
+   * enriched-log v2 (`enrichment.provenance`); without it, v1 exactly as before.
+   */
+  provenanceAt?: number;
 }
 
 export interface TierCounts {
@@ -145,13 +164,27 @@ export interface RemoteCacheRead {
   /** The metadata version token (`cacheKeys.version`); the Redis adapter creates one when Redis has none. */
   version: string | null;
   values: CachedValue[];
+  /**
+   * Per key, beside `values`: when the entry's value was read from PostgreSQL (wall-clock ms), `null` for an
+   * entry stored without that time (written by a version before provenance) and for a miss. Absent: a tier
+   * that keeps no times at all (every answer's age is then unknown).
+   */
+  fetchedAt?: (number | null)[];
+}
+
+/** One entry written back to the shared cache: the entity (`null`: "does not exist") and when PostgreSQL said so. */
+export interface CacheWrite {
+  key: string;
+  value: Entity | null;
+  /** Wall-clock ms of the PostgreSQL read; without it the entry is stored without a time (its age reads as unknown). */
+  fetchedAt?: number;
 }
 
 /** The shared cache tier (Redis): cached values only; one round trip per call (a read that finds no version, two). */
 export interface MetadataCacheTier {
   read(keys: readonly string[]): Promise<RemoteCacheRead>;
   /** Writes entries back with a TTL, unless the version moved since `seenVersion` (a write raced our read). */
-  write(entries: readonly { key: string; value: Entity | null }[], seenVersion: string | null): Promise<void>;
+  write(entries: readonly CacheWrite[], seenVersion: string | null): Promise<void>;
 }
 
 export interface SourceRequest {

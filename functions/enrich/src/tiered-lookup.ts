@@ -23,6 +23,14 @@
  * at once. Keys nothing could answer are served from an expired in-process value (flagged stale) where there
  * is one, else reported unavailable. Concurrent lookups of one key share one remote fetch (in-flight map),
  * unless the answer came from before a version this instance has since seen.
+ *
+ * Provenance: every answer names the tier that gave it (`Resolution.tier`) and when its value was read from
+ * PostgreSQL (`fetchedAt`, this instance's wall clock, taken just before the query: an age is never
+ * understated), which Redis stores with the value and the in-process entry keeps. An in-process entry is its
+ * own object, tier `memory`, made once when it is stored, so every later hit hands out that same object (the
+ * BlockCache of ./enriched-log.ts reuses blocks by object identity). A stale answer is the in-process entry's,
+ * flagged; unavailable has no tier. With `provenance` on, the answer carries `provenanceAt` (the time ages are
+ * measured to) and the batch's events are enriched-log v2.
  */
 import type { Host, Network, Service } from '#shared/metadata/model.ts';
 import type { Log } from '#shared/log-port.ts';
@@ -30,7 +38,7 @@ import { cacheKeys } from '#shared/metadata/cache-keys.ts';
 import { isBreakerRejection, type SharedBreaker } from './breaker.ts';
 import {
   type BreakerHealth,
-  type CachedValue,
+  type CacheWrite,
   type Entity,
   type LocalCache,
   type LookupHealth,
@@ -40,11 +48,11 @@ import {
   type MetadataRequest,
   type MetadataSource,
   type MetadataVersion,
-  NOT_FOUND,
-  NOT_FOUND_STALE,
+  type RemoteCacheRead,
   type Resolution,
   type ResolvedMetadata,
   type SourceResult,
+  type Tier,
   type TierTally,
   UNAVAILABLE,
 } from './ports.ts';
@@ -82,6 +90,10 @@ export interface TieredLookupDeps {
   redisBreaker: SharedBreaker;
   postgresBreaker: SharedBreaker;
   log: Log;
+  /** Answers carry `provenanceAt`, so that events say where each field group came from (`ENRICH_PROVENANCE`); on by default. */
+  provenance?: boolean;
+  /** Wall clock in ms (PostgreSQL read times, ages); injectable for tests. */
+  clock?: () => number;
 }
 
 export function emptyTally(): TierTally {
@@ -99,8 +111,13 @@ function addTally(total: TierTally, batch: TierTally): void {
   total.unavailable += batch.unavailable;
 }
 
-function found(value: Entity): Resolution<Entity> {
-  return { state: 'found', value, stale: false };
+function answered(entity: Entity | null | undefined, tier: Tier, fetchedAt: number | null): Resolution<Entity> {
+  return entity === undefined || entity === null ? { state: 'not_found', stale: false, tier, fetchedAt } : { state: 'found', value: entity, stale: false, tier, fetchedAt };
+}
+
+/** The in-process entry of an answer: the same value and PostgreSQL read time, answered by `memory` from now on. */
+function inMemory(resolution: Resolution<Entity>): Resolution<Entity> {
+  return resolution.state === 'unavailable' ? resolution : { ...resolution, tier: 'memory' };
 }
 
 function entityFrom(result: SourceResult, kind: Kind, id: string): Entity | undefined {
@@ -114,6 +131,8 @@ export class TieredMetadataLookup implements MetadataLookup {
   readonly #redisBreaker: SharedBreaker;
   readonly #postgresBreaker: SharedBreaker;
   readonly #log: Log;
+  readonly #provenance: boolean;
+  readonly #clock: () => number;
   readonly #inflight = new Map<string, Promise<Fetched>>();
   readonly #totals = emptyTally();
   /** Redis reads asked so far, and the latest one whose answer was applied to the in-process version. */
@@ -127,6 +146,8 @@ export class TieredMetadataLookup implements MetadataLookup {
     this.#redisBreaker = deps.redisBreaker;
     this.#postgresBreaker = deps.postgresBreaker;
     this.#log = deps.log;
+    this.#provenance = deps.provenance ?? true;
+    this.#clock = deps.clock ?? Date.now;
   }
 
   async resolve(request: MetadataRequest): Promise<ResolvedMetadata> {
@@ -135,7 +156,7 @@ export class TieredMetadataLookup implements MetadataLookup {
     const hostsByName = new Map<string, Resolution<Host>>();
     const services = new Map<string, Resolution<Service>>();
     const networks = new Map<string, Resolution<Network>>();
-    const result = { hostsByIp, hostsByName, services, networks, tally };
+    const result: ResolvedMetadata = { hostsByIp, hostsByName, services, networks, tally };
     const maps: Record<Kind, Map<string, Resolution<Entity>>> = result as unknown as Record<Kind, Map<string, Resolution<Entity>>>;
 
     // The in-process answers below hold for this version; the batch's Redis read tells whether it moved.
@@ -185,6 +206,7 @@ export class TieredMetadataLookup implements MetadataLookup {
     }
     if (again.length > 0) await this.#fetch(again, [], this.#memory.version, tally, maps);
     addTally(this.#totals, tally);
+    if (this.#provenance) result.provenanceAt = this.#clock();
     return result;
   }
 
@@ -218,7 +240,8 @@ export class TieredMetadataLookup implements MetadataLookup {
       out.set(pending.key, { resolution, version });
       maps[pending.kind].set(pending.id, resolution);
     };
-    const fromRedis = (keys: readonly Pending[], values: readonly CachedValue[], version: MetadataVersion, misses: Pending[]): void => {
+    const fromRedis = (keys: readonly Pending[], read: RemoteCacheRead, misses: Pending[]): void => {
+      const { values, version } = read;
       for (let i = 0; i < keys.length; i++) {
         const pending = keys[i] as Pending;
         const value = values[i];
@@ -228,8 +251,8 @@ export class TieredMetadataLookup implements MetadataLookup {
           continue;
         }
         tally.redis.hits++;
-        const resolution = value === null ? NOT_FOUND : found(value);
-        this.#memory.set(pending.kind, pending.id, resolution, version);
+        const resolution = answered(value, 'redis', read.fetchedAt?.[i] ?? null);
+        this.#memory.set(pending.kind, pending.id, inMemory(resolution), version);
         answer(pending, resolution, version);
       }
     };
@@ -245,7 +268,7 @@ export class TieredMetadataLookup implements MetadataLookup {
       const [first] = await this.#redisBreaker.fire(() => Promise.all([this.#remote.read(own.map(keyOf)), refreshed ? this.#postgresBreaker.refresh() : undefined]));
       this.#applyVersion(asked, first.version);
       const misses: Pending[] = [];
-      fromRedis(own, first.values, first.version, misses);
+      fromRedis(own, first, misses);
       missing = misses;
       redisUsable = true;
       if (first.version !== memoryVersion && memoryHits.length > 0) {
@@ -259,7 +282,7 @@ export class TieredMetadataLookup implements MetadataLookup {
           Promise.all([this.#remote.read(rereads.map(keyOf)), refreshed ? undefined : this.#postgresBreaker.refresh()]),
         );
         this.#applyVersion(askedAgain, again.version);
-        fromRedis(rereads, again.values, again.version, misses);
+        fromRedis(rereads, again, misses);
         missing = misses;
       }
     } catch (error) {
@@ -267,20 +290,22 @@ export class TieredMetadataLookup implements MetadataLookup {
     }
 
     if (missing.length > 0) {
-      const writeBack: { key: string; value: Entity | null }[] = [];
+      const writeBack: CacheWrite[] = [];
       // The version before the query: if a write moves it while the query runs, its answer is not cached.
       const version = this.#memory.version;
       try {
         const request = toSourceRequest(missing);
+        // Before the query: its snapshot is no older than this, so the ages shown are never too young.
+        const fetchedAt = this.#clock();
         const rows = await this.#postgresBreaker.fire(() => this.#source.fetch(request));
         for (const pending of missing) {
           const entity = entityFrom(rows, pending.kind, pending.id);
-          const resolution = entity === undefined ? NOT_FOUND : found(entity);
+          const resolution = answered(entity, 'postgres', fetchedAt);
           if (entity === undefined) tally.postgres.misses++;
           else tally.postgres.hits++;
-          this.#memory.set(pending.kind, pending.id, resolution, version);
+          this.#memory.set(pending.kind, pending.id, inMemory(resolution), version);
           answer(pending, resolution, version);
-          writeBack.push({ key: pending.key, value: entity ?? null });
+          writeBack.push({ key: pending.key, value: entity ?? null, fetchedAt });
         }
         missing = [];
       } catch (error) {
@@ -316,7 +341,8 @@ export class TieredMetadataLookup implements MetadataLookup {
       return UNAVAILABLE;
     }
     tally.stale++;
-    return stale.state === 'found' ? { state: 'found', value: stale.value, stale: true } : NOT_FOUND_STALE;
+    // The in-process entry (tier memory, its PostgreSQL read time), flagged.
+    return { ...stale, stale: true };
   }
 }
 

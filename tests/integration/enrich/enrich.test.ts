@@ -66,14 +66,19 @@ describe('enrich (runner → handler → topics)', () => {
     expect(accountedFor(outputs, ids)).toEqual([]);
     const [byIp, byName, inNetwork, unknownService] = ids.map((eventId) => outputs.complete.get(eventId) ?? outputs.partial.get(eventId));
     expect(byIp).toMatchObject({
-      schema_version: 1,
+      // v2: provenance is on by default (ENRICH_PROVENANCE)
+      schema_version: 2,
       level: 'ERROR',
       trace_id: 'trace-1',
       attributes: { order: 42 },
       source_ip: known.ipAddress,
       host: { hostname: known.hostname, ip: known.ipAddress, datacenter: 'dc-east-1', environment: 'production', cost_center: 'cc-100', zone: 'zone-b' },
       service: { name: service.name, team: 'payments', owner: 'alice@example.com', tier: 'tier-1', version: '2.4.1', cost_center: 'cc-200' },
-      enrichment: { status: 'complete', missing: {} },
+      enrichment: {
+        status: 'complete',
+        missing: {},
+        provenance: { host: { tier: 'postgres', stale: false }, network: { tier: 'postgres', stale: false }, service: { tier: 'postgres', stale: false } },
+      },
       source: { topic: topics.raw },
     });
     expect(outputs.complete.has(ids[0] as string)).toBe(true);

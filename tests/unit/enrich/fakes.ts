@@ -17,6 +17,7 @@ import { TieredMetadataLookup } from '../../../functions/enrich/src/tiered-looku
 import type {
   BatchReport,
   BreakerReports,
+  CacheWrite,
   CachedValue,
   EnrichMetrics,
   Entity,
@@ -85,26 +86,35 @@ export function kafkaEvent(records: KafkaEventRecord[]): KafkaEvent {
   return { eventSource: 'SelfManagedKafka', bootstrapServers: '127.0.0.1:9092', records: grouped };
 }
 
-/** A Redis tier over a Map; `down` makes every call fail like a dead connection. */
+/**
+ * A Redis tier over a Map; `down` makes every call fail like a dead connection. `fetchedAt` holds the
+ * PostgreSQL read time of the entries written with one; an entry put in `store` alone is one an older
+ * version wrote (no time).
+ */
 export class FakeRemoteCache implements MetadataCacheTier {
   readonly store = new Map<string, Entity | null>();
+  readonly fetchedAt = new Map<string, number>();
   version: string | null = '1';
   down = false;
   reads: string[][] = [];
-  writes: { key: string; value: Entity | null }[][] = [];
+  writes: CacheWrite[][] = [];
 
   async read(keys: readonly string[]): Promise<RemoteCacheRead> {
     if (this.down) throw new Error('connect ECONNREFUSED');
     this.reads.push([...keys]);
     const values: CachedValue[] = keys.map((key) => (this.store.has(key) ? this.store.get(key) : undefined));
-    return { version: this.version, values };
+    return { version: this.version, values, fetchedAt: keys.map((key) => (this.store.has(key) ? (this.fetchedAt.get(key) ?? null) : null)) };
   }
 
-  async write(entries: readonly { key: string; value: Entity | null }[], seenVersion: string | null): Promise<void> {
+  async write(entries: readonly CacheWrite[], seenVersion: string | null): Promise<void> {
     if (this.down) throw new Error('connect ECONNREFUSED');
     if (seenVersion !== this.version) return;
     this.writes.push([...entries]);
-    for (const entry of entries) this.store.set(entry.key, entry.value);
+    for (const entry of entries) {
+      this.store.set(entry.key, entry.value);
+      if (entry.fetchedAt === undefined) this.fetchedAt.delete(entry.key);
+      else this.fetchedAt.set(entry.key, entry.fetchedAt);
+    }
   }
 }
 
@@ -206,7 +216,7 @@ export class RecordingMetrics implements EnrichMetrics {
 export function buildLookup(
   remote: FakeRemoteCache,
   source: FakeSource,
-  options: { instanceId?: string; resetMs?: number; volume?: number; ttlMs?: number; reports?: FakeBreakerReports } = {},
+  options: { instanceId?: string; resetMs?: number; volume?: number; ttlMs?: number; reports?: FakeBreakerReports; provenance?: boolean; clock?: () => number } = {},
 ): { lookup: TieredMetadataLookup; memory: MemoryCache; redisBreaker: SharedBreaker; postgresBreaker: SharedBreaker } {
   const settings = { resetMs: options.resetMs ?? 60_000, errorPercent: 50, volume: options.volume ?? 1, windowMs: 10_000, timeoutMs: 1_000 };
   const instanceId = options.instanceId ?? 'test-instance';
@@ -215,7 +225,16 @@ export function buildLookup(
   const postgresBreaker = new SharedBreaker({ ...settings, name: 'postgres' }, { reports: options.reports ?? new FakeBreakerReports(), instanceId, log: silentLog });
   const ttlMs = options.ttlMs ?? 60_000;
   const memory = new MemoryCache({ maxEntries: 1000, maxBytes: 1_000_000, ttlMs, negativeTtlMs: ttlMs });
-  const lookup = new TieredMetadataLookup({ memory, remote, source, redisBreaker, postgresBreaker, log: silentLog });
+  const lookup = new TieredMetadataLookup({
+    memory,
+    remote,
+    source,
+    redisBreaker,
+    postgresBreaker,
+    log: silentLog,
+    ...(options.provenance === undefined ? {} : { provenance: options.provenance }),
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
+  });
   return { lookup, memory, redisBreaker, postgresBreaker };
 }
 
@@ -225,7 +244,9 @@ export const BATCH_TOPICS = { complete: 'complete', partial: 'partial', deadLett
  * The enrich use case over fakes with two known hosts, one service and one network: what the EnrichBatch
  * tests share. `enrich` is the raw Lambda function (envelope check included).
  */
-export function enrichBatchSetup(options: { reportBatchItemFailures?: boolean; outputEncoding?: OutputEncoding } = {}) {
+export function enrichBatchSetup(
+  options: { reportBatchItemFailures?: boolean; outputEncoding?: OutputEncoding; provenance?: boolean; clock?: () => number; monotonic?: () => number; wallClock?: () => Date } = {},
+) {
   const remote = new FakeRemoteCache();
   const source = new FakeSource();
   source.hosts = [host({ ipAddress: '192.168.1.100', hostname: 'web-server-01' }), host()];
@@ -233,7 +254,10 @@ export function enrichBatchSetup(options: { reportBatchItemFailures?: boolean; o
   source.networks = [network({ cidr: '10.20.30.0/24' })];
   const publisher = new FakePublisher();
   const metrics = new RecordingMetrics();
-  const { lookup } = buildLookup(remote, source);
+  const { lookup } = buildLookup(remote, source, {
+    ...(options.provenance === undefined ? {} : { provenance: options.provenance }),
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
+  });
   const useCase = new EnrichBatch({
     lookup,
     publisher,
@@ -242,6 +266,8 @@ export function enrichBatchSetup(options: { reportBatchItemFailures?: boolean; o
     reportBatchItemFailures: options.reportBatchItemFailures ?? false,
     log: silentLog,
     ...(options.outputEncoding === undefined ? {} : { outputEncoding: options.outputEncoding }),
+    ...(options.monotonic === undefined ? {} : { monotonic: options.monotonic }),
+    ...(options.wallClock === undefined ? {} : { wallClock: options.wallClock }),
   });
-  return { publisher, metrics, source, useCase, enrich: createEnrichFunction(useCase) };
+  return { publisher, metrics, source, remote, useCase, enrich: createEnrichFunction(useCase) };
 }

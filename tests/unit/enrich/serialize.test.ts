@@ -1,14 +1,12 @@
 /**
  * `Merger.serialize` writes JSON from fragments (and from blocks kept across batches). Over generated logs,
- * metadata (found, stale, not_found, unavailable, unknown) and batches sharing one BlockCache, every output is
- * valid against the published layers/shared/schemas/enriched-log.v1.schema.json and equal, as parsed JSON, to
- * `JSON.stringify(merge(…))` of the same event by a Merger that keeps nothing between batches. A log the text
- * building cannot write safely falls back to exactly that plain JSON.
+ * metadata (found, stale, not_found, unavailable, unknown; from any tier, with or without a PostgreSQL read
+ * time) and batches sharing one BlockCache, with provenance on (v2) or off (v1) per batch, every output is
+ * valid against the published schema of its version (layers/shared/schemas/enriched-log.v1.schema.json or
+ * .v2) and equal, as parsed JSON, to `JSON.stringify(merge(…))` of the same event by a Merger that keeps
+ * nothing between batches. A log the text building cannot write safely falls back to exactly that plain JSON.
  */
-import { readFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
-import { Ajv2020 } from 'ajv/dist/2020.js';
-import addFormatsModule from 'ajv-formats';
 import fc from 'fast-check';
 import type { Host, Network, Service } from '#shared/metadata/model.ts';
 import { LOG_LEVELS } from '#shared/schemas/log.ts';
@@ -17,12 +15,7 @@ import { DERIVABLE, type LogEvent, NONE } from '../../../functions/enrich/src/lo
 import type { OtlpOrigin } from '../../../functions/enrich/src/otlp/types.ts';
 import { NOT_FOUND, NOT_FOUND_STALE, type Resolution, type ResolvedMetadata, UNAVAILABLE } from '../../../functions/enrich/src/ports.ts';
 import { emptyTally } from '../../../functions/enrich/src/tiered-lookup.ts';
-
-const schema = JSON.parse(readFileSync(new URL('../../../layers/shared/schemas/enriched-log.v1.schema.json', import.meta.url), 'utf8'));
-const ajv = new Ajv2020({ allErrors: true, strict: false });
-// ajv-formats is CommonJS: under native ESM its default export is module.exports itself.
-(addFormatsModule as unknown as (instance: Ajv2020) => Ajv2020)(ajv);
-const validEnriched = ajv.compile(schema);
+import { expectValidEnrichedLog } from './schema.ts';
 
 /** Strings JSON must escape, and ordinary ones. */
 const tricky = fc.oneof(
@@ -61,10 +54,16 @@ const log: fc.Arbitrary<LogEvent> = fc
 const host: fc.Arbitrary<Host> = fc.record({ hostname: tricky, ipAddress: fc.constant('10.0.0.1'), datacenter: tricky, environment: tricky, costCenter: tricky, tags: fc.constant({}) });
 const service: fc.Arbitrary<Service> = fc.record({ name: tricky, team: tricky, owner: tricky, tier: tricky, version: tricky, costCenter: tricky, tags: fc.constant({}) });
 const network: fc.Arbitrary<Network> = fc.record({ cidr: fc.constant('10.0.0.0/8'), datacenter: tricky, environment: tricky, zone: tricky, description: fc.constant(null) });
+/** Where an answer came from, as the lookup marks it (or nothing, as a resolution built by hand). */
+const answeredBy = fc.option(
+  fc.record({ tier: fc.constantFrom('memory' as const, 'redis' as const, 'postgres' as const), fetchedAt: fc.option(fc.integer({ min: 1_600_000_000_000, max: 1_800_000_000_000 })) }),
+  { nil: undefined },
+);
 function resolution<T>(value: fc.Arbitrary<T>): fc.Arbitrary<Resolution<T> | undefined> {
   return fc.oneof(
-    { arbitrary: value.map((found) => ({ state: 'found' as const, value: found, stale: false })), weight: 4 },
-    value.map((found) => ({ state: 'found' as const, value: found, stale: true })),
+    { arbitrary: fc.tuple(value, answeredBy).map(([found, by]) => ({ state: 'found' as const, value: found, stale: false, ...by })), weight: 4 },
+    fc.tuple(value, answeredBy).map(([found, by]) => ({ state: 'found' as const, value: found, stale: true, ...by })),
+    fc.tuple(fc.boolean(), answeredBy).map(([stale, by]) => ({ state: 'not_found' as const, stale, ...by })),
     fc.constantFrom(NOT_FOUND, NOT_FOUND_STALE, UNAVAILABLE, undefined),
   );
 }
@@ -82,6 +81,8 @@ const scenario = fc
         logs: fc.array(fc.tuple(log, fc.record({ topic: fc.constantFrom('raw-logs', 'raw "logs"'), partition: fc.nat(64), offset: fc.nat() })), { minLength: 1, maxLength: 8 }),
         picks: fc.array(fc.nat(), { minLength: 12, maxLength: 12 }),
         latencyMs: fc.double({ min: 0, max: 10_000, noNaN: true }),
+        // Provenance on (the time ages are measured to; before or after a read time: ages never go below 0) or off.
+        provenanceAt: fc.option(fc.integer({ min: 1_600_000_000_000, max: 1_800_000_000_000 }), { nil: undefined }),
         enrichedAt: fc.date({ min: new Date('2024-01-01T00:00:00.000Z'), max: new Date('2030-01-01T00:00:00.000Z'), noInvalidDate: true }).map((date) => date.toISOString()),
       }),
       { minLength: 1, maxLength: 4 },
@@ -89,7 +90,7 @@ const scenario = fc
   })
   .map(({ hosts, networks, services, maxEntries, batches }) => ({
     maxEntries,
-    batches: batches.map(({ logs, picks, latencyMs, enrichedAt }) => {
+    batches: batches.map(({ logs, picks, latencyMs, enrichedAt, provenanceAt }) => {
       const pick = <T>(pool: (Resolution<T> | undefined)[], i: number) => pool[(picks[i] as number) % pool.length];
       const entries = <T>(keys: string[], pool: (Resolution<T> | undefined)[], from: number) =>
         new Map(keys.flatMap((key, i) => {
@@ -103,6 +104,7 @@ const scenario = fc
         networks: entries(IPS, networks, 7),
         services: entries(SERVICES, services, 9),
         tally: emptyTally(),
+        ...(provenanceAt === undefined ? {} : { provenanceAt }),
       };
       return { logs, metadata, latencyMs, enrichedAt };
     }),
@@ -122,7 +124,9 @@ describe('Merger.serialize', () => {
             const expected = plain.merge(event, source);
             if (!isDeepStrictEqual(parsed, JSON.parse(JSON.stringify(expected)))) throw new Error(`differs from the plain path:\n${written.json}\n${JSON.stringify(expected)}`);
             expect(written.status).toBe(expected.enrichment.status);
-            if (!validEnriched(parsed)) throw new Error(`invalid against the schema: ${ajv.errorsText(validEnriched.errors)}\n${written.json}`);
+            expect(parsed.schema_version).toBe(metadata.provenanceAt === undefined ? 1 : 2);
+            expect(Object.hasOwn(parsed.enrichment, 'provenance')).toBe(metadata.provenanceAt !== undefined);
+            expectValidEnrichedLog(parsed);
           }
         }
       }),
@@ -154,9 +158,10 @@ describe('Merger.serialize', () => {
       ['derived that is not a list', { ...base, derived: undefined as unknown as LogEvent['derived'] }, source],
       ['an OTLP index that is not finite', { ...base, origin: { index: Number.NaN } as OtlpOrigin }, source],
     ];
-    it.each(broken)('%s', (_name, event, coordinates) => {
+    const withProvenance: ResolvedMetadata = { ...metadata, provenanceAt: 1_705_314_601_000 };
+    it.each(broken.flatMap(([name, event, coordinates]) => [[`${name} (v1)`, event, coordinates, metadata] as const, [`${name} (v2)`, event, coordinates, withProvenance] as const]))('%s', (_name, event, coordinates, resolved) => {
       // Prepare
-      const merger = new Merger(metadata, '2024-01-15T10:30:01.000Z', 1);
+      const merger = new Merger(resolved, '2024-01-15T10:30:01.000Z', 1);
       // Act
       const written = merger.serialize(event, coordinates);
       // Assess: exactly the plain path's text (the fast path writes event_id second, the plain path level).

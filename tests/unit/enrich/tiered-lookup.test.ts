@@ -43,8 +43,8 @@ describe('TieredMetadataLookup', () => {
     // Assess
     expect(remote.reads).toHaveLength(1);
     expect(source.calls).toEqual([{ hostIps: ['10.0.0.1', '10.0.0.2'], hostnames: [], services: [], networkIps: ['10.0.0.1', '10.0.0.2'] }]);
-    expect(resolved.hostsByIp.get('10.0.0.1')).toEqual({ state: 'found', value: host(), stale: false });
-    expect(resolved.hostsByIp.get('10.0.0.2')).toEqual({ state: 'not_found', stale: false });
+    expect(resolved.hostsByIp.get('10.0.0.1')).toEqual({ state: 'found', value: host(), stale: false, tier: 'postgres', fetchedAt: expect.any(Number) });
+    expect(resolved.hostsByIp.get('10.0.0.2')).toEqual({ state: 'not_found', stale: false, tier: 'postgres', fetchedAt: expect.any(Number) });
     expect(resolved.networks.get('10.0.0.2')).toMatchObject({ state: 'found', value: { zone: 'zone-a' } });
     expect(resolved.services.get('payment-api')).toMatchObject({ state: 'found' });
     expect(remote.store.get(cacheKeys.hostByIp('10.0.0.2'))).toBeNull(); // negative entry, explicit
@@ -113,8 +113,8 @@ describe('TieredMetadataLookup', () => {
     // Act
     const resolved = await lookup.resolve(request({ ips: ['10.0.0.1', '10.0.0.9'], services: ['ghost'] }));
     // Assess
-    expect(resolved.hostsByIp.get('10.0.0.1')).toEqual({ state: 'found', value: host(), stale: true });
-    expect(resolved.services.get('ghost')).toEqual({ state: 'not_found', stale: true });
+    expect(resolved.hostsByIp.get('10.0.0.1')).toEqual({ state: 'found', value: host(), stale: true, tier: 'memory', fetchedAt: expect.any(Number) });
+    expect(resolved.services.get('ghost')).toEqual({ state: 'not_found', stale: true, tier: 'memory', fetchedAt: expect.any(Number) });
     expect(resolved.hostsByIp.get('10.0.0.9')).toEqual({ state: 'unavailable' });
     expect(resolved.tally).toMatchObject({ stale: 3, unavailable: 2 });
   });

@@ -15,6 +15,10 @@
  * batch has already seen the write's new version; storing its answer would serve the old value as fresh
  * for a whole TTL. Such a write is refused, and an entry of any other version than the current is a miss.
  * Versions are opaque tokens (`cacheKeys.version`): only equality is ever asked, never which is newer.
+ *
+ * An entry is the resolution object it was given, handed out as is by every get: the lookup stores one made
+ * for the purpose (tier `memory`, the PostgreSQL read time of its value: provenance), so that the blocks built
+ * from it are reused for as long as the entry lives (../tiered-lookup.ts, ../enriched-log.ts).
  */
 import { LRUCache } from 'lru-cache';
 import type { Entity, LocalCache, MetadataKind, MetadataVersion, Resolution } from '../ports.ts';

@@ -14,9 +14,15 @@
  *                                                # in protobuf holding one log record (as a Collector's Kafka
  *                                                # exporter writes it, no content-type header: sniffed), and
  *                                                # OUTPUT_ENCODING=otlp_proto
+ *   npm run bench:enrich -- --otlp --otlp-logs-per-request 100 --batch-size 10 --batches 300
+ *                                                # Collector-shaped: each record a request of 100 log records
+ *                                                # under 4 resources (--otlp-resources-per-request), as a
+ *                                                # Collector's batch processor on a node hands them on: its
+ *                                                # few hosts and services, many records each
  *
- * Prints records/s, and per record: latency p50/p99 (batch start → outputs handed to the publisher; every
- * record of a batch completes together) and cost p50/p99 (batch time / records).
+ * Prints records/s (log records: with OTLP a Kafka record holds --otlp-logs-per-request of them), and per
+ * record: latency p50/p99 (batch start → outputs handed to the publisher; every record of a batch completes
+ * together) and cost p50/p99 (batch time / records).
  */
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
@@ -31,12 +37,17 @@ const { values: args } = parseArgs({
     warmup: { type: 'string', default: '400' },
     real: { type: 'boolean', default: false },
     otlp: { type: 'boolean', default: false },
+    'otlp-logs-per-request': { type: 'string', default: '1' },
+    'otlp-resources-per-request': { type: 'string', default: '4' },
   },
 });
 const OTLP = args.otlp;
 const BATCHES = Number(args.batches);
 const BATCH_SIZE = Number(args['batch-size']);
 const WARMUP = Number(args.warmup);
+/** Log records per Kafka record (OTLP only), and the resources they come under (at most as many). */
+const LOGS_PER_RECORD = OTLP ? Number(args['otlp-logs-per-request']) : 1;
+const RESOURCES_PER_RECORD = Math.min(LOGS_PER_RECORD, Number(args['otlp-resources-per-request']));
 
 // Imported after the environment above is set: the shared logger reads it at load.
 const { logger, metrics: powertoolsMetrics } = await import('#shared/observability.ts');
@@ -103,18 +114,26 @@ for (let s = 0; s < 40; s++) {
   services.push({ name: `bench-${RUN}-svc-${s}`, team: `team-${s % 8}`, owner: `owner${s}@example.com`, tier: `tier-${s % 3}`, version: `1.${s}.0`, costCenter: `cc-${s}`, tags: {} });
 }
 
-/** ~80 % known hosts, ~12 % unknown hosts inside known networks, ~8 % outside any network; ~5 % unknown services. */
+/**
+ * The value of Kafka record `i`: one log, or with OTLP LOGS_PER_RECORD of them under RESOURCES_PER_RECORD
+ * resources (log j of the record under resource j % RESOURCES_PER_RECORD, whose host and service are those of
+ * log `i * RESOURCES_PER_RECORD + j % RESOURCES_PER_RECORD` of the one-log mix: the same mix of hosts).
+ */
 function logValue(i: number): Buffer {
-  return OTLP ? otlpValue(logFields(i), i) : Buffer.from(JSON.stringify(logFields(i)));
+  if (!OTLP) return Buffer.from(JSON.stringify(logFields(i)));
+  const logs = Array.from({ length: LOGS_PER_RECORD }, (_, j) => logFields(i * RESOURCES_PER_RECORD + (j % RESOURCES_PER_RECORD), i * LOGS_PER_RECORD + j));
+  return otlpValue(logs);
 }
 
-function logFields(i: number): Record<string, unknown> {
-  const roll = (i * 7919) % 100;
+/** ~80 % known hosts, ~12 % unknown hosts inside known networks, ~8 % outside any network; ~5 % unknown services. */
+function logFields(source: number, i = source): Record<string, unknown> {
+  // Where the log comes from (host, service) follows `source`, the rest `i`.
+  const roll = (source * 7919) % 100;
   let sourceIp: string;
-  if (roll < 80) sourceIp = (hosts[(i * 31) % hosts.length] as Host).ipAddress;
-  else if (roll < 92) sourceIp = `100.${64 + (i % 20)}.200.${(i % 200) + 1}`;
-  else sourceIp = `198.18.${i % 50}.${(i % 200) + 1}`;
-  const service = roll % 20 === 0 ? `bench-${RUN}-ghost-${i % 5}` : (services[i % services.length] as Service).name;
+  if (roll < 80) sourceIp = (hosts[(source * 31) % hosts.length] as Host).ipAddress;
+  else if (roll < 92) sourceIp = `100.${64 + (source % 20)}.200.${(source % 200) + 1}`;
+  else sourceIp = `198.18.${source % 50}.${(source % 200) + 1}`;
+  const service = roll % 20 === 0 ? `bench-${RUN}-ghost-${source % 5}` : (services[source % services.length] as Service).name;
   const now = new Date(1_764_000_000_000 + i).toISOString();
   const log: Record<string, unknown> = {
     level: (['INFO', 'INFO', 'INFO', 'WARN', 'ERROR', 'DEBUG'] as const)[i % 6],
@@ -125,7 +144,7 @@ function logFields(i: number): Record<string, unknown> {
     event_id: randomUUID(),
     received_at: now,
   };
-  if (i % 3 === 0) log.hostname = (hosts[(i * 13) % hosts.length] as Host).hostname;
+  if (source % 3 === 0) log.hostname = (hosts[(source * 13) % hosts.length] as Host).hostname;
   if (i % 2 === 0) log.trace_id = `trace-${i}`;
   if (i % 4 === 0) log.attributes = { user_id: `u-${i % 1000}`, path: '/api/checkout', status: 200 };
   return log;
@@ -134,41 +153,45 @@ function logFields(i: number): Record<string, unknown> {
 const SEVERITY: Record<string, number> = { DEBUG: SeverityNumber.DEBUG, INFO: SeverityNumber.INFO, WARN: SeverityNumber.WARN, ERROR: SeverityNumber.ERROR };
 
 /**
- * The same log as an OTLP app would send it: service.name, host.ip and host.name on the resource, the rest on
- * the record (no event_id or received_at: enrich derives them for OTLP logs), built with the Protobuf-ES types
- * generated from the official .proto files.
+ * The logs as OTLP apps would send them: service.name, host.ip and host.name on the resource (one ResourceLogs
+ * per distinct resource, in order of first use), the rest on the record (no event_id or received_at: enrich
+ * derives them for OTLP logs), built with the Protobuf-ES types generated from the official .proto files.
  */
-function otlpValue(log: Record<string, unknown>, i: number): Buffer {
+function otlpValue(logs: readonly Record<string, unknown>[]): Buffer {
   const text = (value: unknown) => ({ value: { case: 'stringValue' as const, value: String(value) } });
-  const resource = [
-    { key: 'service.name', value: text(log.service) },
-    { key: 'host.ip', value: text(log.source_ip) },
-    ...(log.hostname === undefined ? [] : [{ key: 'host.name', value: text(log.hostname) }]),
-  ];
-  const attributes = Object.entries((log.attributes as Record<string, unknown> | undefined) ?? {}).map(([key, value]) =>
-    typeof value === 'number' ? { key, value: { value: { case: 'intValue' as const, value: BigInt(value) } } } : { key, value: text(value) },
-  );
-  const request = create(ExportLogsServiceRequestSchema, {
-    resourceLogs: [
-      {
-        resource: { attributes: resource },
-        scopeLogs: [
-          {
-            scope: { name: 'bench', version: '1.0.0' },
-            logRecords: [
-              {
-                timeUnixNano: BigInt(Date.parse(String(log.timestamp))) * 1_000_000n,
-                severityNumber: SEVERITY[String(log.level)] ?? SeverityNumber.UNSPECIFIED,
-                severityText: String(log.level),
-                body: text(log.message),
-                attributes,
-                ...(i % 2 === 0 ? { traceId: Buffer.from(`4bf92f3577b34da6a3ce929d${(i % 0xffffffff).toString(16).padStart(8, '0')}`, 'hex'), spanId: Buffer.from('00f067aa0ba902b7', 'hex'), flags: 1 } : {}),
-              },
-            ],
-          },
+  const byResource = new Map<string, { attributes: { key: string; value: ReturnType<typeof text> }[]; records: unknown[] }>();
+  for (const log of logs) {
+    const i = Date.parse(String(log.timestamp)) - 1_764_000_000_000;
+    const name = `${log.service} ${log.source_ip} ${log.hostname ?? ''}`;
+    let resource = byResource.get(name);
+    if (resource === undefined) {
+      resource = {
+        attributes: [
+          { key: 'service.name', value: text(log.service) },
+          { key: 'host.ip', value: text(log.source_ip) },
+          ...(log.hostname === undefined ? [] : [{ key: 'host.name', value: text(log.hostname) }]),
         ],
-      },
-    ],
+        records: [],
+      };
+      byResource.set(name, resource);
+    }
+    const attributes = Object.entries((log.attributes as Record<string, unknown> | undefined) ?? {}).map(([key, value]) =>
+      typeof value === 'number' ? { key, value: { value: { case: 'intValue' as const, value: BigInt(value) } } } : { key, value: text(value) },
+    );
+    resource.records.push({
+      timeUnixNano: BigInt(Date.parse(String(log.timestamp))) * 1_000_000n,
+      severityNumber: SEVERITY[String(log.level)] ?? SeverityNumber.UNSPECIFIED,
+      severityText: String(log.level),
+      body: text(log.message),
+      attributes,
+      ...(i % 2 === 0 ? { traceId: Buffer.from(`4bf92f3577b34da6a3ce929d${(i % 0xffffffff).toString(16).padStart(8, '0')}`, 'hex'), spanId: Buffer.from('00f067aa0ba902b7', 'hex'), flags: 1 } : {}),
+    });
+  }
+  const request = create(ExportLogsServiceRequestSchema, {
+    resourceLogs: [...byResource.values()].map(({ attributes, records }) => ({
+      resource: { attributes },
+      scopeLogs: [{ scope: { name: 'bench', version: '1.0.0' }, logRecords: records as never[] }],
+    })),
   });
   return Buffer.from(toBinary(ExportLogsServiceRequestSchema, request));
 }
@@ -305,13 +328,14 @@ function percentile(sorted: Float64Array, p: number): number {
 const publisher = new CountingPublisher();
 const { enrich, close } = await buildHandler(publisher);
 process.stdout.write(
-  `bench:enrich  mode=${args.real ? 'real Redis + PostgreSQL' : 'in-process tiers'}  ${OTLP ? 'in/out=otlp_proto (1 log per record)' : 'in/out=json'}  batches=${BATCHES}  batch size=${BATCH_SIZE}  node ${process.version}\n`,
+  `bench:enrich  mode=${args.real ? 'real Redis + PostgreSQL' : 'in-process tiers'}  ${OTLP ? `in/out=otlp_proto (${LOGS_PER_RECORD} log(s) per record under ${RESOURCES_PER_RECORD} resource(s))` : 'in/out=json'}  batches=${BATCHES}  batch size=${BATCH_SIZE} records  node ${process.version}\n`,
 );
 process.stdout.write('preparing events…\n');
 const total = WARMUP + BATCHES;
 // Events are built beforehand (base64 JSON, as the event source mapping delivers them), then cloned lazily
 // by the handler's envelope parse: the timed loop sees only the handler.
-const DISTINCT = Math.min(total, 400);
+// At most 40,000 log records prepared (400 batches of 100 one-log records), whatever the shape.
+const DISTINCT = Math.min(total, Math.max(4, Math.floor(40_000 / (BATCH_SIZE * LOGS_PER_RECORD))));
 const distinct = Array.from({ length: DISTINCT }, (_, batch) => mskEvent(batch));
 const eventAt = (b: number) => distinct[b % DISTINCT];
 
@@ -333,11 +357,12 @@ const cpu = process.cpuUsage(cpuBefore);
 // CPU time of this process (GC threads included): the fairer "one core" figure on a shared, busy machine.
 const cpuSeconds = (cpu.user + cpu.system) / 1e6;
 durations.sort();
-const records = BATCHES * BATCH_SIZE;
-const perRecordUs = (ms: number) => ((ms * 1000) / BATCH_SIZE).toFixed(2);
+// Log records: what the handler enriches one by one.
+const records = BATCHES * BATCH_SIZE * LOGS_PER_RECORD;
+const perRecordUs = (ms: number) => ((ms * 1000) / (BATCH_SIZE * LOGS_PER_RECORD)).toFixed(2);
 process.stdout.write(
   [
-    `records:            ${records}  (${publisher.messages} outputs, ${(publisher.bytes / records).toFixed(0)} B/output; ${[...publisher.byTopic].map(([topic, n]) => `${topic} ${n}`).join(', ')})`,
+    `records:            ${records}  (${publisher.messages} outputs, ${(publisher.bytes / publisher.messages).toFixed(0)} B/output, ${(publisher.bytes / records).toFixed(0)} B/record; ${[...publisher.byTopic].map(([topic, n]) => `${topic} ${n}`).join(', ')})`,
     `throughput:         ${Math.round(records / (elapsedMs / 1000)).toLocaleString('en-US')} records/s (one core, ${elapsedMs.toFixed(0)} ms)`,
     `per CPU-second:     ${Math.round(records / cpuSeconds).toLocaleString('en-US')} records (${cpuSeconds.toFixed(2)} s user+system; differs from the above when the machine is busy)`,
     `latency per record: p50 ${percentile(durations, 50).toFixed(3)} ms  p99 ${percentile(durations, 99).toFixed(3)} ms  (batch start → outputs handed to the publisher)`,

@@ -12,7 +12,8 @@
  *   with the .proto's field types (OTLP specification, "JSON Protobuf Encoding"): keys are the fields'
  *   lowerCamelCase names, never the proto names; traceId and spanId are hex (case-insensitive), of 16 and 8
  *   bytes (or empty), never base64; enums are integers, never names; 64-bit integers are decimal strings
- *   (the issue asks for them as strings, which is how proto3 JSON writes them); other bytes are base64; a
+ *   (the issue asks for them as strings, which is how proto3 JSON writes them) within their type's range
+ *   (a time after 2554-07-21T23:34:33.709551615Z is no fixed64); other bytes are base64; a
  *   oneof (AnyValue) holds at most one member. An unknown key is a problem too: a receiver ignores it, so a
  *   value we meant to send would be lost.
  *
@@ -164,6 +165,8 @@ export function onlyLog(request: OtlpRequest): {
 }
 
 const INT64 = new Set(['int64', 'uint64', 'sint64', 'fixed64', 'sfixed64']);
+/** A decoder reads a 64-bit integer beyond its type's range as other digits (protobufjs wraps 2^64 + n to n). */
+const inRange = (value: bigint, unsigned: boolean) => (unsigned ? value >= 0n && value < 2n ** 64n : value >= -(2n ** 63n) && value < 2n ** 63n);
 const INT32 = new Set(['int32', 'uint32', 'sint32', 'fixed32', 'sfixed32']);
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$|^[A-Za-z0-9_-]*={0,2}$/;
 
@@ -227,6 +230,7 @@ function checkField(value: unknown, field: protobuf.Field, path: string, problem
     const unsigned = field.type.startsWith('u') || field.type === 'fixed64';
     if (typeof value !== 'string') problems.push(`${path}: a 64-bit integer must be a decimal string, not ${JSON.stringify(value)}`);
     else if (!(unsigned ? /^\d+$/ : /^-?\d+$/).test(value)) problems.push(`${path}: not a decimal ${field.type}: ${JSON.stringify(value)}`);
+    else if (!inRange(BigInt(value), unsigned)) problems.push(`${path}: out of the range of ${field.type}: ${JSON.stringify(value)}`);
   } else if (INT32.has(field.type)) {
     if (typeof value !== 'number' || !Number.isInteger(value)) problems.push(`${path}: a ${field.type} must be an integer number, not ${JSON.stringify(value)}`);
   } else if (field.type === 'double' || field.type === 'float') {

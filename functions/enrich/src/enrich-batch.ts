@@ -16,15 +16,39 @@
  * A record may hold many logs (an OTLP request: ./otlp/decode-otlp.ts); each is enriched, or dead-lettered,
  * on its own, and the batch's counts are of logs: a record of N log records counts N (`BatchOutcome`).
  * Outputs are our JSON, or with `outputEncoding` OTLP (./otlp/encode-otlp.ts); dead letters are always JSON.
+ *
+ * Grouping (OTLP outputs): the logs of ONE Kafka record that go to the same topic and share the same built
+ * resource (the same host block, service block and input resource: encode-otlp's `OtlpLog.resource`, by
+ * identity) are ONE ExportLogsServiceRequest: one ResourceLogs, its ScopeLogs per input scope in input
+ * order, the log records in input order. One message per log repeated the resource N times (a 343 KB
+ * request with a 300 KB resource and 2,000 records made 602 MB of outputs). Logs of different records are
+ * never grouped, so a redelivered record gives the same groups, keys and bytes again (per-batch times
+ * aside). A group is keyed by the event_id of its first log; its headers are the content-type and the
+ * record's trace headers. Our JSON output stays one message per log.
+ *
+ * Size: no output may exceed the brokers' limit. The publisher refuses a publish holding a message larger
+ * than KAFKA_MESSAGE_MAX_BYTES up front (`MessageTooLargeError`, nothing sent, `indexes` the offending
+ * ones); then a message of more than one log is split in two (by log count, order kept) and a message of
+ * one log becomes that log's dead letter (`invalid`, problem field `(output)` saying the size and the
+ * limit), and the whole publish is tried again, until it goes through or fails otherwise. Logs whose
+ * resource alone exceeds the limit are dead-lettered at once (no split could help). Without this a
+ * too-large output failed its batch on every redelivery, forever. A dead letter itself too large (only
+ * possible with a limit below MAX_DEAD_LETTER_BYTES of ./dead-letter.ts) still fails the batch.
+ *
+ * Log lines: one `record dead-lettered` warning per Kafka record (not per log: one bad request of 7,000
+ * records made 7,000 lines), with how many of its logs were dead-lettered and the first one's problems,
+ * bounded as a dead letter bounds them.
  */
+import type { FieldProblem } from '#shared/errors.ts';
+import { type EventPublisher, MessageTooLargeError, type OutgoingMessage } from '#shared/kafka/publisher.ts';
 import type { Log } from '#shared/log-port.ts';
-import type { EventPublisher, OutgoingMessage } from '#shared/kafka/publisher.ts';
-import { deadLetterMessage, malformedRecordMessage, unwritableRecordMessage } from './dead-letter.ts';
+import type { Resource } from '#shared/otlp/gen/opentelemetry/proto/resource/v1/resource_pb.js';
+import { boundedProblems, deadLetterMessage, malformedRecordMessage, unwritableRecordMessage } from './dead-letter.ts';
 import { type DecodeFailure, decodeRecord } from './decode.ts';
-import { BlockCache, type EnrichmentStatus, Merger, topicFor } from './enriched-log.ts';
+import { BlockCache, Merger, topicFor } from './enriched-log.ts';
 import type { LogEvent } from './log-event.ts';
 import { checkRecord, type KafkaBatchResponse, type KafkaEvent, type KafkaEventRecord, MalformedRecord, readOffset, recordId } from './kafka-event.ts';
-import { encodeOutput } from './otlp/encode-otlp.ts';
+import { encodeLogs, type OtlpLog, otlpLog, resourceBytes } from './otlp/encode-otlp.ts';
 import type { OutputEncoding } from './otlp/types.ts';
 import type { EnrichMetrics, MetadataLookup, ResolvedMetadata } from './ports.ts';
 import { emptyTally } from './tiered-lookup.ts';
@@ -64,6 +88,20 @@ export interface BatchOutcome {
   deadLettered: number;
 }
 
+/**
+ * One enriched output message: logs of one Kafka record that go to one topic (with OTLP, under one
+ * resource), in input order; with our JSON, one log. Kept beside its message until the batch is published,
+ * so that a message the brokers cannot take can be split or dead-lettered.
+ */
+interface Output {
+  record: KafkaEventRecord;
+  topic: string;
+  complete: boolean;
+  logs: LogEvent[];
+  /** The logs' OTLP resource, scope and record, one per log (OTLP encodings only). */
+  otlp: OtlpLog[] | undefined;
+}
+
 export class EnrichBatch {
   readonly #deps: EnrichBatchDeps;
   readonly #encoding: OutputEncoding;
@@ -89,18 +127,73 @@ export class EnrichBatch {
     const encoding = this.#encoding;
     const enrichedAt = this.#wallClock().toISOString();
     const messages: OutgoingMessage[] = [];
+    /** Beside each message, the output it holds; undefined for a dead letter. */
+    const held: (Output | undefined)[] = [];
     const logs: LogEvent[] = [];
     const sources: KafkaEventRecord[] = [];
     const ips = new Set<string>();
     const hostnames = new Set<string>();
     const services = new Set<string>();
+    const notes = new DeadLetterNotes();
+    /** Records one of whose logs' enrichment-side dead letters kept the record's value (the others do not). */
+    const valueKept = new Set<KafkaEventRecord>();
     let records = 0;
     let deadLettered = 0;
+    let complete = 0;
+    let partial = 0;
+    /** An output's message, with its record's trace headers. */
+    const push = (message: OutgoingMessage, output: Output) => {
+      messages.push(withTrace(message, forwardedTrace(output.record.headers)));
+      held.push(output);
+    };
     const deadLetter = (record: KafkaEventRecord, failure: DecodeFailure) => {
-      const at = failure.index === undefined ? recordId(record) : `${recordId(record)}#${failure.index}`;
-      this.#deps.log.warn('record dead-lettered', { record: at, reason: failure.reason, problems: failure.problems });
+      notes.add(record, failure);
       messages.push(withTrace(deadLetterMessage(record, failure, topics.deadLetter, enrichedAt), forwardedTrace(record.headers)));
+      held.push(undefined);
       deadLettered++;
+    };
+    /**
+     * A log that was decoded but cannot be published: its dead letter keeps the record's value (bounded by
+     * the dead-letter module) for the first such log of the record only, and only when that fits `maxBytes`;
+     * the others say that their log is in the source record (at `source.index`).
+     */
+    const lostLog = (record: KafkaEventRecord, log: LogEvent, problems: FieldProblem[], maxBytes?: number) => {
+      const failure: DecodeFailure = { ok: false, reason: 'invalid', problems, eventId: log.event_id, index: log.origin?.index };
+      if (failure.index !== undefined && valueKept.has(record)) failure.valueOmitted = true;
+      valueKept.add(record);
+      let letter = deadLetterMessage(record, failure, topics.deadLetter, enrichedAt);
+      // Room for the key, the headers and the record framing beside the value.
+      if (failure.index !== undefined && maxBytes !== undefined && Buffer.byteLength(letter.value) + 4096 > maxBytes) {
+        letter = deadLetterMessage(record, { ...failure, valueOmitted: true }, topics.deadLetter, enrichedAt);
+      }
+      notes.add(record, failure);
+      messages.push(withTrace(letter, forwardedTrace(record.headers)));
+      held.push(undefined);
+      deadLettered++;
+    };
+    /** Every log of an output, which was counted complete or partial, as a dead letter. */
+    const lostOutput = (output: Output, problems: FieldProblem[], maxBytes?: number) => {
+      for (const log of output.logs) {
+        if (output.complete) complete--;
+        else partial--;
+        lostLog(output.record, log, problems, maxBytes);
+      }
+    };
+    /** An OTLP output as one message; one that cannot be written is tried log by log (the culprit is dead-lettered). */
+    const publishOtlp = (output: Output) => {
+      const otlp = output.otlp as OtlpLog[];
+      let encoded: ReturnType<typeof encodeLogs>;
+      try {
+        encoded = encodeLogs(otlp, encoding as Exclude<OutputEncoding, 'json'>);
+      } catch (error) {
+        if (output.logs.length > 1) {
+          for (let i = 0; i < output.logs.length; i++) publishOtlp(slice(output, i, i + 1));
+          return;
+        }
+        lostOutput(output, [{ field: '(record)', reason: `could not be enriched: ${messageOf(error)}` }]);
+        return;
+      }
+      push({ topic: output.topic, key: (output.logs[0] as LogEvent).event_id, value: encoded.value, headers: encoded.headers }, output);
     };
     const accept = (log: LogEvent, record: KafkaEventRecord) => {
       logs.push(log);
@@ -126,8 +219,9 @@ export class EnrichBatch {
             // What arrived cannot even be written as JSON (nested too deep): dead-lettered without it.
             letter = unwritableRecordMessage(record, error, topics.deadLetter, enrichedAt);
           }
-          this.#deps.log.warn('record dead-lettered', { record: recordId(record.source), reason: 'malformed', problems: record.problems });
+          this.#deps.log.warn('record dead-lettered', { record: recordId(record.source), reason: 'malformed', problems: boundedProblems(record.problems) });
           messages.push(withTrace(letter, forwardedTrace(record.headers)));
+          held.push(undefined);
           deadLettered++;
           continue;
         }
@@ -137,51 +231,102 @@ export class EnrichBatch {
         else for (const each of decoded.logs) each.ok ? accept(each.log, record) : deadLetter(record, each);
       }
     }
+    notes.flush(this.#deps.log);
 
     const metadata: ResolvedMetadata | undefined = logs.length > 0 ? await lookup.resolve({ ips, hostnames, services }) : undefined;
-    let complete = 0;
-    let partial = 0;
     if (metadata !== undefined) {
       const latencyMs = Math.round((this.#monotonic() - started) * 1000) / 1000;
       const merger = new Merger(metadata, enrichedAt, latencyMs, this.#blocks);
-      for (let i = 0; i < logs.length; i++) {
-        const log = logs[i] as LogEvent;
-        const record = sources[i] as KafkaEventRecord;
-        let status: EnrichmentStatus;
-        let output: OutgoingMessage;
-        try {
-          if (encoding === 'json') {
-            // The record is its own coordinates (serialize reads topic, partition and offset only).
-            const enriched = merger.serialize(log, record);
-            status = enriched.status;
-            output = { topic: topicFor(status, topics), key: log.event_id, value: enriched.json };
-          } else {
-            // One OTLP request per log, from the merged event and (an OTLP log's) origin.
+      // The logs of one record follow one another (`accept`): each record's run is grouped on its own.
+      for (let start = 0, end = 0; start < logs.length; start = end) {
+        const record = sources[start] as KafkaEventRecord;
+        end = start + 1;
+        while (end < logs.length && sources[end] === record) end++;
+        /** This record's OTLP outputs in order of their first log, and by resource (then topic). */
+        const groups: Output[] = [];
+        // The logs of one ResourceLogs follow one another: most find the output of the log before theirs;
+        // the map is made only for a record whose outputs are more than one.
+        let byResource: Map<Resource, Output[]> | undefined;
+        let last: Output | undefined;
+        for (let i = start; i < end; i++) {
+          const log = logs[i] as LogEvent;
+          try {
+            if (encoding === 'json') {
+              // The record is its own coordinates (serialize reads topic, partition and offset only).
+              const enriched = merger.serialize(log, record);
+              const output: Output = { record, topic: topicFor(enriched.status, topics), complete: enriched.status === 'complete', logs: [log], otlp: undefined };
+              if (output.complete) complete++;
+              else partial++;
+              push({ topic: output.topic, key: log.event_id, value: enriched.json }, output);
+              continue;
+            }
             const enriched = merger.merge(log, record);
-            status = enriched.enrichment.status;
-            const { value, headers } = encodeOutput(enriched, log.origin, encoding);
-            output = { topic: topicFor(status, topics), key: log.event_id, value, headers };
+            const otlp = otlpLog(enriched, log.origin);
+            const topic = topicFor(enriched.enrichment.status, topics);
+            let output = last !== undefined && last.topic === topic && last.otlp?.[0]?.resource === otlp.resource ? last : undefined;
+            if (output === undefined) {
+              if (last !== undefined && byResource === undefined) byResource = new Map([[last.otlp?.[0]?.resource as Resource, [last]]]);
+              const outputs = byResource?.get(otlp.resource);
+              output = outputs?.find((candidate) => candidate.topic === topic);
+              if (output === undefined) {
+                output = { record, topic, complete: enriched.enrichment.status === 'complete', logs: [], otlp: [] };
+                groups.push(output);
+                if (byResource !== undefined) {
+                  if (outputs === undefined) byResource.set(otlp.resource, [output]);
+                  else outputs.push(output);
+                }
+              }
+              last = output;
+            }
+            output.logs.push(log);
+            output.otlp?.push(otlp);
+            if (output.complete) complete++;
+            else partial++;
+          } catch (error) {
+            // One log's content (a value JSON cannot write) must not fail its batch: it is dead-lettered (an
+            // OTLP log with its index; its value is then the whole record's, which holds it).
+            lostLog(record, log, [{ field: '(record)', reason: `could not be enriched: ${messageOf(error)}` }]);
           }
-        } catch (error) {
-          // One log's content (a value JSON cannot write) must not fail its batch: it is dead-lettered (an
-          // OTLP log with its index; its value is then the whole record's, which holds it).
-          const problems = [{ field: '(record)', reason: `could not be enriched: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}` }];
-          deadLetter(record, { ok: false, reason: 'invalid', problems, eventId: log.event_id, index: log.origin?.index });
-          continue;
         }
-        if (status === 'complete') complete++;
-        else partial++;
-        messages.push(withTrace(output, forwardedTrace(record.headers)));
+        for (const output of groups) publishOtlp(output);
       }
     }
-    const outcome: BatchOutcome = { records, logs: complete + partial + deadLettered, complete, partial, deadLettered };
 
     let failure: unknown;
-    try {
-      await publisher.publish(messages);
-    } catch (error) {
-      failure = error;
+    for (;;) {
+      try {
+        await publisher.publish(messages);
+        failure = undefined;
+        break;
+      } catch (error) {
+        failure = error;
+        // Too large for the brokers (nothing was sent): split or dead-letter the offending outputs, publish again.
+        if (!(error instanceof MessageTooLargeError) || error.indexes.some((index) => held[index] === undefined)) break;
+        const offending = new Set(error.indexes);
+        const [before, outputs] = [messages.splice(0), held.splice(0)];
+        for (let i = 0; i < before.length; i++) {
+          const output = outputs[i];
+          if (!offending.has(i) || output === undefined) {
+            messages.push(before[i] as OutgoingMessage);
+            held.push(output);
+            continue;
+          }
+          const bytes = Buffer.byteLength((before[i] as OutgoingMessage).value);
+          const limit = `the brokers' limit of ${error.maxBytes} bytes (KAFKA_MESSAGE_MAX_BYTES)`;
+          const resource = output.otlp === undefined || output.logs.length === 1 ? 0 : resourceBytes(output.otlp[0] as OtlpLog, encoding as Exclude<OutputEncoding, 'json'>);
+          if (output.logs.length === 1) lostOutput(output, [{ field: '(output)', reason: `is ${bytes} bytes as ${encoding}, larger than ${limit}` }], error.maxBytes);
+          else if (resource >= error.maxBytes) {
+            lostOutput(output, [{ field: '(output)', reason: `its resource alone is ${resource} bytes as ${encoding}, larger than ${limit}` }], error.maxBytes);
+          } else {
+            const half = Math.ceil(output.logs.length / 2);
+            publishOtlp(slice(output, 0, half));
+            publishOtlp(slice(output, half, output.logs.length));
+          }
+        }
+      }
     }
+    notes.flush(this.#deps.log);
+    const outcome: BatchOutcome = { records, logs: complete + partial + deadLettered, complete, partial, deadLettered };
     const latencyMs = this.#monotonic() - started;
     this.#deps.metrics.batch({
       // The metrics count logs: attempts = complete + partial + dead-lettered, whatever a record holds.
@@ -204,8 +349,40 @@ export class EnrichBatch {
       if (items === undefined) throw failure;
       return { batchItemFailures: items };
     }
-    this.#deps.log.info('batch enriched', { partitions: span, ...outcome, latencyMs: Math.round(latencyMs) });
+    this.#deps.log.info('batch enriched', { partitions: span, ...outcome, outputs: messages.length, latencyMs: Math.round(latencyMs) });
     return this.#deps.reportBatchItemFailures ? { batchItemFailures: [] } : undefined;
+  }
+}
+
+/** Part of an OTLP output: its logs from `from` to `to` (exclusive), same record, topic and resource. */
+function slice(output: Output, from: number, to: number): Output {
+  return { ...output, logs: output.logs.slice(from, to), otlp: output.otlp?.slice(from, to) };
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+/**
+ * The dead letters of a batch as its log lines: one per Kafka record, however many of its logs were
+ * dead-lettered, with their number (OTLP logs) and the first one's reason and problems (bounded).
+ */
+class DeadLetterNotes {
+  readonly #notes = new Map<KafkaEventRecord, { count: number; first: Pick<DecodeFailure, 'reason' | 'problems' | 'index'> }>();
+
+  add(record: KafkaEventRecord, failure: Pick<DecodeFailure, 'reason' | 'problems' | 'index'>): void {
+    const note = this.#notes.get(record);
+    if (note === undefined) this.#notes.set(record, { count: 1, first: failure });
+    else note.count++;
+  }
+
+  /** Logs one line per record noted since the last flush. */
+  flush(log: Log): void {
+    for (const [record, { count, first }] of this.#notes) {
+      const logs = first.index === undefined ? {} : { logs: count, firstIndex: first.index };
+      log.warn('record dead-lettered', { record: recordId(record), ...logs, reason: first.reason, problems: boundedProblems(first.problems) });
+    }
+    this.#notes.clear();
   }
 }
 

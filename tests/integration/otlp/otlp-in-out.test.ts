@@ -3,7 +3,8 @@
  * serialized by its OTLP transformer (tests/support/otlp-sdk.ts) are produced onto a throwaway raw topic, in
  * protobuf and in OTLP/JSON, sniffed (no header, as a Collector's Kafka exporter writes them) and announced by
  * a `content-type` header; the real enrich function behind the local runner enriches them from PostgreSQL and
- * Redis; the outputs are read back from the real output topics in each OUTPUT_ENCODING. OTLP outputs are
+ * Redis; the outputs are read back from the real output topics in each OUTPUT_ENCODING (with OTLP, one request
+ * per raw record, topic and resource; none above the brokers' limit, here lowered). OTLP outputs are
  * decoded with protobufjs from the vendored official .proto text (tests/support/otlp-proto.ts), never with the
  * pipeline's own generated types.
  */
@@ -15,7 +16,7 @@ import { encodedResources, otlpJsonProblems } from '../../support/otlp-proto.ts'
 import { expectValidEnrichedLog } from '../../unit/enrich/schema.ts';
 import { CONTENT_TYPE, logPositions, type OtlpEncoding, otlpRequest, produceOtlp, type SdkResource, SeverityNumber, serializeLogs } from '../../support/otlp-sdk.ts';
 import { deleteTopics, enrichTestEnv, MetadataSeed, type Topics, throwawayTopics, uniqueNetwork } from '../enrich/support.ts';
-import { collectRawOutputs, type OtlpLogView, type RawOutput, type RawOutputs, otlpView } from './support.ts';
+import { collectRawOutputs, type OtlpLogView, type RawOutput, type RawOutputs, otlpView, otlpViews } from './support.ts';
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const SPAN_ID = '00f067aa0ba902b7';
@@ -82,6 +83,11 @@ const MAIN: Produced[] = [
 const INVALID_AT = 4;
 const EMPTY_AT = 5;
 const EXPECTED_OUTPUTS = MAIN.length * POSITIONS.length + 1;
+/**
+ * OTLP requests: per MAIN record one per resource (three, the first holding positions 0-2 in its two scopes),
+ * and the one valid log of INVALID_AT.
+ */
+const EXPECTED_REQUESTS = MAIN.length * REQUEST.length + 1;
 
 const seed = new MetadataSeed();
 
@@ -118,7 +124,8 @@ function pipelineWith(encoding: OutputEncoding) {
       batchWindowMs: 100,
     });
     await produceAll(state.topics);
-    state.outputs = await collectRawOutputs(state.topics, (out) => enrichedCount(out) >= EXPECTED_OUTPUTS && out.dlq.length >= 2);
+    const expected = encoding === 'json' ? EXPECTED_OUTPUTS : EXPECTED_REQUESTS;
+    state.outputs = await collectRawOutputs(state.topics, (out) => enrichedCount(out) >= expected && out.dlq.length >= 2);
   });
   afterAll(async () => {
     await state.runner?.stop();
@@ -213,7 +220,7 @@ describe('OUTPUT_ENCODING=json: OTLP logs in, our JSON out', () => {
 
 describe.each(['otlp_proto', 'otlp_json'] as const)('OUTPUT_ENCODING=%s: OTLP logs in, OTLP out', (encoding) => {
   const pipeline = pipelineWith(encoding);
-  const views = () => [...pipeline.outputs.complete, ...pipeline.outputs.partial].map((output) => ({ output, view: otlpView(output.value, encoding) }));
+  const views = () => [...pipeline.outputs.complete, ...pipeline.outputs.partial].flatMap((output) => otlpViews(output.value, encoding).map((view) => ({ output, view })));
   const at = (offset: number, index: number) =>
     views().find(({ view }) => view.record.attributes['enrichment.source.offset'] === BigInt(offset) && view.record.attributes['enrichment.source.index'] === BigInt(index));
   const viewAt = (offset: number, index: number): OtlpLogView => {
@@ -222,21 +229,30 @@ describe.each(['otlp_proto', 'otlp_json'] as const)('OUTPUT_ENCODING=%s: OTLP lo
     return found.view;
   };
 
-  it('gives one ExportLogsServiceRequest per log record, with its content-type', () => {
+  it('gives one ExportLogsServiceRequest per raw record and resource, its logs in input order, keyed by its first log, with its content-type', () => {
     // Assess
-    const all = views();
-    expect(all).toHaveLength(EXPECTED_OUTPUTS);
-    for (const { output, view } of all) {
+    const outputs = [...pipeline.outputs.complete, ...pipeline.outputs.partial];
+    expect(outputs).toHaveLength(EXPECTED_REQUESTS);
+    expect(views()).toHaveLength(EXPECTED_OUTPUTS);
+    const indexesOf = (logs: OtlpLogView[]) => logs.map((log) => Number(log.record.attributes['enrichment.source.index']));
+    for (const output of outputs) {
+      const logs = otlpViews(output.value, encoding);
       expect(output.headers['content-type']).toBe(CONTENT_TYPE[encoding]);
-      expect([view.resourceCount, view.scopeCount, view.recordCount]).toEqual([1, 1, 1]);
-      // log.record.uid: the same derived event id as our JSON output, and the output's Kafka key
-      const source = { topic: pipeline.topics.raw, partition: 0, offset: Number(view.record.attributes['enrichment.source.offset']) };
-      expect(view.record.attributes['log.record.uid']).toBe(derivedEventId(source, Number(view.record.attributes['enrichment.source.index'])));
-      expect(output.key).toBe(view.record.attributes['log.record.uid']);
+      expect(logs[0]?.resourceCount).toBe(1);
+      // log.record.uid: the same derived event id as our JSON output; the output's Kafka key is its first log's
+      for (const log of logs) {
+        const source = { topic: pipeline.topics.raw, partition: 0, offset: Number(log.record.attributes['enrichment.source.offset']) };
+        expect(log.record.attributes['log.record.uid']).toBe(derivedEventId(source, Number(log.record.attributes['enrichment.source.index'])));
+      }
+      expect(output.key).toBe(logs[0]?.record.attributes['log.record.uid']);
       if (encoding === 'otlp_json') expect(otlpJsonProblems(JSON.parse(output.value.toString('utf8')))).toEqual([]);
     }
     for (const { offset } of MAIN) {
-      expect(POSITIONS.map((p) => at(offset, p.index)).filter((found) => found === undefined)).toEqual([]);
+      const mine = outputs.map((output) => otlpViews(output.value, encoding)).filter((logs) => logs[0]?.record.attributes['enrichment.source.offset'] === BigInt(offset));
+      // Resource 1 (two scopes, three logs), resource 2, resource 3 (partial)
+      expect(mine.map(indexesOf).sort((a, b) => (a[0] ?? 0) - (b[0] ?? 0))).toEqual([[0, 1, 2], [3], [4]]);
+      expect(mine.find((logs) => logs.length === 3)?.map((log) => log.scope?.name)).toEqual(['checkout.http', 'checkout.http', 'checkout.db']);
+      expect(mine.find((logs) => logs.length === 3)?.[0]).toMatchObject({ resourceCount: 1, scopeCount: 2, recordCount: 3 });
     }
   });
 
@@ -337,13 +353,11 @@ describe.each(['otlp_proto', 'otlp_json'] as const)('OUTPUT_ENCODING=%s: OTLP lo
 describe('redelivery of an OTLP record', () => {
   const pipeline = pipelineWith('otlp_proto');
 
-  it('gives every log record the same event_id and source index again', async () => {
+  it('gives every log record the same event_id, source index and request (by its key) again', async () => {
     // Prepare: what the first delivery published, by position
-    const identity = (output: RawOutput) => {
-      const view = otlpView(output.value, 'otlp_proto');
-      return `${view.record.attributes['enrichment.source.offset']}/${view.record.attributes['enrichment.source.index']} ${view.record.attributes['log.record.uid']}`;
-    };
-    const first = [...pipeline.outputs.complete, ...pipeline.outputs.partial].map(identity).sort();
+    const identity = (output: RawOutput) =>
+      otlpViews(output.value, 'otlp_proto').map((view) => `${view.record.attributes['enrichment.source.offset']}/${view.record.attributes['enrichment.source.index']} ${view.record.attributes['log.record.uid']} key ${output.key}`);
+    const first = [...pipeline.outputs.complete, ...pipeline.outputs.partial].flatMap(identity).sort();
     // Act: a second consumer group reads the same raw records again (as after a lost commit)
     const again = await startEnrichRunner({
       env: enrichTestEnv(pipeline.topics, { OUTPUT_ENCODING: 'otlp_proto' }),
@@ -353,12 +367,12 @@ describe('redelivery of an OTLP record', () => {
     });
     let outputs: RawOutputs;
     try {
-      outputs = await collectRawOutputs(pipeline.topics, (out) => enrichedCount(out) >= 2 * EXPECTED_OUTPUTS);
+      outputs = await collectRawOutputs(pipeline.topics, (out) => enrichedCount(out) >= 2 * EXPECTED_REQUESTS);
     } finally {
       await again.stop();
     }
     // Assess: each identity twice, none new
-    const both = [...outputs.complete, ...outputs.partial].map(identity).sort();
+    const both = [...outputs.complete, ...outputs.partial].flatMap(identity).sort();
     expect(both).toHaveLength(2 * EXPECTED_OUTPUTS);
     expect([...new Set(both)].sort()).toEqual(first);
     expect(new Set(first).size).toBe(EXPECTED_OUTPUTS);

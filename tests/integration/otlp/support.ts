@@ -4,7 +4,9 @@
  * stay our JSON whatever OUTPUT_ENCODING says, so they are parsed. Same rules as `collectOutputs` of
  * ../enrich/support.ts (fresh consumer group, from the start of the throwaway topics, stop when `done`),
  * except that redeliveries are all kept: the tests count them. `readRawUntil` reads one shared topic the same
- * way from a snapshot of its ends; `otlpView` turns an OTLP output of either encoding into plain values.
+ * way from a snapshot of its ends; `otlpViews` turns an OTLP output of either encoding into plain values, one
+ * view per log record it holds (an output holds the logs of one raw record, topic and resource), `otlpView`
+ * the first of them.
  */
 import { randomUUID } from 'node:crypto';
 import { Consumer, type Message, MessagesStreamModes } from '@platformatic/kafka';
@@ -141,12 +143,13 @@ type Json = Record<string, unknown>;
 /** An AnyValue as a plain value: int64 → bigint (so an int and a double stay apart), kvlist → object, bytes → Buffer. */
 export type PlainValue = string | boolean | bigint | number | Buffer | null | PlainValue[] | { [key: string]: PlainValue };
 
-/** One ExportLogsServiceRequest of one log record, read the way a Collector reads it, as plain values. */
+/** One log record of an ExportLogsServiceRequest, with its resource and scope, read the way a Collector reads it, as plain values. */
 export interface OtlpLogView {
+  /** Of the whole request. */
   resourceCount: number;
   scopeCount: number;
   recordCount: number;
-  /** Resource attributes of the first resourceLogs. */
+  /** Resource attributes of the log's resourceLogs. */
   resource: Record<string, PlainValue>;
   scope: { name: string; version?: string; attributes?: Record<string, PlainValue> } | undefined;
   record: {
@@ -165,30 +168,46 @@ export interface OtlpLogView {
 }
 
 /**
- * An OTLP output as the plain view above: otlp_proto decoded by `decodeOtlpProto` (protobufjs over the vendored
- * official .proto text, tests/support/otlp-proto.ts) into the OTLP/JSON form, otlp_json parsed as it is
- * (hex ids, 64-bit integers as strings, enums as integers).
+ * An OTLP output as the plain views above, one per log record in request order: otlp_proto decoded by
+ * `decodeOtlpProto` (protobufjs over the vendored official .proto text, tests/support/otlp-proto.ts) into the
+ * OTLP/JSON form, otlp_json parsed as it is (hex ids, 64-bit integers as strings, enums as integers).
+ *
+ * @example
+ * otlpViews(output.value, 'otlp_proto').map((log) => log.record.body); // ['paid', 'slow', …]
+ */
+export function otlpViews(value: Buffer, encoding: 'otlp_proto' | 'otlp_json'): OtlpLogView[] {
+  return viewsOfJson((encoding === 'otlp_proto' ? decodeOtlpProto(value) : JSON.parse(value.toString('utf8'))) as Json);
+}
+
+/**
+ * The first log record of an OTLP output (`otlpViews`).
  *
  * @example
  * otlpView(output.value, 'otlp_proto').resource['host.name']; // 'web-01'
  */
 export function otlpView(value: Buffer, encoding: 'otlp_proto' | 'otlp_json'): OtlpLogView {
-  return viewOfJson((encoding === 'otlp_proto' ? decodeOtlpProto(value) : JSON.parse(value.toString('utf8'))) as Json);
+  const [first] = otlpViews(value, encoding);
+  if (first === undefined) throw new Error('an OTLP output without log records');
+  return first;
 }
 
-function viewOfJson(request: Json): OtlpLogView {
+function viewsOfJson(request: Json): OtlpLogView[] {
   const resourceLogs = (request.resourceLogs as Json[] | undefined) ?? [];
-  const first = resourceLogs[0] ?? {};
-  const scopeLogs = (first.scopeLogs as Json[] | undefined) ?? [];
-  const firstScope = scopeLogs[0] ?? {};
-  const records = (firstScope.logRecords as Json[] | undefined) ?? [];
-  const record = records[0] ?? {};
-  const scope = firstScope.scope as Json | undefined;
-  const view: OtlpLogView = {
+  const scopesOf = (r: Json) => (r.scopeLogs as Json[] | undefined) ?? [];
+  const recordsOf = (s: Json) => (s.logRecords as Json[] | undefined) ?? [];
+  const counts = {
     resourceCount: resourceLogs.length,
-    scopeCount: resourceLogs.reduce((sum, r) => sum + ((r.scopeLogs as Json[] | undefined)?.length ?? 0), 0),
-    recordCount: resourceLogs.reduce((sum, r) => sum + ((r.scopeLogs as Json[] | undefined) ?? []).reduce((n, s) => n + ((s.logRecords as Json[] | undefined)?.length ?? 0), 0), 0),
-    resource: attributesOf((first.resource as Json | undefined)?.attributes),
+    scopeCount: resourceLogs.reduce((sum, r) => sum + scopesOf(r).length, 0),
+    recordCount: resourceLogs.reduce((sum, r) => sum + scopesOf(r).reduce((n, s) => n + recordsOf(s).length, 0), 0),
+  };
+  return resourceLogs.flatMap((r) => scopesOf(r).flatMap((s) => recordsOf(s).map((record) => viewOf(counts, r, s, record))));
+}
+
+function viewOf(counts: Pick<OtlpLogView, 'resourceCount' | 'scopeCount' | 'recordCount'>, resourceLogs: Json, scopeLogs: Json, record: Json): OtlpLogView {
+  const scope = scopeLogs.scope as Json | undefined;
+  const view: OtlpLogView = {
+    ...counts,
+    resource: attributesOf((resourceLogs.resource as Json | undefined)?.attributes),
     scope:
       scope === undefined
         ? undefined

@@ -1,9 +1,36 @@
-import { PublishError } from '#shared/kafka/publisher.ts';
+import { MessageTooLargeError, type OutgoingMessage, PublishError } from '#shared/kafka/publisher.ts';
+import { silentLog } from '#shared/log-port.ts';
+import { EnrichBatch } from '../../../functions/enrich/src/enrich-batch.ts';
 import type { KafkaEvent } from '../../../functions/enrich/src/kafka-event.ts';
-import { enrichBatchSetup, fixture, kafkaEvent, kafkaRecord, rawLog } from './fakes.ts';
+import { BATCH_TOPICS, buildLookup, enrichBatchSetup, FakePublisher, FakeRemoteCache, FakeSource, fixture, host, kafkaEvent, kafkaRecord, RecordingMetrics, rawLog, service } from './fakes.ts';
 import { expectValidEnrichedLog } from './schema.ts';
 
 const setup = enrichBatchSetup;
+
+/** A publisher that refuses, as KafkaPublisher does, any publish holding a value larger than `maxBytes`. */
+class LimitedPublisher extends FakePublisher {
+  readonly maxBytes: number;
+  constructor(maxBytes: number) {
+    super();
+    this.maxBytes = maxBytes;
+  }
+  override async publish(messages: readonly OutgoingMessage[]): Promise<void> {
+    const indexes = messages.flatMap((message, index) => (Buffer.byteLength(message.value) > this.maxBytes ? [index] : []));
+    if (indexes.length > 0) throw new MessageTooLargeError(indexes, this.maxBytes);
+    await super.publish(messages);
+  }
+}
+
+/** The use case over a publisher with a 16 KiB limit, and a host whose metadata alone is larger. */
+function limitedSetup() {
+  const source = new FakeSource();
+  source.hosts = [host(), host({ ipAddress: '10.0.0.9', hostname: 'big-01', datacenter: 'd'.repeat(20_000) })];
+  source.services = [service()];
+  const publisher = new LimitedPublisher(16_384);
+  const metrics = new RecordingMetrics();
+  const { lookup } = buildLookup(new FakeRemoteCache(), source);
+  return { publisher, metrics, useCase: new EnrichBatch({ lookup, publisher, metrics, topics: BATCH_TOPICS, reportBatchItemFailures: false, log: silentLog }) };
+}
 
 describe('EnrichBatch', () => {
   it('enriches the MSK sample event: known host → complete, unknown host → partial, keyed by event_id', async () => {
@@ -86,6 +113,33 @@ describe('EnrichBatch', () => {
   it('returns an empty failure list on success when item failures are on', async () => {
     const { useCase } = setup({ reportBatchItemFailures: true });
     expect(await useCase.handle(kafkaEvent([kafkaRecord(rawLog())]))).toEqual({ batchItemFailures: [] });
+  });
+
+  it("dead-letters a JSON output larger than the brokers' limit, with its size and the limit, and publishes the rest", async () => {
+    // Prepare
+    const { useCase, publisher, metrics } = limitedSetup();
+    const big = rawLog({ source_ip: '10.0.0.9' });
+    const fine = rawLog();
+    const record = kafkaRecord(big);
+    // Act
+    await useCase.handle(kafkaEvent([record, kafkaRecord(fine)]));
+    // Assess
+    expect(publisher.json('dlq')).toEqual([
+      expect.objectContaining({
+        reason: 'invalid',
+        problems: [{ field: '(output)', reason: expect.stringMatching(/^is 2\d{4} bytes as json, larger than the brokers' limit of 16384 bytes/) }],
+        event_id: big.event_id,
+        source: expect.not.objectContaining({ index: expect.anything() }),
+        original: expect.objectContaining({ value: record.value }),
+      }),
+    ]);
+    expect(publisher.json('complete').map((event) => event.event_id)).toEqual([fine.event_id]);
+    expect(metrics.reports[0]).toMatchObject({ records: 2, complete: 1, partial: 0, deadLettered: 1, published: true });
+  });
+
+  it('fails the batch when a dead letter itself is larger than the limit (a limit below the dead letters\' bound)', async () => {
+    const { useCase } = limitedSetup();
+    await expect(useCase.handle(kafkaEvent([kafkaRecord(Buffer.from('x'.repeat(20_000)).toString('base64'))]))).rejects.toBeInstanceOf(MessageTooLargeError);
   });
 
   it('rejects an event that is not a Kafka event', async () => {

@@ -6,7 +6,7 @@
  */
 import { Merger } from '../../../functions/enrich/src/enriched-log.ts';
 import { NONE } from '../../../functions/enrich/src/log-event.ts';
-import { encodeOutput } from '../../../functions/enrich/src/otlp/encode-otlp.ts';
+import { encodeLogs, otlpLog } from '../../../functions/enrich/src/otlp/encode-otlp.ts';
 import { NOT_FOUND, type ResolvedMetadata } from '../../../functions/enrich/src/ports.ts';
 import { emptyTally } from '../../../functions/enrich/src/tiered-lookup.ts';
 import { otlpJsonProblems } from '../../support/otlp-proto.ts';
@@ -37,7 +37,7 @@ function output(): Json {
     },
     { topic: 'raw-logs', partition: 0, offset: 1 },
   );
-  return JSON.parse(encodeOutput(enriched, undefined, 'otlp_json').value as string) as Json;
+  return JSON.parse(encodeLogs([otlpLog(enriched, undefined)], 'otlp_json').value as string) as Json;
 }
 
 function record(json: Json): Record<string, unknown> {
@@ -87,6 +87,21 @@ it.each<[string, (json: Json) => void, string]>([
       if (attribute !== undefined) attribute.value.intValue = 1;
     },
     `${RECORD}.attributes[7].value.intValue: a 64-bit integer must be a decimal string, not 1`,
+  ],
+  [
+    'a time beyond fixed64 (2^64 ns: 2554-07-21T23:34:33.709551616Z)',
+    (json) => {
+      record(json).timeUnixNano = '18446744073709551616';
+    },
+    `${RECORD}.timeUnixNano: out of the range of fixed64: "18446744073709551616"`,
+  ],
+  [
+    'an int attribute beyond int64',
+    (json) => {
+      const attribute = (record(json).attributes as { key: string; value: Record<string, unknown> }[]).find(({ key }) => key === 'count');
+      if (attribute !== undefined) attribute.value.intValue = '9223372036854775808';
+    },
+    `${RECORD}.attributes[0].value.intValue: out of the range of int64: "9223372036854775808"`,
   ],
   [
     'an enum by name',

@@ -13,11 +13,11 @@ import { ResourceSchema } from '#shared/otlp/gen/opentelemetry/proto/resource/v1
 import type { Host, Network, Service } from '#shared/metadata/model.ts';
 import { BlockCache, type EnrichedLog, Merger } from '../../../functions/enrich/src/enriched-log.ts';
 import { type LogEvent, NONE } from '../../../functions/enrich/src/log-event.ts';
-import { encodeOutput, otlpRequest } from '../../../functions/enrich/src/otlp/encode-otlp.ts';
+import { encodeLogs, otlpLog, otlpRequest } from '../../../functions/enrich/src/otlp/encode-otlp.ts';
 import type { OtlpOrigin } from '../../../functions/enrich/src/otlp/types.ts';
 import { NOT_FOUND, type Resolution, type ResolvedMetadata } from '../../../functions/enrich/src/ports.ts';
 import { emptyTally } from '../../../functions/enrich/src/tiered-lookup.ts';
-import { decodeOtlpProto, encodedResources, onlyLog, otlpJsonProblems } from '../../support/otlp-proto.ts';
+import { attributesOf, decodeOtlpProto, encodedResources, onlyLog, otlpJsonProblems } from '../../support/otlp-proto.ts';
 import { host, network, service } from '../enrich/fakes.ts';
 
 const SOURCE = { topic: 'raw-logs', partition: 2, offset: 41 };
@@ -47,8 +47,11 @@ function enrich(log: LogEvent, parts: Parameters<typeof metadata>[0]): EnrichedL
   return new Merger(metadata(parts), '2024-01-15T10:30:01.000Z', 1.5).merge(log, SOURCE);
 }
 
+/** One log's request in an encoding. */
+const encodeOne = (enriched: EnrichedLog, origin: OtlpOrigin | undefined, encoding: 'otlp_proto' | 'otlp_json') => encodeLogs([otlpLog(enriched, origin)], encoding);
+
 function decoded(enriched: EnrichedLog, origin: OtlpOrigin | undefined) {
-  const { value, headers } = encodeOutput(enriched, origin, 'otlp_proto');
+  const { value, headers } = encodeOne(enriched, origin, 'otlp_proto');
   expect(headers).toEqual({ 'content-type': 'application/x-protobuf' });
   expect(Buffer.isBuffer(value)).toBe(true);
   return onlyLog(decodeOtlpProto(value as Buffer));
@@ -103,7 +106,7 @@ function otlpOrigin(): OtlpOrigin {
 }
 
 /** The LogEvent the input side makes of `otlpOrigin()` (its JSON form; the OTLP output does not read it). */
-function otlpLog(overrides: Partial<LogEvent> = {}): LogEvent {
+function otlpLogEvent(overrides: Partial<LogEvent> = {}): LogEvent {
   return {
     origin: otlpOrigin(),
     level: 'WARN',
@@ -146,7 +149,7 @@ const list = (...values: string[]) => ({ arrayValue: { values: values.map((strin
 describe('an OTLP log, enriched', () => {
   it('keeps its resource attributes with their types and sets the host and service enrichment under semantic-convention names and enrichment.*', () => {
     // Prepare
-    const enriched = enrich(otlpLog(), KNOWN);
+    const enriched = enrich(otlpLogEvent(), KNOWN);
 
     // Act
     const { resource, resourceKeys, resourceSchemaUrl } = decoded(enriched, otlpOrigin());
@@ -178,7 +181,7 @@ describe('an OTLP log, enriched', () => {
 
   it('keeps the record, scope and dropped counts as received, and adds log.record.uid = event_id and the per-log enrichment', () => {
     // Prepare
-    const enriched = enrich(otlpLog(), KNOWN);
+    const enriched = enrich(otlpLogEvent(), KNOWN);
 
     // Act
     const { record, scope, scopeSchemaUrl } = decoded(enriched, otlpOrigin());
@@ -224,7 +227,7 @@ describe('an OTLP log, enriched', () => {
     const before = structuredClone(origin);
 
     // Act
-    encodeOutput(enrich(otlpLog(), KNOWN), origin, 'otlp_proto');
+    encodeOne(enrich(otlpLogEvent(), KNOWN), origin, 'otlp_proto');
 
     // Assess
     expect(origin).toEqual(before);
@@ -234,7 +237,7 @@ describe('an OTLP log, enriched', () => {
     // Prepare
     const origin = otlpOrigin();
     origin.resource?.attributes.push(kv('service.version', str('2.0.0-own')));
-    const enriched = enrich(otlpLog(), UNKNOWN);
+    const enriched = enrich(otlpLogEvent(), UNKNOWN);
 
     // Act
     const { resource } = decoded(enriched, origin);
@@ -271,11 +274,50 @@ describe('an OTLP log, enriched', () => {
     if (own !== undefined) own.value = create(AnyValueSchema, str('192.168.7.7'));
 
     // Act
-    const { resource } = decoded(enrich(otlpLog(), KNOWN), origin);
+    const { resource } = decoded(enrich(otlpLogEvent(), KNOWN), origin);
 
     // Assess
     expect(resource['host.ip']).toEqual(list('10.0.0.1'));
     expect(resource['enrichment.original.host.ip']).toEqual({ stringValue: '192.168.7.7' });
+  });
+
+  it.each<[string, AnyValueInit, unknown]>([
+    ['a list', { value: { case: 'arrayValue', value: { values: [str('fe80::1'), str('2001:0DB8::0005')] } } }, list('fe80::1', '2001:0DB8::0005')],
+    ['a string', str('2001:0db8:0:0:0:0:0:5'), { stringValue: '2001:0db8:0:0:0:0:0:5' }],
+  ])("keeps the log's own host.ip (%s) that names the looked-up address in another spelling", (_name, own, expected) => {
+    // Prepare: the host registered (and looked up) as 2001:db8::5
+    const ip = '2001:db8::5';
+    const origin = otlpOrigin();
+    const attribute = origin.resource?.attributes.find(({ key }) => key === 'host.ip');
+    if (attribute !== undefined) attribute.value = create(AnyValueSchema, own);
+    const parts: ResolvedMetadata = { ...metadata(KNOWN), hostsByIp: new Map([[ip, fresh(host({ ipAddress: ip }))]]), networks: new Map([[ip, NOT_FOUND]]) };
+    const enriched = new Merger(parts, '2024-01-15T10:30:01.000Z', 1.5).merge(otlpLogEvent({ source_ip: ip, origin }), SOURCE);
+
+    // Act
+    const { resource } = decoded(enriched, origin);
+
+    // Assess
+    expect(enriched.host.ip).toBe(ip);
+    expect(resource['host.ip']).toEqual(expected);
+    expect(resource['enrichment.original.host.ip']).toBeUndefined();
+  });
+
+  it("keeps an SDK's default service name (unknown_service:node), which the input side enriches as unknown_service", () => {
+    // Prepare
+    const origin = otlpOrigin();
+    const attribute = origin.resource?.attributes.find(({ key }) => key === 'service.name');
+    if (attribute !== undefined) attribute.value = create(AnyValueSchema, str('unknown_service:node'));
+    const parts: ResolvedMetadata = { ...metadata(KNOWN), services: new Map([['unknown_service', NOT_FOUND]]) };
+    const enriched = new Merger(parts, '2024-01-15T10:30:01.000Z', 1.5).merge(otlpLogEvent({ service: 'unknown_service', origin }), SOURCE);
+
+    // Act
+    const { resource } = decoded(enriched, origin);
+
+    // Assess
+    expect(enriched.service.name).toBe('unknown_service');
+    expect(resource['service.name']).toEqual({ stringValue: 'unknown_service:node' });
+    expect(resource['enrichment.original.service.name']).toBeUndefined();
+    expect(resource['enrichment.status']).toEqual({ stringValue: 'partial' });
   });
 
   it('drops the enrichment.* resource attributes of an earlier pass, so that a partial output lists only this pass\'s missing fields', () => {
@@ -284,7 +326,7 @@ describe('an OTLP log, enriched', () => {
     origin.resource?.attributes.push(kv('enrichment.status', str('partial')), kv('enrichment.missing', { value: { case: 'kvlistValue', value: { values: [kv('host.zone', str('unavailable'))] } } }));
 
     // Act
-    const { resource } = decoded(enrich(otlpLog(), KNOWN), origin);
+    const { resource } = decoded(enrich(otlpLogEvent(), KNOWN), origin);
 
     // Assess
     expect(resource['enrichment.status']).toEqual({ stringValue: 'complete' });
@@ -297,7 +339,7 @@ describe('an OTLP log, enriched', () => {
     origin.record.attributes.push(kv('enrichment.source.offset', { value: { case: 'intValue', value: 7n } }), kv('enrichment.dropped_attributes', { value: { case: 'arrayValue', value: { values: [str('y')] } } }));
 
     // Act
-    const { attributes } = decoded(enrich(otlpLog(), KNOWN), origin);
+    const { attributes } = decoded(enrich(otlpLogEvent(), KNOWN), origin);
 
     // Assess
     expect(attributes['enrichment.source.offset']).toEqual({ intValue: '41' });
@@ -310,7 +352,7 @@ describe('an OTLP log, enriched', () => {
     origin.record.attributes.push(kv('log.record.uid', str('01HZX-own-id')));
 
     // Act
-    const { attributes } = decoded(enrich(otlpLog(), KNOWN), origin);
+    const { attributes } = decoded(enrich(otlpLogEvent(), KNOWN), origin);
 
     // Assess
     expect(attributes['log.record.uid']).toEqual({ stringValue: EVENT_ID });
@@ -430,6 +472,29 @@ describe('a JSON log, enriched', () => {
     expect(attributes['enrichment.received_at']).toEqual({ stringValue: '1969-12-31T23:59:59.000Z' });
   });
 
+  it.each(['2554-07-21T23:34:33.710Z', '3000-01-01T00:00:00.000Z', '9999-12-31T23:59:59.999Z'])(
+    'keeps a timestamp and received_at past what fixed64 nanoseconds hold (%s) as enrichment.timestamp and enrichment.received_at, in both encodings',
+    (at) => {
+      // Prepare
+      const enriched = enrich(jsonLog({ timestamp: at, received_at: at }), KNOWN);
+
+      // Act
+      const { record, attributes } = decoded(enriched, undefined);
+      const json: unknown = JSON.parse(encodeOne(enriched, undefined, 'otlp_json').value as string);
+
+      // Assess
+      expect([record.timeUnixNano, record.observedTimeUnixNano]).toEqual([undefined, undefined]);
+      expect([attributes['enrichment.timestamp'], attributes['enrichment.received_at']]).toEqual([{ stringValue: at }, { stringValue: at }]);
+      expect(otlpJsonProblems(json)).toEqual([]);
+    },
+  );
+
+  it('writes the last millisecond fixed64 nanoseconds hold as its time', () => {
+    const { record, attributes } = decoded(enrich(jsonLog({ timestamp: '2554-07-21T23:34:33.709Z' }), KNOWN), undefined);
+    expect(record.timeUnixNano).toBe('18446744073709000000');
+    expect(attributes['enrichment.timestamp']).toBeUndefined();
+  });
+
   it('keeps a timestamp before 1970, which OTLP\'s unsigned times cannot hold, as enrichment.timestamp', () => {
     const { record, attributes } = decoded(enrich(jsonLog({ timestamp: '1969-12-31T23:59:59.000Z' }), KNOWN), undefined);
     expect(record.timeUnixNano).toBeUndefined();
@@ -444,7 +509,7 @@ describe('the resource, shared by the logs of one host and service', () => {
     let batch = 0;
     return (log, offset, parts = KNOWN) => new Merger(metadata(parts), `2024-01-15T10:3${batch}:01.000Z`, ++batch / 4, blocks).merge(log, { ...SOURCE, offset });
   }
-  const proto = (enriched: EnrichedLog, origin: OtlpOrigin | undefined) => encodeOutput(enriched, origin, 'otlp_proto').value as Buffer;
+  const proto = (enriched: EnrichedLog, origin: OtlpOrigin | undefined) => encodeOne(enriched, origin, 'otlp_proto').value as Buffer;
 
   it('is byte for byte the same for two JSON logs of one host and service from different Kafka records; their records differ', () => {
     // Prepare
@@ -470,8 +535,8 @@ describe('the resource, shared by the logs of one host and service', () => {
     const [originA, originB] = [otlpOrigin(), { ...otlpOrigin(), index: 0 }];
 
     // Act
-    const a = proto(merge(otlpLog({ origin: originA }), 41), originA);
-    const b = proto(merge(otlpLog({ origin: originB }), 97), originB);
+    const a = proto(merge(otlpLogEvent({ origin: originA }), 41), originA);
+    const b = proto(merge(otlpLogEvent({ origin: originB }), 97), originB);
 
     // Assess
     expect(originA.resource).not.toBe(originB.resource);
@@ -486,8 +551,8 @@ describe('the resource, shared by the logs of one host and service', () => {
     const sibling = { ...origin, index: 4, record: create(LogRecordSchema, { body: str('next') }) };
 
     // Act
-    const a = otlpRequest(merge(otlpLog({ origin }), 41), origin);
-    const b = otlpRequest(merge(otlpLog({ origin: sibling }), 41), sibling);
+    const a = otlpRequest([otlpLog(merge(otlpLogEvent({ origin }), 41), origin)]);
+    const b = otlpRequest([otlpLog(merge(otlpLogEvent({ origin: sibling }), 41), sibling)]);
 
     // Assess
     expect(a.resourceLogs[0]?.resource).toBe(b.resourceLogs[0]?.resource);
@@ -517,10 +582,10 @@ describe('the resource, shared by the logs of one host and service', () => {
     const merge = batches();
     const [first, second] = [otlpOrigin(), otlpOrigin()];
     second.resource?.attributes.push(kv('k8s.pod.name', str('pod-2')));
-    const a = proto(merge(otlpLog({ origin: first }), 41), first);
+    const a = proto(merge(otlpLogEvent({ origin: first }), 41), first);
 
     // Act
-    const b = proto(merge(otlpLog({ origin: second }), 42), second);
+    const b = proto(merge(otlpLogEvent({ origin: second }), 42), second);
 
     // Assess
     expect(encodedResources(b)).not.toEqual(encodedResources(a));
@@ -531,7 +596,7 @@ describe('the resource, shared by the logs of one host and service', () => {
     // Prepare
     const merge = batches();
     const json = merge(jsonLog(), 41);
-    const otlp = merge(otlpLog(), 42);
+    const otlp = merge(otlpLogEvent(), 42);
 
     // Act
     const [fromJson, fromOtlp] = [onlyLog(decodeOtlpProto(proto(json, undefined))).resource, onlyLog(decodeOtlpProto(proto(otlp, otlpOrigin()))).resource];
@@ -543,7 +608,7 @@ describe('the resource, shared by the logs of one host and service', () => {
 
   it('is frozen, so that no output can change the resource of another', () => {
     // Prepare
-    const request = otlpRequest(enrich(jsonLog(), KNOWN), undefined);
+    const request = otlpRequest([otlpLog(enrich(jsonLog(), KNOWN), undefined)]);
 
     // Act
     const resource = request.resourceLogs[0]?.resource;
@@ -554,10 +619,62 @@ describe('the resource, shared by the logs of one host and service', () => {
   });
 });
 
+describe('many logs in one request', () => {
+  /** The logs of one input request: one resource, two scopes (two records, then one). */
+  function siblings(): OtlpOrigin[] {
+    const first = otlpOrigin();
+    const second = { ...first, index: 4, record: create(LogRecordSchema, { body: str('second') }) };
+    const other = { ...first, index: 5, scope: create(InstrumentationScopeSchema, { name: 'checkout.db' }), scopeSchemaUrl: '', record: create(LogRecordSchema, { body: str('third') }) };
+    return [first, second, other];
+  }
+
+  it('holds one ResourceLogs for logs of one resource, a ScopeLogs per input scope and the records in the order given', () => {
+    // Prepare
+    const blocks = new BlockCache();
+    const merger = new Merger(metadata(KNOWN), '2024-01-15T10:30:01.000Z', 1.5, blocks);
+    const logs = siblings().map((origin) => otlpLog(merger.merge(otlpLogEvent({ origin }), SOURCE), origin));
+
+    // Act
+    const request = decodeOtlpProto(encodeLogs(logs, 'otlp_proto').value as Buffer);
+
+    // Assess
+    expect(logs.map((log) => log.resource === logs[0]?.resource)).toEqual([true, true, true]);
+    expect(request.resourceLogs).toHaveLength(1);
+    const scopes = request.resourceLogs?.[0]?.scopeLogs ?? [];
+    expect(scopes.map((scope) => [scope.scope?.name, scope.schemaUrl, scope.logRecords?.map((record) => record.body?.kvlistValue === undefined ? record.body?.stringValue : 'kvlist')])).toEqual([
+      ['checkout.http', 'https://opentelemetry.io/schemas/1.27.0', ['kvlist', 'second']],
+      ['checkout.db', undefined, ['third']],
+    ]);
+    expect(scopes.flatMap((scope) => scope.logRecords?.map((record) => attributesOf(record.attributes)['enrichment.source.index']))).toEqual([{ intValue: '3' }, { intValue: '4' }, { intValue: '5' }]);
+    expect(request.resourceLogs?.[0]?.schemaUrl).toBe('https://opentelemetry.io/schemas/1.26.0');
+  });
+
+  it('holds a ResourceLogs per resource when given logs of two', () => {
+    // Prepare: a JSON log and an OTLP log of the same host and service have different resources
+    const merger = new Merger(metadata(KNOWN), '2024-01-15T10:30:01.000Z', 1.5);
+    const origin = otlpOrigin();
+    const logs = [otlpLog(merger.merge(otlpLogEvent({ origin }), SOURCE), origin), otlpLog(merger.merge(jsonLog(), SOURCE), undefined)];
+
+    // Act
+    const request = decodeOtlpProto(encodeLogs(logs, 'otlp_proto').value as Buffer);
+
+    // Assess
+    expect(request.resourceLogs?.map((resourceLogs) => resourceLogs.scopeLogs?.map((scope) => scope.logRecords?.length))).toEqual([[1], [1]]);
+  });
+
+  it('writes otlp_json that follows the OTLP/JSON rules and holds what otlp_proto holds', () => {
+    const merger = new Merger(metadata(KNOWN), '2024-01-15T10:30:01.000Z', 1.5);
+    const logs = siblings().map((origin) => otlpLog(merger.merge(otlpLogEvent({ origin }), SOURCE), origin));
+    const parsed: unknown = JSON.parse(encodeLogs(logs, 'otlp_json').value as string);
+    expect(otlpJsonProblems(parsed)).toEqual([]);
+    expect(parsed).toEqual(decodeOtlpProto(encodeLogs(logs, 'otlp_proto').value as Buffer));
+  });
+});
+
 describe('otlp_json', () => {
   const cases: [string, () => [EnrichedLog, OtlpOrigin | undefined]][] = [
-    ['an OTLP log, complete', () => [enrich(otlpLog(), KNOWN), otlpOrigin()]],
-    ['an OTLP log, partial', () => [enrich(otlpLog(), UNKNOWN), otlpOrigin()]],
+    ['an OTLP log, complete', () => [enrich(otlpLogEvent(), KNOWN), otlpOrigin()]],
+    ['an OTLP log, partial', () => [enrich(otlpLogEvent(), UNKNOWN), otlpOrigin()]],
     ['a JSON log, complete', () => [enrich(jsonLog(), KNOWN), undefined]],
     ['a JSON log, partial', () => [enrich(jsonLog(), UNKNOWN), undefined]],
   ];
@@ -567,8 +684,8 @@ describe('otlp_json', () => {
     const [enriched, origin] = make();
 
     // Act
-    const json = encodeOutput(enriched, origin, 'otlp_json');
-    const proto = encodeOutput(enriched, origin, 'otlp_proto');
+    const json = encodeOne(enriched, origin, 'otlp_json');
+    const proto = encodeOne(enriched, origin, 'otlp_proto');
 
     // Assess
     expect(json.headers).toEqual({ 'content-type': 'application/json' });
@@ -579,7 +696,7 @@ describe('otlp_json', () => {
   });
 
   it('writes the ids in hex and the 64-bit integers as strings', () => {
-    const { value } = encodeOutput(enrich(otlpLog(), KNOWN), otlpOrigin(), 'otlp_json');
+    const { value } = encodeOne(enrich(otlpLogEvent(), KNOWN), otlpOrigin(), 'otlp_json');
     expect(value).toContain(`"traceId":"${TRACE_ID}"`);
     expect(value).toContain(`"spanId":"${SPAN_ID}"`);
     expect(value).toContain('"timeUnixNano":"1705314600123456789"');

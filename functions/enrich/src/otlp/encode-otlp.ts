@@ -1,7 +1,10 @@
 /**
- * The OTLP output (`OUTPUT_ENCODING=otlp_proto|otlp_json`): each enriched log, complete or partial, as one
- * `ExportLogsServiceRequest` holding one ResourceLogs / ScopeLogs / LogRecord, which an OpenTelemetry
- * Collector's Kafka receiver reads with `encoding: otlp_proto` or `otlp_json`. Dead letters stay our JSON.
+ * The OTLP output (`OUTPUT_ENCODING=otlp_proto|otlp_json`): enriched logs, complete or partial, as
+ * `ExportLogsServiceRequest`s, which an OpenTelemetry Collector's Kafka receiver reads with
+ * `encoding: otlp_proto` or `otlp_json`. Dead letters stay our JSON. `otlpLog` builds one log's resource,
+ * scope and record; `otlpRequest` / `encodeLogs` put many in one request, one ResourceLogs per resource
+ * and one ScopeLogs per input scope (which logs go together is ../enrich-batch.ts's rule: those of one
+ * Kafka record, one output topic and one resource).
  *
  * Why these rules: downstream, OpenTelemetry groups, routes and queries by resource (a Collector's
  * `groupbyattrs` processor without keys compacts the records of identical resources and scopes into one
@@ -20,8 +23,10 @@
  *   that replaces a different value the log carried keeps that value beside it, as
  *   `enrichment.original.<name>` (a host found by IP whose registered name differs from the one it logged).
  *   `host.ip` is the address the host was looked up by, as a one-element list, unless the log's own
- *   `host.ip` already holds it (a host lists several addresses: they are kept). `service.namespace` and
- *   `cloud.region` pass through from the input: the metadata has no value for them.
+ *   `host.ip` already holds it, in any spelling (a host lists several addresses: they are kept).
+ *   `service.name` stays the log's own when that is an SDK's default (`unknown_service:<process>`, which
+ *   the input side enriches as the service `unknown_service`): it says which process wrote the log.
+ *   `service.namespace` and `cloud.region` pass through from the input: the metadata has no value for them.
  *   An empty `enrichment.missing` is not set.
  * - Scope and schema URLs: an OTLP log's, as received; none for a JSON log.
  * - Log record: an OTLP log's record as received (times, severity, body, attributes with their types,
@@ -30,9 +35,10 @@
  *   `severityText` ← level, body ← message (a string), attributes ← `attributes` (JSON → AnyValue: a safe
  *   integer is an int, any other number a double), `traceId` ← trace_id when it is 32 hex digits and not all
  *   zero (anything else is kept as the string attribute `enrichment.trace_id`: OTLP's traceId holds W3C ids
- *   only). A timestamp before 1970 (our contract allows year 0; OTLP times are unsigned) leaves its time
- *   unset and is kept as the string attribute `enrichment.timestamp` (a received_at before 1970 leaves
- *   `observedTimeUnixNano` unset: `enrichment.received_at` is on every record anyway).
+ *   only). A timestamp before 1970 or after 2554-07-21T23:34:33.709Z (our contract allows years 0 to
+ *   9999; OTLP times are unsigned 64-bit nanoseconds) leaves its time unset and is kept as the string
+ *   attribute `enrichment.timestamp` (such a received_at leaves `observedTimeUnixNano` unset:
+ *   `enrichment.received_at` is on every record anyway).
  *   Then RECORD_MAPPING, in order, by the same rules as the resource's (null sets nothing, a replaced
  *   different value is kept as `enrichment.original.<name>`, empty lists are not set): first `log.record.uid`
  *   = event_id (semantic conventions: a unique id of the log record), so the output is deduplicated on the
@@ -67,11 +73,13 @@ import { create, equals, type MessageInitShape, toBinary, toJson } from '@bufbui
 import { ATTR_DEPLOYMENT_ENVIRONMENT_NAME, ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import { ATTR_CLOUD_AVAILABILITY_ZONE, ATTR_HOST_IP, ATTR_HOST_NAME, ATTR_LOG_RECORD_UID } from '@opentelemetry/semantic-conventions/incubating';
 import { type ExportLogsServiceRequest, ExportLogsServiceRequestSchema } from '#shared/otlp/gen/opentelemetry/proto/collector/logs/v1/logs_service_pb.js';
-import { type AnyValue, AnyValueSchema, type KeyValue, KeyValueSchema } from '#shared/otlp/gen/opentelemetry/proto/common/v1/common_pb.js';
-import { type LogRecord, LogRecordSchema, ResourceLogsSchema, ScopeLogsSchema, SeverityNumber } from '#shared/otlp/gen/opentelemetry/proto/logs/v1/logs_pb.js';
+import { type AnyValue, AnyValueSchema, type InstrumentationScope, type KeyValue, KeyValueSchema } from '#shared/otlp/gen/opentelemetry/proto/common/v1/common_pb.js';
+import { type LogRecord, LogRecordSchema, type ResourceLogs, ResourceLogsSchema, type ScopeLogs, ScopeLogsSchema, SeverityNumber } from '#shared/otlp/gen/opentelemetry/proto/logs/v1/logs_pb.js';
 import { type Resource, ResourceSchema } from '#shared/otlp/gen/opentelemetry/proto/resource/v1/resource_pb.js';
+import { canonicalIp } from '#shared/net/ip.ts';
 import type { LogLevel } from '#shared/schemas/log.ts';
 import type { EnrichedHost, EnrichedLog, EnrichedService } from '../enriched-log.ts';
+import { UNKNOWN_SERVICE } from './decode-otlp.ts';
 import type { OtlpOrigin, OutputEncoding } from './types.ts';
 
 /** The prefix of every attribute the pipeline adds that has no semantic-convention name. */
@@ -164,27 +172,73 @@ export const RECORD_MAPPING: readonly MappedAttribute[] = [
 ];
 
 /**
- * The enriched log as the one-log request both OTLP encodings write. Its resource is shared with every other
- * request of the same host, service and input resource (module comment): read it, never change it (it is
- * frozen); the rest of the request is the caller's.
+ * One enriched log as the OTLP output writes it: its resource, shared with every other log of the same host,
+ * service and input resource (module comment: read it, never change it, it is frozen; compare it by identity
+ * to group logs), its scope as received, and its own log record.
+ */
+export interface OtlpLog {
+  readonly resource: Resource;
+  readonly resourceSchemaUrl: string;
+  readonly scope: InstrumentationScope | undefined;
+  readonly scopeSchemaUrl: string;
+  readonly record: LogRecord;
+}
+
+/**
+ * The enriched log's resource, scope and record (module comment), for `otlpRequest` / `encodeLogs`.
  *
  * @example
- * const request = otlpRequest(merger.merge(log, source), log.origin);
- * request.resourceLogs[0]?.resource?.attributes.find((a) => a.key === 'host.name'); // the registered name
- * request.resourceLogs[0]?.scopeLogs[0]?.logRecords[0]?.attributes.find((a) => a.key === 'enrichment.source.offset');
+ * const log = otlpLog(merger.merge(event, source), event.origin);
+ * log.resource.attributes.find((a) => a.key === 'host.name'); // the registered name
+ * log.record.attributes.find((a) => a.key === 'enrichment.source.offset');
  */
-export function otlpRequest(enriched: EnrichedLog, origin: OtlpOrigin | undefined): ExportLogsServiceRequest {
+export function otlpLog(enriched: EnrichedLog, origin: OtlpOrigin | undefined): OtlpLog {
   // The prefix is ours: a log that went through the pipeline before carries this pass's enrichment only.
   const record = origin === undefined ? jsonRecord(enriched) : { ...origin.record, attributes: origin.record.attributes.filter((kv) => !kv.key.startsWith(ENRICHMENT_PREFIX)) };
   for (const mapped of RECORD_MAPPING) {
     const value = mapped.value(enriched);
     if (value !== undefined) set(record.attributes, mapped.attribute, value);
   }
-  const scopeLogs = create(ScopeLogsSchema, { schemaUrl: origin?.scopeSchemaUrl ?? '', logRecords: [create(LogRecordSchema, record)] });
-  if (origin?.scope !== undefined) scopeLogs.scope = origin.scope;
-  return create(ExportLogsServiceRequestSchema, {
-    resourceLogs: [create(ResourceLogsSchema, { resource: resourceOf(enriched, origin), schemaUrl: origin?.resourceSchemaUrl ?? '', scopeLogs: [scopeLogs] })],
-  });
+  return {
+    resource: resourceOf(enriched, origin),
+    resourceSchemaUrl: origin?.resourceSchemaUrl ?? '',
+    scope: origin?.scope,
+    scopeSchemaUrl: origin?.scopeSchemaUrl ?? '',
+    record: create(LogRecordSchema, record),
+  };
+}
+
+/**
+ * One request of many logs, given in input order: a run of logs with the same resource (by identity) and
+ * resource schema URL is one ResourceLogs, within it a run of the same scope (by identity: the input side
+ * decodes one scope object per ScopeLogs) and scope schema URL one ScopeLogs, the log records in the order
+ * given. So the logs of one input request that share an output resource keep their input ScopeLogs, in
+ * order (two adjacent input ScopeLogs that both have no scope and the same schema URL become one: nothing
+ * tells them apart). Nothing of `logs` is changed.
+ *
+ * @example
+ * const request = otlpRequest([otlpLog(a, a.origin), otlpLog(b, b.origin)]); // one ResourceLogs when a and b share their resource
+ */
+export function otlpRequest(logs: readonly OtlpLog[]): ExportLogsServiceRequest {
+  const request = create(ExportLogsServiceRequestSchema);
+  let resourceLogs: ResourceLogs | undefined;
+  let scopeLogs: ScopeLogs | undefined;
+  let previous: OtlpLog | undefined;
+  for (const log of logs) {
+    if (resourceLogs === undefined || previous === undefined || previous.resource !== log.resource || previous.resourceSchemaUrl !== log.resourceSchemaUrl) {
+      resourceLogs = create(ResourceLogsSchema, { resource: log.resource, schemaUrl: log.resourceSchemaUrl });
+      request.resourceLogs.push(resourceLogs);
+      scopeLogs = undefined;
+    }
+    if (scopeLogs === undefined || previous === undefined || previous.scope !== log.scope || previous.scopeSchemaUrl !== log.scopeSchemaUrl) {
+      scopeLogs = create(ScopeLogsSchema, { schemaUrl: log.scopeSchemaUrl });
+      if (log.scope !== undefined) scopeLogs.scope = log.scope;
+      resourceLogs.scopeLogs.push(scopeLogs);
+    }
+    scopeLogs.logRecords.push(log.record);
+    previous = log;
+  }
+  return request;
 }
 
 /** JSON logs' resources by host block, then service block (module comment, "Shared resources"). */
@@ -238,6 +292,7 @@ function buildResource(enriched: EnrichedLog, origin: OtlpOrigin | undefined): R
     const value = mapped.value(enriched);
     if (value === undefined) continue;
     if (mapped.attribute === ATTR_HOST_IP && holds(attributes.find((kv) => kv.key === ATTR_HOST_IP)?.value, value)) continue;
+    if (mapped.attribute === ATTR_SERVICE_NAME && keepsOwnServiceName(attributes, enriched)) continue;
     set(attributes, mapped.attribute, value);
   }
   const resource = create(ResourceSchema, {
@@ -251,24 +306,32 @@ function buildResource(enriched: EnrichedLog, origin: OtlpOrigin | undefined): R
 }
 
 /**
- * The enriched log in an OTLP encoding, and the Kafka headers that say which.
+ * The request of `logs` (`otlpRequest`) in an OTLP encoding, and the Kafka headers that say which.
  *
  * @example
- * const { value, headers } = encodeOutput(merger.merge(log, source), log.origin, 'otlp_proto');
+ * const { value, headers } = encodeLogs([otlpLog(merger.merge(log, source), log.origin)], 'otlp_proto');
  * // value: Buffer of an ExportLogsServiceRequest; headers: { 'content-type': 'application/x-protobuf' }
  */
-export function encodeOutput(
-  enriched: EnrichedLog,
-  origin: OtlpOrigin | undefined,
-  encoding: Exclude<OutputEncoding, 'json'>,
-): { value: Buffer | string; headers: Record<string, string> } {
-  const request = otlpRequest(enriched, origin);
+export function encodeLogs(logs: readonly OtlpLog[], encoding: Exclude<OutputEncoding, 'json'>): { value: Buffer | string; headers: Record<string, string> } {
+  const request = otlpRequest(logs);
   const headers = { 'content-type': CONTENT_TYPES[encoding] };
   if (encoding === 'otlp_proto') {
     const bytes = toBinary(ExportLogsServiceRequestSchema, request);
     return { value: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), headers };
   }
   return { value: JSON.stringify(otlpJson(request)), headers };
+}
+
+/**
+ * The bytes `log`'s resource alone takes in `encoding`: every request that holds it is larger. So a request
+ * too large for the brokers whose resource alone is too large cannot be made small enough by splitting.
+ *
+ * @example
+ * resourceBytes(otlpLog(enriched, origin), 'otlp_json'); // 412 for a small resource
+ */
+export function resourceBytes(log: OtlpLog, encoding: Exclude<OutputEncoding, 'json'>): number {
+  if (encoding === 'otlp_proto') return toBinary(ResourceSchema, log.resource).length;
+  return Buffer.byteLength(JSON.stringify(toJson(ResourceSchema, log.resource, { enumAsInteger: true })));
 }
 
 /**
@@ -307,13 +370,32 @@ function set(attributes: KeyValue[], key: string, value: AnyValue | AnyValueInit
   if (old !== undefined && kv.value !== undefined && !equals(AnyValueSchema, old, kv.value)) set(attributes, `${ORIGINAL_PREFIX}${key}`, old);
 }
 
-/** The log's own `host.ip` (a string or a list) already names the address `ip` (a one-element list) holds. */
+/**
+ * The log's own `host.ip` (a string or a list) already names the address `ip` (a one-element list) holds,
+ * in any spelling: compared in PostgreSQL's (`canonicalIp`: `2001:0DB8::0005` is `2001:db8::5`).
+ */
 function holds(own: AnyValue | undefined, ip: AnyValueInit): boolean {
   const address = ip.value?.case === 'arrayValue' ? ip.value.value.values?.[0]?.value : undefined;
   if (address?.case !== 'stringValue' || own === undefined) return false;
-  if (own.value.case === 'stringValue') return own.value.value === address.value;
+  // Most are spelled alike already (the looked-up address is canonical): parsing is for the rest.
+  const wanted = address.value;
+  const names = (text: string) => text === wanted || canonicalIp(text) === canonicalIp(wanted);
+  if (own.value.case === 'stringValue') return names(own.value.value);
   if (own.value.case !== 'arrayValue') return false;
-  return own.value.value.values.some((entry) => entry.value.case === 'stringValue' && entry.value.value === address.value);
+  return own.value.value.values.some((entry) => entry.value.case === 'stringValue' && names(entry.value.value));
+}
+
+/** An SDK's default service name (`unknown_service`, `unknown_service:<process>`), as the input side reads it. */
+const SDK_DEFAULT_SERVICE = /^unknown_service(:.*)?$/;
+
+/**
+ * The enriched service is the input side's UNKNOWN_SERVICE and the log's own `service.name` is an SDK's
+ * default (./decode-otlp.ts maps it so): the output keeps the log's own, which says which process wrote it.
+ */
+function keepsOwnServiceName(attributes: readonly KeyValue[], enriched: EnrichedLog): boolean {
+  if (enriched.service.name !== UNKNOWN_SERVICE) return false;
+  const own = attributes.find((kv) => kv.key === ATTR_SERVICE_NAME)?.value?.value;
+  return own?.case === 'stringValue' && SDK_DEFAULT_SERVICE.test(own.value);
 }
 
 /** A JSON log's resource before the enrichment: the names it gave its host. */
@@ -346,7 +428,7 @@ function jsonRecord(enriched: EnrichedLog): LogRecord {
   const time = unixNano(enriched.timestamp);
   if (time === undefined) set(attributes, RECORD_FALLBACKS.timestamp, { value: { case: 'stringValue', value: enriched.timestamp } });
   else record.timeUnixNano = time;
-  // Before 1970: no observed time; RECORD_MAPPING's `enrichment.received_at` holds it anyway.
+  // Out of OTLP's range: no observed time; RECORD_MAPPING's `enrichment.received_at` holds it anyway.
   const observed = unixNano(enriched.received_at);
   if (observed !== undefined) record.observedTimeUnixNano = observed;
   const traceId = enriched.trace_id;
@@ -357,10 +439,18 @@ function jsonRecord(enriched: EnrichedLog): LogRecord {
   return record;
 }
 
-/** Nanoseconds since the epoch of an ISO 8601 date-time (ms precision, as our contract stores it); none before 1970. */
+/** OTLP times are fixed64 nanoseconds: the last one they hold is 2554-07-21T23:34:33.709551615Z. */
+const UINT64_MAX = 2n ** 64n - 1n;
+
+/**
+ * Nanoseconds since the epoch of an ISO 8601 date-time (ms precision, as our contract stores it); none
+ * before 1970 nor after 2554-07-21T23:34:33.709Z (our contract allows years 0 to 9999; a fixed64 holds neither).
+ */
 function unixNano(iso: string): bigint | undefined {
   const ms = Date.parse(iso);
-  return Number.isFinite(ms) && ms >= 0 ? BigInt(ms) * 1_000_000n : undefined;
+  if (!Number.isFinite(ms) || ms < 0) return undefined;
+  const nanos = BigInt(ms) * 1_000_000n;
+  return nanos > UINT64_MAX ? undefined : nanos;
 }
 
 /**

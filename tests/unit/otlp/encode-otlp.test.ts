@@ -396,6 +396,29 @@ describe('a JSON log, enriched', () => {
     expect([scope, scopeSchemaUrl, resourceSchemaUrl]).toEqual([undefined, undefined, undefined]);
   });
 
+  it('writes schema v2\'s provenance on the record, per field group, and nothing for a null group or an unknown age', () => {
+    // Prepare: provenance as the Merger writes it with ENRICH_PROVENANCE on
+    const enriched = enrich(jsonLog(), KNOWN);
+    enriched.enrichment.provenance = {
+      host: { tier: 'memory', age_ms: 41_230, stale: true },
+      network: null,
+      service: { tier: null, age_ms: null, stale: false },
+    };
+
+    // Act
+    const { record, resourceKeys } = decoded(enriched, undefined);
+
+    // Assess
+    const provenance = (record.attributes ?? []).filter((attribute) => attribute.key.startsWith('enrichment.provenance.'));
+    expect(provenance).toEqual([
+      { key: 'enrichment.provenance.host.tier', value: { stringValue: 'memory' } },
+      { key: 'enrichment.provenance.host.age_ms', value: { intValue: '41230' } },
+      { key: 'enrichment.provenance.host.stale', value: { boolValue: true } },
+      { key: 'enrichment.provenance.service.stale', value: { boolValue: false } },
+    ]);
+    expect(resourceKeys.filter((key) => key.startsWith('enrichment.provenance.'))).toEqual([]);
+  });
+
   it('puts the host and service enrichment on the resource, with host.name and host.ip from the log', () => {
     // Prepare
     const enriched = enrich(jsonLog(), KNOWN);

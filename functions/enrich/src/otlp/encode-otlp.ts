@@ -156,6 +156,9 @@ export const RESOURCE_MAPPING: readonly MappedAttribute[] = [
 ];
 
 /** What the enrichment sets on the log record, in order, after the record's own attributes: the README's record table is this list. */
+/** The field groups of `enrichment.provenance`, each written as three record attributes. */
+const PROVENANCE_GROUPS = ['host', 'network', 'service'] as const;
+
 export const RECORD_MAPPING: readonly MappedAttribute[] = [
   { attribute: ATTR_LOG_RECORD_UID, field: 'event_id', value: (e) => text(e.event_id) },
   { attribute: 'enrichment.received_at', field: 'received_at', value: (e) => text(e.received_at) },
@@ -169,6 +172,26 @@ export const RECORD_MAPPING: readonly MappedAttribute[] = [
   { attribute: 'enrichment.source.offset', field: 'source.offset', value: (e) => int(e.source.offset) },
   // The log's position in its OTLP request (OTLP logs only).
   { attribute: 'enrichment.source.index', field: 'source.index', value: (e) => (e.source.index === undefined ? undefined : int(e.source.index)) },
+  // Schema v2's enrichment.provenance (ENRICH_PROVENANCE): per batch (ages grow), so on the record, never on the shared resource.
+  ...PROVENANCE_GROUPS.flatMap((group): MappedAttribute[] => [
+    { attribute: `enrichment.provenance.${group}.tier`, field: `enrichment.provenance.${group}.tier`, value: (e) => text(e.enrichment.provenance?.[group]?.tier ?? null) },
+    {
+      attribute: `enrichment.provenance.${group}.age_ms`,
+      field: `enrichment.provenance.${group}.age_ms`,
+      value: (e) => {
+        const age = e.enrichment.provenance?.[group]?.age_ms;
+        return age === undefined || age === null ? undefined : int(age);
+      },
+    },
+    {
+      attribute: `enrichment.provenance.${group}.stale`,
+      field: `enrichment.provenance.${group}.stale`,
+      value: (e) => {
+        const stale = e.enrichment.provenance?.[group]?.stale;
+        return stale === undefined ? undefined : { value: { case: 'boolValue', value: stale } };
+      },
+    },
+  ]),
 ];
 
 /**

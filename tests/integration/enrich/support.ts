@@ -160,40 +160,62 @@ export interface Outputs {
 }
 
 /**
- * Reads the three output topics (throwaway, so from the start) until `done(outputs)` or the timeout; returns
- * what it collected. Redeliveries of one event id are kept once (downstream dedupes on event_id).
+ * Reads with a throwaway consumer group (nothing committed) until `take(message)` returns true, `done()` holds
+ * before any message arrives, or the timeout: the one reader the enrich and OTLP test helpers share.
+ *
+ * @example
+ * await readTopicsUntil({ topics: [t.complete], autocommit: false, mode: MessagesStreamModes.EARLIEST }, (m) => seen.add(m.key) && seen.size >= 3);
  */
-export async function collectOutputs(topics: Topics, done: (outputs: Outputs) => boolean, timeoutMs = 30_000): Promise<Outputs> {
-  const outputs: Outputs = { complete: new Map(), partial: new Map(), dlq: [] };
+export async function readTopicsUntil(
+  consume: Parameters<Consumer['consume']>[0],
+  take: (message: Message) => boolean,
+  options: { done?: () => boolean; timeoutMs?: number } = {},
+): Promise<void> {
   const consumer = new Consumer({
-    ...(await connectionOptions(kafka(), `enrich-test-reader-${randomUUID()}`)),
-    groupId: `enrich-test-reader-${randomUUID()}`,
+    ...(await connectionOptions(kafka(), `test-reader-${randomUUID()}`)),
+    groupId: `test-reader-${randomUUID()}`,
     retries: 40,
     retryDelay: 250,
     maxWaitTime: 200,
   });
   try {
-    const stream = await consumer.consume({ topics: [topics.complete, topics.partial, topics.dlq], autocommit: false, mode: MessagesStreamModes.EARLIEST });
+    const stream = await consumer.consume(consume);
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(finish, timeoutMs);
+      const timer = setTimeout(finish, options.timeoutMs ?? 30_000);
       function finish() {
         clearTimeout(timer);
         stream.off('data', onData);
         resolve();
       }
       function onData(message: Message) {
-        const value = JSON.parse(message.value.toString('utf8')) as Record<string, unknown>;
-        if (message.topic === topics.dlq) outputs.dlq.push(value);
-        else (message.topic === topics.complete ? outputs.complete : outputs.partial).set(String(value.event_id), value);
-        if (done(outputs)) finish();
+        if (take(message)) finish();
       }
       stream.on('data', onData);
-      if (done(outputs)) finish();
+      if (options.done?.() === true) finish();
     });
     await stream.close();
   } finally {
     await consumer.close(true);
   }
+}
+
+/**
+ * Reads the three output topics (throwaway, so from the start) until `done(outputs)` or the timeout; returns
+ * what it collected. Redeliveries of one event id are kept once (downstream dedupes on event_id).
+ */
+export async function collectOutputs(topics: Topics, done: (outputs: Outputs) => boolean, timeoutMs = 30_000): Promise<Outputs> {
+  const outputs: Outputs = { complete: new Map(), partial: new Map(), dlq: [] };
+  const stream = { topics: [topics.complete, topics.partial, topics.dlq], autocommit: false, mode: MessagesStreamModes.EARLIEST };
+  await readTopicsUntil(
+    stream,
+    (message) => {
+      const value = JSON.parse(message.value.toString('utf8')) as Record<string, unknown>;
+      if (message.topic === topics.dlq) outputs.dlq.push(value);
+      else (message.topic === topics.complete ? outputs.complete : outputs.partial).set(String(value.event_id), value);
+      return done(outputs);
+    },
+    { done: () => done(outputs), timeoutMs },
+  );
   return outputs;
 }
 

@@ -8,11 +8,9 @@
  * view per log record it holds (an output holds the logs of one raw record, topic and resource), `otlpView`
  * the first of them.
  */
-import { randomUUID } from 'node:crypto';
-import { Consumer, type Message, MessagesStreamModes } from '@platformatic/kafka';
-import { connectionOptions } from '#shared/kafka/connection.ts';
+import { type Message, MessagesStreamModes } from '@platformatic/kafka';
 import { decodeOtlpProto } from '../../support/otlp-proto.ts';
-import { kafka, type Topics } from '../enrich/support.ts';
+import { readTopicsUntil, type Topics } from '../enrich/support.ts';
 
 /** One enriched output as read from its topic. */
 export interface RawOutput {
@@ -38,34 +36,16 @@ export interface RawOutputs {
  */
 export async function collectRawOutputs(topics: Topics, done: (outputs: RawOutputs) => boolean, timeoutMs = 30_000): Promise<RawOutputs> {
   const outputs: RawOutputs = { complete: [], partial: [], dlq: [] };
-  const consumer = new Consumer({
-    ...(await connectionOptions(kafka(), `otlp-test-reader-${randomUUID()}`)),
-    groupId: `otlp-test-reader-${randomUUID()}`,
-    retries: 40,
-    retryDelay: 250,
-    maxWaitTime: 200,
-  });
-  try {
-    const stream = await consumer.consume({ topics: [topics.complete, topics.partial, topics.dlq], autocommit: false, mode: MessagesStreamModes.EARLIEST });
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(finish, timeoutMs);
-      function finish() {
-        clearTimeout(timer);
-        stream.off('data', onData);
-        resolve();
-      }
-      function onData(message: Message) {
-        if (message.topic === topics.dlq) outputs.dlq.push(JSON.parse(message.value.toString('utf8')) as Record<string, unknown>);
-        else (message.topic === topics.complete ? outputs.complete : outputs.partial).push(rawOutput(message));
-        if (done(outputs)) finish();
-      }
-      stream.on('data', onData);
-      if (done(outputs)) finish();
-    });
-    await stream.close();
-  } finally {
-    await consumer.close(true);
-  }
+  const stream = { topics: [topics.complete, topics.partial, topics.dlq], autocommit: false, mode: MessagesStreamModes.EARLIEST };
+  await readTopicsUntil(
+    stream,
+    (message) => {
+      if (message.topic === topics.dlq) outputs.dlq.push(JSON.parse(message.value.toString('utf8')) as Record<string, unknown>);
+      else (message.topic === topics.complete ? outputs.complete : outputs.partial).push(rawOutput(message));
+      return done(outputs);
+    },
+    { done: () => done(outputs), timeoutMs },
+  );
   return outputs;
 }
 
@@ -87,39 +67,17 @@ export async function readRawUntil(options: {
   const { topic, fromOffsets, accepts } = options;
   const count = options.count ?? 1;
   const collected: RawOutput[] = [];
-  const consumer = new Consumer({
-    ...(await connectionOptions(kafka(), `otlp-test-reader-${randomUUID()}`)),
-    groupId: `otlp-test-reader-${randomUUID()}`,
-    retries: 40,
-    retryDelay: 250,
-    maxWaitTime: 200,
-  });
-  try {
-    const stream = await consumer.consume({
-      topics: [topic],
-      autocommit: false,
-      mode: MessagesStreamModes.MANUAL,
-      offsets: fromOffsets.map((offset, partition) => ({ topic, partition, offset })),
-    });
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(finish, options.timeoutMs ?? 30_000);
-      function finish() {
-        clearTimeout(timer);
-        stream.off('data', onData);
-        resolve();
-      }
-      function onData(message: Message) {
-        const output = rawOutput(message);
-        if (!accepts(output)) return;
-        collected.push(output);
-        if (collected.length >= count) finish();
-      }
-      stream.on('data', onData);
-    });
-    await stream.close();
-  } finally {
-    await consumer.close(true);
-  }
+  const stream = { topics: [topic], autocommit: false, mode: MessagesStreamModes.MANUAL, offsets: fromOffsets.map((offset, partition) => ({ topic, partition, offset })) };
+  await readTopicsUntil(
+    stream,
+    (message) => {
+      const output = rawOutput(message);
+      if (!accepts(output)) return false;
+      collected.push(output);
+      return collected.length >= count;
+    },
+    { timeoutMs: options.timeoutMs },
+  );
   return collected;
 }
 

@@ -26,7 +26,7 @@
  * npm run replay -- --from partial --since 2h --where missing=not_found
  * npm run replay -- --from dlq --since 2026-12-01T16:00:00Z --until 2026-12-01T17:00:00Z --dry-run
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -37,7 +37,8 @@ import type { Log } from '#shared/log-port.ts';
 import { createEnrichDependencies } from '../functions/enrich/dependencies.ts';
 import type { KafkaEvent, KafkaEventRecord } from '../functions/enrich/src/kafka-event.ts';
 import type { BatchReport, EnrichMetrics } from '../functions/enrich/src/ports.ts';
-import { type Coordinates, checkWhere, type Plan, plan, REPLAY_SOURCES, type ReplaySource } from '../functions/enrich/src/replay/rebuild.ts';
+import { type Coordinates, checkWhere, plan, REPLAY_SOURCES, type ReplaySource } from '../functions/enrich/src/replay/rebuild.ts';
+import { Tally, coordinatesKey, count } from '../functions/enrich/src/replay/tally.ts';
 import { parseTime } from '../functions/enrich/src/replay/time.ts';
 import { type Condition, parseWhere } from '../functions/enrich/src/replay/where.ts';
 import { type RunnerMessage, toKafkaEvent } from './local/event-source/event.ts';
@@ -63,13 +64,19 @@ export interface ReplayOptions {
   print?: (line: string) => void;
 }
 
+/**
+ * Each record read from the range is counted once (functions/enrich/src/replay/tally.ts):
+ * `read = matched + unmatched + Σ skipped`.
+ */
 export interface ReplaySummary {
   topic: string;
   dryRun: boolean;
   /** Records read from the topic's range. */
   read: number;
-  /** Of those, the ones `--where` selected (and that were not duplicates). */
+  /** Of those, the ones `--where` selected with something new to this replay (sent, read back, or unrecoverable). */
   matched: number;
+  /** The ones `--where` tested and did not select. */
+  unmatched: number;
   /** Raw records presented to enrich (rebuilt or read back), and of those, read back whole from their source topic. */
   records: number;
   readBack: number;
@@ -77,8 +84,9 @@ export interface ReplaySummary {
   complete: number;
   partial: number;
   deadLettered: number;
-  /** Why, and how many. */
+  /** Records read that could not be tested or sent, or were already in this replay: why, and how many. */
   skipped: Record<string, number>;
+  /** Selected records that cannot be sent (no coordinates, no payload, gone from their source topic): why, and how many. */
   unrecoverable: Record<string, number>;
 }
 
@@ -107,6 +115,7 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
     dryRun: options.dryRun === true,
     read: 0,
     matched: 0,
+    unmatched: 0,
     records: 0,
     readBack: 0,
     complete: 0,
@@ -115,9 +124,10 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
     skipped: {},
     unrecoverable: {},
   };
-  const count = (bucket: Record<string, number>, why: string) => {
-    bucket[why] = (bucket[why] ?? 0) + 1;
-  };
+  const tally = new Tally();
+  // The tally's buckets are the summary's: read-back failures are counted in the same one.
+  summary.skipped = tally.skipped;
+  summary.unrecoverable = tally.unrecoverable;
 
   const bootstrapServers = (await resolveBrokers(kafka)).join(',');
   // Enrich, in process, with the function's own dependencies; the counts come from its batch report.
@@ -142,52 +152,30 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
     if (response !== undefined && response.batchItemFailures.length > 0) throw new Error(`could not publish ${response.batchItemFailures.length} records of a batch`);
     print(`replay: enriched ${summary.records} records: complete ${summary.complete}, partial ${summary.partial}, dead-lettered ${summary.deadLettered}`);
   };
-  /** Keys of the records already sent (coordinates and value): the range may hold one twice (an earlier replay's partial). */
-  const sent = new Set<string>();
-  const rereads = new Map<string, Coordinates>();
-  const take = async (each: Exclude<Plan, { kind: 'unmatched' }>) => {
-    if (each.kind === 'skip') count(summary.skipped, each.why);
-    else if (each.kind === 'unrecoverable') count(summary.unrecoverable, each.why);
-    else if (each.kind === 'reread') {
-      const key = coordinatesKey(each.source);
-      if (rereads.has(key)) count(summary.skipped, ALREADY);
-      else rereads.set(key, each.source);
-    } else {
-      const key = `${coordinatesKey(each.record)}/${createHash('sha1').update(each.record.value ?? '').digest('hex')}`;
-      if (sent.has(key)) count(summary.skipped, ALREADY);
-      else {
-        sent.add(key);
-        pending.push(each.record);
-        if (pending.length >= batchSize) await flush();
-      }
-    }
-  };
-
   try {
     // 1. The range, read, matched and sent batch by batch as it is read.
     const consumer = new Consumer({ ...(await connectionOptions(kafka, `replay-${randomUUID()}`)), ...PATIENT, groupId: `replay-${randomUUID()}`, maxWaitTime: 200 });
     try {
       for await (const message of await readRange(consumer, topic, options.since, options.until, options.idleMs ?? 10_000)) {
-        summary.read++;
         const headers = message.headerEntries.map(([name, value]) => [name.toString('utf8'), value ?? undefined] as const);
-        let selected = false;
-        for (const each of plan(options.from, { value: message.value, headers }, options.where ?? [])) {
-          if (each.kind === 'unmatched') continue;
-          selected = true;
-          await take(each);
+        for (const record of tally.add(plan(options.from, { value: message.value, headers }, options.where ?? []))) {
+          pending.push(record);
+          if (pending.length >= batchSize) await flush();
         }
-        if (selected) summary.matched++;
+        summary.read = tally.read;
+        summary.matched = tally.matched;
+        summary.unmatched = tally.unmatched;
         if (summary.read % progressEvery === 0) print(`replay: read ${summary.read} from ${topic}, matched ${summary.matched}`);
       }
       await flush();
     } finally {
       await consumer.close(true).catch(() => undefined);
     }
-    print(`replay: read ${summary.read} from ${topic}, matched ${summary.matched}; ${rereads.size} records to read back from their source topic`);
+    print(`replay: read ${summary.read} from ${topic}, matched ${summary.matched}; ${tally.rereads.size} records to read back from their source topic`);
 
     // 2. Records read back whole from their source topic (rare: truncated letters, logs of OTLP requests).
-    if (rereads.size > 0) {
-      for (const result of (await readBack(kafka, [...rereads.values()], bootstrapServers)).values()) {
+    if (tally.rereads.size > 0) {
+      for (const result of (await readBack(kafka, [...tally.rereads.values()], bootstrapServers)).values()) {
         if (typeof result === 'string') count(summary.unrecoverable, result);
         else {
           summary.readBack++;
@@ -204,8 +192,6 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
   return summary;
 }
 
-const ALREADY = 'already in this replay';
-
 /** The summary as the CLI prints it. */
 export function summaryText(summary: ReplaySummary): string {
   const list = (bucket: Record<string, number>) => {
@@ -216,6 +202,7 @@ export function summaryText(summary: ReplaySummary): string {
     `replay of ${summary.topic}${summary.dryRun ? ' (dry run: nothing published)' : ''}`,
     `  read            ${summary.read}`,
     `  matched         ${summary.matched}`,
+    `  unmatched       ${summary.unmatched}`,
     `  ${summary.dryRun ? 'records to send' : 'records sent   '} ${summary.records}${summary.readBack > 0 ? ` (${summary.readBack} read back whole from their source topic)` : ''}`,
     `  complete        ${summary.complete}`,
     `  still partial   ${summary.partial}`,
@@ -223,10 +210,6 @@ export function summaryText(summary: ReplaySummary): string {
     `  skipped         ${list(summary.skipped)}`,
     `  unrecoverable   ${list(summary.unrecoverable)}`,
   ].join('\n');
-}
-
-function coordinatesKey(record: Coordinates): string {
-  return `${record.topic}/${record.partition}/${record.offset}`;
 }
 
 /** The Kafka event the mapping would deliver for these records, grouped by `<topic>-<partition>`. */

@@ -12,10 +12,15 @@ import { postgresEnv, readConfig, redisEnv, topicsEnv } from '#shared/config.ts'
 import { OUTPUT_ENCODINGS } from './src/otlp/types.ts';
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+/**
+ * `true`/`1` or `false`/`0`; unset or empty (`ENRICH_PROVENANCE=`, a blank line of an env file or a template)
+ * is the flag's default, never "off": for a flag that defaults to on, empty must not turn it off.
+ */
 const flag = (fallback: 'true' | 'false' = 'false') =>
   z
     .enum(['true', 'false', '1', '0', ''])
     .default(fallback)
+    .transform((value) => (value === '' ? fallback : value))
     .transform((value) => value === 'true' || value === '1');
 
 export const enrichEnv = z.object({

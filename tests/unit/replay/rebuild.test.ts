@@ -153,6 +153,7 @@ describe('replay from the on-failure topic', () => {
     const { payload: _payload, ...withoutPayload } = document;
     expect(fromOnFailure(withoutPayload)).toEqual([{ kind: 'unrecoverable', why: UNRECOVERABLE.noPayload }]);
     expect(fromOnFailure({ level: 'INFO' })).toEqual([{ kind: 'skip', why: SKIP.notOnFailure }]);
+    expect(fromOnFailure({ KafkaBatchInfo: {}, payload: { records: {} } })).toEqual([{ kind: 'unrecoverable', why: UNRECOVERABLE.noPayload }]);
     expect(plan('unprocessed', { value: Buffer.from('not json'), headers: [] }, [])).toEqual([{ kind: 'skip', why: SKIP.notJson }]);
   });
 });

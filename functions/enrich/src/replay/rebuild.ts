@@ -230,7 +230,8 @@ export function fromOnFailure(document: Record<string, unknown>): Plan[] {
     // As the mapping delivered them: enrich checks each record itself (a malformed one is dead-lettered).
     for (const entry of list) plans.push({ kind: 'replay', record: entry as KafkaEventRecord });
   }
-  return plans;
+  // A payload without records gives nothing to replay, and a record read is never counted as nothing.
+  return plans.length === 0 ? [{ kind: 'unrecoverable', why: UNRECOVERABLE.noPayload }] : plans;
 }
 
 /** The `--where` conditions each source can test: a partial's missing fields, a dead letter's reason. */

@@ -11,7 +11,15 @@
  *   metadata values may not contain line breaks anyway (no control characters).
  * - A CSV syntax error (an unclosed quote) rejects the whole file, in every mode: after it, the parser cannot tell
  *   where the following records begin, so no row after it can be trusted or reported.
- * - NDJSON: one JSON object per line, blank lines skipped; a line that is not JSON is that line's problem.
+ * - CSV cells are escaped against spreadsheet formula injection (OWASP "CSV Injection"): on export, a cell that
+ *   starts with `=`, `+`, `-`, `@`, TAB or CR gets a leading single quote (`'=SUM(1)`), so a spreadsheet shows it
+ *   as text instead of running it; on import, ONE leading single quote followed by one of those characters is
+ *   stripped (`'=SUM(1)` reads as `=SUM(1)`), so an export imports back to the same values. The quotes before
+ *   the character are counted: a value that itself is quotes then one of those characters (`'=x`) is exported
+ *   with one more (`''=x`) and read back with one less, so it round-trips too. A cell without such a quote is
+ *   read as it is (a hand-written `=x` stays `=x`). NDJSON is not escaped (no spreadsheet opens it).
+ * - NDJSON: one JSON object per line, blank lines skipped; a line that is not JSON is that line's problem; one
+ *   leading UTF-8 BOM is ignored, as in CSV.
  * - Line numbers count from 1, the CSV header being line 1; a quoted CSV value spanning lines is reported at
  *   the line its record starts on.
  */
@@ -115,7 +123,7 @@ function parseCsv(kind: BulkKind, text: string): ParsedImport {
   const headerLine = startLine(head);
   const seen = new Set<string>();
   for (const name of header) {
-    if (!(name in columns)) problems.push({ line: headerLine, field: name || '(empty)', reason: `is not a known column; the columns are ${Object.keys(columns).join(', ')}` });
+    if (!Object.hasOwn(columns, name)) problems.push({ line: headerLine, field: name || '(empty)', reason: `is not a known column; the columns are ${Object.keys(columns).join(', ')}` });
     else if (seen.has(name)) problems.push({ line: headerLine, field: name, reason: 'is named twice in the header' });
     seen.add(name);
   }
@@ -134,7 +142,7 @@ function parseCsv(kind: BulkKind, text: string): ParsedImport {
     const input: Record<string, unknown> = {};
     let readable = true;
     header.forEach((name, index) => {
-      const cell = entry.record[index] as string;
+      const cell = unescapeFormula(entry.record[index] as string);
       const type = columns[name] as ColumnType;
       if (cell === '' && type !== 'required') return; // not given: the schema's default
       if (type !== 'json') {
@@ -159,10 +167,26 @@ function startLine({ raw, info }: { raw: string; info: { lines: number } }): num
   return info.lines - (inside.match(/\n/g)?.length ?? 0);
 }
 
+/**
+ * A value a spreadsheet would read as a formula once its leading single quotes are removed (OWASP "CSV
+ * Injection"): the quotes are counted so that escaping stays reversible for a value that starts with a quote.
+ */
+const FORMULA_START = /^'*[=+\-@\t\r]/;
+
+/** The export's cell for a value: one more leading single quote before a formula start (see the rules above). */
+function escapeFormula(value: string): string {
+  return FORMULA_START.test(value) ? `'${value}` : value;
+}
+
+/** The value of an imported cell: one leading single quote before a formula start is removed. */
+function unescapeFormula(cell: string): string {
+  return cell.startsWith("'") && FORMULA_START.test(cell) ? cell.slice(1) : cell;
+}
+
 function parseNdjson(text: string): ParsedImport {
   const rows: ImportRow[] = [];
   const problems: ImportProblem[] = [];
-  const lines = text.split('\n');
+  const lines = (text.startsWith('\uFEFF') ? text.slice(1) : text).split('\n');
   lines.forEach((raw, index) => {
     const line = index + 1;
     const content = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
@@ -207,7 +231,7 @@ export function exportLines(kind: BulkKind, format: BulkFormat, records: readonl
       columns.map(([name, type]) => {
         const value = (record as Record<string, unknown>)[name];
         if (value === null || value === undefined) return '';
-        return type === 'json' ? JSON.stringify(value) : String(value);
+        return escapeFormula(type === 'json' ? JSON.stringify(value) : String(value));
       }),
     ]),
   );

@@ -43,8 +43,10 @@ export const BULK_LIMITS = {
    */
   importBytes: 4 * 1024 * 1024,
   /**
-   * The largest export body one HTTP response carries (bytes): Lambda's 6 MB response limit, with the same
-   * headroom for the escaping. A larger export is paged (`nextCursor`, and a `Link: rel="next"` header).
+   * The largest export body one HTTP response carries, in bytes as the body travels: JSON-escaped inside the
+   * buffered Lambda response (`sentBytes` in `routes.ts`: a quote-heavy CSV of tags is up to twice its raw
+   * size), under Lambda's 6 MB response limit with room for the headers. A larger export is paged
+   * (`nextCursor`, and a `Link: rel="next"` header).
    */
   exportBytes: 4 * 1024 * 1024,
   /** Problems listed in one report (the count of rejected rows is always complete). */

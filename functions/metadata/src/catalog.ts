@@ -6,6 +6,7 @@
 import { NotFoundError } from '#shared/errors.ts';
 import type { Log } from '#shared/log-port.ts';
 import { cacheKeys } from '#shared/metadata/cache-keys.ts';
+import { canonicalIp } from '#shared/net/ip.ts';
 import type { Host, Network, Service } from '#shared/metadata/model.ts';
 import type {
   CacheInvalidation,
@@ -53,8 +54,10 @@ const HOST: RecordKind<Host> = {
   noun: 'host',
   keyField: 'hostname',
   keyOf: (host) => host.hostname,
+  // Under the address as PostgreSQL stores it and the enricher looks it up (`2001:db8::7`), whatever spelling
+  // the record came in: a bulk import passes the records of its file, the single path the stored record.
   cacheEntries: (hosts) => ({
-    keys: unique(hosts.flatMap((host) => [cacheKeys.hostByIp(host.ipAddress), cacheKeys.hostByName(host.hostname)])),
+    keys: unique(hosts.flatMap((host) => [cacheKeys.hostByIp(canonicalIp(host.ipAddress)), cacheKeys.hostByName(host.hostname)])),
     patterns: [],
   }),
 };

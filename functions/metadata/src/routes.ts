@@ -267,14 +267,15 @@ function bulkRoutes(bulk: MetadataBulk, access: Access, resources: Record<BulkKi
       access.read(event);
       const query = parseInput(ExportQuery, event.queryStringParameters ?? {}, 'query');
       const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, resources[kind].keySchema);
-      // One response holds at most BULK_LIMITS.exportBytes (Lambda's response limit); the rest is the next page's.
+      // One response holds at most BULK_LIMITS.exportBytes (Lambda's response limit) measured as the body
+      // travels: JSON-escaped inside Lambda's response (`sentBytes`); the rest is the next page's.
       let body = query.format === 'csv' ? csvHeader(kind) : '';
-      let bytes = Buffer.byteLength(body);
+      let bytes = sentBytes(body);
       let lastKey: string | undefined;
       let more = false;
       pages: for await (const page of bulk.export(kind, query.format, { after })) {
         for (const { key, line } of page) {
-          const size = Buffer.byteLength(line);
+          const size = sentBytes(line);
           if (bytes + size > BULK_LIMITS.exportBytes) {
             more = true;
             break pages; // ends the export's snapshot too
@@ -318,4 +319,15 @@ function importResponse(report: ImportReport): APIGatewayProxyResult {
       : `${report.rejected} of ${report.read} records have problems; nothing was imported (mode ${report.mode})${shown}`;
   const { problems, ...counts } = report;
   return json(422, { error: { message, problems }, report: counts });
+}
+
+/**
+ * The bytes `text` takes inside a buffered Lambda response: the body travels as a JSON string, so every `"`, `\`
+ * and line break gains a backslash (and a control character becomes `\u00XX`); without the two enclosing quotes.
+ *
+ * @example
+ * sentBytes('a,"b"\n'); // 9 (Buffer.byteLength gives 6)
+ */
+export function sentBytes(text: string): number {
+  return Buffer.byteLength(JSON.stringify(text)) - 2;
 }

@@ -65,6 +65,15 @@ describe('parseImport, CSV', () => {
     expect(parsed.rows).toEqual([]);
   });
 
+  it.each(['__proto__', 'toString', 'constructor', 'hasOwnProperty'])('refuses a header column named %s (not a column, whatever Object.prototype holds)', (name) => {
+    // Act
+    const parsed = parseImport('hosts', 'csv', `${name},hostname,ipAddress,datacenter,environment,costCenter\nx,web-1,10.0.0.5,eu-1,prod,ops\n`);
+
+    // Assess
+    expect(parsed.fatal).toBe(true);
+    expect(parsed.problems).toEqual([{ line: 1, field: name, reason: expect.stringMatching(/^is not a known column/) }]);
+  });
+
   it('refuses the whole file for a CSV syntax error, naming its line', () => {
     // Act
     const parsed = parseImport('services', 'csv', 'name,team,owner,tier,version,costCenter\ncheckout,"pay,ops,t1,1,cc\n');
@@ -92,6 +101,60 @@ describe('parseImport, NDJSON', () => {
       [3, '(line)', 'is not valid JSON (U'],
       [4, '(line)', 'must be a JSON objec'],
     ]);
+  });
+
+  it('ignores one leading UTF-8 BOM, as CSV does', () => {
+    // Act
+    const parsed = parseImport('services', 'ndjson', '\uFEFF{"name":"a"}\n{"name":"b"}\n');
+
+    // Assess
+    expect(parsed).toEqual({ rows: [{ line: 1, input: { name: 'a' } }, { line: 2, input: { name: 'b' } }], problems: [], fatal: false });
+  });
+});
+
+describe('CSV formula escaping (OWASP "CSV Injection")', () => {
+  const service = (values: Record<string, string>) => ({
+    name: 'checkout',
+    team: 'pay',
+    owner: 'ann',
+    tier: 't1',
+    version: '1',
+    costCenter: 'cc',
+    tags: {},
+    ...values,
+  });
+
+  it('writes a cell that starts with = + - @ TAB or CR behind a single quote, and a plain cell as it is', () => {
+    // Prepare
+    const record = service({ team: '=HYPERLINK("http://x","y")', owner: '+1+1', tier: '-2', version: '@SUM(1)', costCenter: '\tx', name: '\rn' });
+
+    // Act
+    const [line] = exportLines('services', 'csv', [record]);
+
+    // Assess
+    expect(line).toBe(`"'\rn","'=HYPERLINK(""http://x"",""y"")",'+1+1,'-2,'@SUM(1),'\tx,{},,\n`);
+    expect(exportLines('services', 'csv', [service({ team: "o'brien", owner: 'a=b' })])[0]).toBe("checkout,o'brien,a=b,t1,1,cc,{},,\n");
+  });
+
+  it('reads the escaped cells back to the values exported, a value that starts with quotes included', () => {
+    // Prepare
+    const values = { team: '=1+1', owner: "'=already quoted", tier: "''-x", version: "'plain", costCenter: '@cc' };
+    const text = csvHeader('services') + exportLines('services', 'csv', [service(values)]).join('');
+
+    // Act
+    const parsed = parseImport('services', 'csv', text);
+
+    // Assess
+    expect(text.split('\n')[1]).toBe(`checkout,'=1+1,''=already quoted,'''-x,'plain,'@cc,{},,`);
+    expect(parsed.rows[0]?.input).toMatchObject(values);
+  });
+
+  it('strips one leading quote before a formula character on import, and leaves a hand-written formula as it is', () => {
+    // Act
+    const parsed = parseImport('services', 'csv', "name,team,owner,tier,version,costCenter\ncheckout,'=x,=y,'-1,'x,it's\n");
+
+    // Assess
+    expect(parsed.rows[0]?.input).toEqual({ name: 'checkout', team: '=x', owner: '=y', tier: '-1', version: "'x", costCenter: "it's" });
   });
 });
 

@@ -62,6 +62,17 @@ describe('POST /api/metadata/{kind}:import', () => {
     ]);
   });
 
+  it('invalidates a host under its canonical address (as stored and looked up), whatever spelling the file has', async () => {
+    // Prepare
+    const { call, invalidator } = setup();
+
+    // Act
+    await call({ method: 'POST', path: IMPORT, ...csv('v6-1,2001:DB8:0::7,eu-1,prod,ops') });
+
+    // Assess
+    expect(invalidator.calls[0]?.keys.sort()).toEqual(['meta:v1:host:ip:2001:db8::7', 'meta:v1:host:name:v6-1']);
+  });
+
   it('takes NDJSON with the same schema, and invalidates a moved host under its old address too', async () => {
     // Prepare
     const { call, repository, invalidator } = setup();
@@ -233,6 +244,47 @@ describe('GET /api/metadata/{kind}:export', () => {
 
     // Assess
     expect(response.body.trimEnd().split('\n').map((line) => JSON.parse(line))).toEqual([repository.hosts.records.get('web-1')]);
+  });
+
+  it('exports formula-like CSV cells behind a single quote, and imports them back to the same values', async () => {
+    // Prepare
+    const { call, repository } = setup();
+    const body = 'name,team,owner,tier,version,costCenter\ncheckout,"=HYPERLINK(""https://evil.example/"",""x"")",+cmd,-1,@SUM(1),ops\n';
+    await call({ method: 'POST', path: '/api/metadata/services:import', body, headers: { 'Content-Type': 'text/csv' } });
+    const before = structuredClone([...repository.services.records.values()]);
+
+    // Act
+    const exported = await call({ method: 'GET', path: '/api/metadata/services:export', query: { format: 'csv' } });
+    const again = await call({ method: 'POST', path: '/api/metadata/services:import', body: exported.body, headers: { 'Content-Type': 'text/csv' } });
+
+    // Assess
+    expect(exported.body.split('\n')[1]).toMatch(/^checkout,"'=HYPERLINK\(""https:\/\/evil.example\/"",""x""\)",'\+cmd,'-1,'@SUM\(1\),ops,/);
+    expect(bodyOf(again)).toMatchObject({ applied: 1, unchanged: 1 });
+    expect([...repository.services.records.values()]).toEqual(before);
+  });
+
+  it('pages the export by its size as it travels in the Lambda response (JSON-escaped), not by its raw bytes', async () => {
+    // Prepare: quote-heavy tags, so the escaped body is far larger than the raw one (about 3.5 MiB raw, 5.5 MiB escaped)
+    const { call, repository } = setup();
+    const tags = Object.fromEntries(Array.from({ length: 50 }, (_, k) => [`t${k}`, '']));
+    const count = 5000;
+    for (let i = 0; i < count; i++) {
+      await repository.hosts.insert(host({ hostname: `h-${String(i).padStart(5, '0')}`, ipAddress: `10.0.${i >> 8}.${i & 255}`, tags }));
+    }
+
+    // Act
+    const pages = [];
+    let cursor: string | undefined;
+    do {
+      const response = await call({ method: 'GET', path: '/api/metadata/hosts:export', query: { format: 'csv', ...(cursor === undefined ? {} : { cursor }) } });
+      pages.push(response.body);
+      cursor = response.headers?.['x-next-cursor'] as string | undefined;
+    } while (cursor !== undefined && pages.length < 10);
+
+    // Assess
+    expect(pages.length).toBeGreaterThan(1);
+    for (const page of pages) expect(Buffer.byteLength(JSON.stringify(page))).toBeLessThanOrEqual(BULK_LIMITS.exportBytes + 2);
+    expect(pages.reduce((rows, page) => rows + page.trimEnd().split('\n').length - 1, 0)).toBe(count);
   });
 
   it('answers 422 for an unknown format', async () => {

@@ -35,13 +35,13 @@ import { type KafkaEnv, kafkaEnv, readConfig, topicsEnv } from '#shared/config.t
 import { connectionOptions, resolveBrokers } from '#shared/kafka/connection.ts';
 import type { Log } from '#shared/log-port.ts';
 import { createEnrichDependencies } from '../functions/enrich/dependencies.ts';
-import type { KafkaEvent, KafkaEventRecord } from '../functions/enrich/src/kafka-event.ts';
+import type { KafkaEventRecord } from '../functions/enrich/src/kafka-event.ts';
 import type { BatchReport, EnrichMetrics } from '../functions/enrich/src/ports.ts';
 import { type Coordinates, checkWhere, plan, REPLAY_SOURCES, type ReplaySource } from '../functions/enrich/src/replay/rebuild.ts';
 import { Tally, coordinatesKey, count } from '../functions/enrich/src/replay/tally.ts';
 import { parseTime } from '../functions/enrich/src/replay/time.ts';
 import { type Condition, parseWhere } from '../functions/enrich/src/replay/where.ts';
-import { type RunnerMessage, toKafkaEvent } from './local/event-source/event.ts';
+import { kafkaEventOf, type RunnerMessage, toKafkaEvent } from './local/event-source/event.ts';
 
 export interface ReplayOptions {
   from: ReplaySource;
@@ -148,7 +148,7 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
     pending = [];
     summary.records += batch.length;
     if (dependencies === undefined) return;
-    const response = await dependencies.enrichBatch.handle(eventOf(batch, bootstrapServers));
+    const response = await dependencies.enrichBatch.handle(kafkaEventOf(batch, bootstrapServers));
     if (response !== undefined && response.batchItemFailures.length > 0) throw new Error(`could not publish ${response.batchItemFailures.length} records of a batch`);
     print(`replay: enriched ${summary.records} records: complete ${summary.complete}, partial ${summary.partial}, dead-lettered ${summary.deadLettered}`);
   };
@@ -210,18 +210,6 @@ export function summaryText(summary: ReplaySummary): string {
     `  skipped         ${list(summary.skipped)}`,
     `  unrecoverable   ${list(summary.unrecoverable)}`,
   ].join('\n');
-}
-
-/** The Kafka event the mapping would deliver for these records, grouped by `<topic>-<partition>`. */
-function eventOf(records: readonly KafkaEventRecord[], bootstrapServers: string): KafkaEvent {
-  const grouped: Record<string, KafkaEventRecord[]> = {};
-  for (const record of records) {
-    const key = `${record.topic}-${record.partition}`;
-    const list = grouped[key] ?? [];
-    list.push(record);
-    grouped[key] = list;
-  }
-  return { eventSource: 'SelfManagedKafka', bootstrapServers, records: grouped };
 }
 
 /**

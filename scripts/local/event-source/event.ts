@@ -25,31 +25,46 @@ export interface BuiltKafkaEvent {
  * // event.records['raw-logs-0'][0].headers → [{ tenant: [122, -61, -87] }] for the header tenant: "zé"
  */
 export function toKafkaEvent(messages: readonly RunnerMessage[], bootstrapServers: string): BuiltKafkaEvent {
-  const records: Record<string, KafkaEventRecord[]> = {};
-  for (const message of messages) {
-    const key = `${message.topic}-${message.partition}`;
-    let list = records[key];
+  return kafkaEventOf(messages.map(toRecord), bootstrapServers);
+}
+
+/**
+ * The event for records already in the poller's shape (a replay's, a test's): grouped under
+ * `"<topic>-<partition>"` in the order given, as the mapping delivers them.
+ *
+ * @example
+ * kafkaEventOf([{ topic: 'raw-logs', partition: 0, offset: 7, … }], '127.0.0.1:9092').records['raw-logs-0'];
+ */
+export function kafkaEventOf(records: readonly KafkaEventRecord[], bootstrapServers: string): BuiltKafkaEvent {
+  const grouped: Record<string, KafkaEventRecord[]> = {};
+  for (const record of records) {
+    const key = `${record.topic}-${record.partition}`;
+    let list = grouped[key];
     if (list === undefined) {
       list = [];
-      records[key] = list;
+      grouped[key] = list;
     }
-    const headers: Record<string, number[]>[] = [];
-    // headerEntries, not headers: the Map keeps one value per name, the poller sends every header.
-    for (const [name, value] of message.headerEntries) {
-      // A null header value reaches here as undefined (the stream's `headerValue ?? undefined`): no bytes.
-      headers.push({ [name.toString('utf8')]: value === undefined ? [] : toPollerHeaderBytes(value) });
-    }
-    const record: KafkaEventRecord = {
-      topic: message.topic,
-      partition: message.partition,
-      offset: Number(message.offset),
-      timestamp: Number(message.timestamp),
-      timestampType: 'CREATE_TIME',
-      value: message.value === undefined || message.value === null ? null : message.value.toString('base64'),
-      headers,
-    };
-    if (message.key !== undefined && message.key !== null && message.key.length > 0) record.key = message.key.toString('base64');
     list.push(record);
   }
-  return { eventSource: 'SelfManagedKafka', bootstrapServers, records };
+  return { eventSource: 'SelfManagedKafka', bootstrapServers, records: grouped };
+}
+
+function toRecord(message: RunnerMessage): KafkaEventRecord {
+  const headers: Record<string, number[]>[] = [];
+  // headerEntries, not headers: the Map keeps one value per name, the poller sends every header.
+  for (const [name, value] of message.headerEntries) {
+    // A null header value reaches here as undefined (the stream's `headerValue ?? undefined`): no bytes.
+    headers.push({ [name.toString('utf8')]: value === undefined ? [] : toPollerHeaderBytes(value) });
+  }
+  const record: KafkaEventRecord = {
+    topic: message.topic,
+    partition: message.partition,
+    offset: Number(message.offset),
+    timestamp: Number(message.timestamp),
+    timestampType: 'CREATE_TIME',
+    value: message.value === undefined || message.value === null ? null : message.value.toString('base64'),
+    headers,
+  };
+  if (message.key !== undefined && message.key !== null && message.key.length > 0) record.key = message.key.toString('base64');
+  return record;
 }

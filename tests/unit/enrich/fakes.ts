@@ -13,6 +13,7 @@ import { EnrichBatch } from '../../../functions/enrich/src/enrich-batch.ts';
 import { createEnrichFunction } from '../../../functions/enrich/src/enrich-handler.ts';
 import type { KafkaEvent, KafkaEventRecord } from '../../../functions/enrich/src/kafka-event.ts';
 import type { OutputEncoding } from '../../../functions/enrich/src/otlp/types.ts';
+import { kafkaEventOf } from '../../../scripts/local/event-source/event.ts';
 import { TieredMetadataLookup } from '../../../functions/enrich/src/tiered-lookup.ts';
 import type {
   BatchReport,
@@ -76,14 +77,7 @@ export function kafkaRecord(value: unknown, overrides: Partial<KafkaEventRecord>
 }
 
 export function kafkaEvent(records: KafkaEventRecord[]): KafkaEvent {
-  const grouped: Record<string, KafkaEventRecord[]> = {};
-  for (const record of records) {
-    const key = `${record.topic}-${record.partition}`;
-    const list = grouped[key] ?? [];
-    list.push(record);
-    grouped[key] = list;
-  }
-  return { eventSource: 'SelfManagedKafka', bootstrapServers: '127.0.0.1:9092', records: grouped };
+  return kafkaEventOf(records, '127.0.0.1:9092');
 }
 
 /**

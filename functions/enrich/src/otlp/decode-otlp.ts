@@ -74,7 +74,7 @@ import { type ExportLogsServiceRequest, ExportLogsServiceRequestSchema } from '#
 import type { AnyValue, InstrumentationScope, KeyValue } from '#shared/otlp/gen/opentelemetry/proto/common/v1/common_pb.js';
 import { type LogRecord, LogRecordSchema, type ResourceLogs, ResourceLogsSchema, type ScopeLogs, ScopeLogsSchema } from '#shared/otlp/gen/opentelemetry/proto/logs/v1/logs_pb.js';
 import type { Resource } from '#shared/otlp/gen/opentelemetry/proto/resource/v1/resource_pb.js';
-import { boundedKeyList, FIELD_ALIASES } from '#shared/schemas/normalise.ts';
+import { addWhileFits, boundedKeyList, FIELD_ALIASES, putOwn } from '#shared/schemas/normalise.ts';
 import { IpAddress, LIMITS, LOG_LEVELS, type LogLevel, levelOf, NESTING_RULE, parseRawLogRecord, preferredIp } from '#shared/schemas/log.ts';
 import type { DecodedLog, DecodedLogs, DecodeFailure } from '../decode.ts';
 import { fastLogEvent } from '../fast-validate.ts';
@@ -427,7 +427,7 @@ function resourceFieldsOf(resource: Resource | undefined, at: Paths): ResourceFi
       if (kv.key === ATTR_SERVICE_NAME) service ??= jsonOf(kv.value, 0);
       else if (kv.key === ATTR_HOST_NAME) hostname ??= jsonOf(kv.value, 0);
       else if (!Object.hasOwn(rest, kv.key)) {
-        put(rest, kv.key, jsonOf(kv.value, 1));
+        putOwn(rest, kv.key, jsonOf(kv.value, 1));
         restCount++;
       }
     } catch (error) {
@@ -642,7 +642,7 @@ function packed(entries: readonly [string, unknown][]): { attributes: Record<str
   for (const [key, value] of entries) {
     if (value === TOO_LARGE) break;
     if (Object.hasOwn(whole, key)) continue;
-    put(whole, key, value);
+    putOwn(whole, key, value);
     distinct++;
   }
   if (distinct === entries.length) {
@@ -651,24 +651,13 @@ function packed(entries: readonly [string, unknown][]): { attributes: Record<str
   }
   const attributes: Record<string, unknown> = {};
   const dropped: string[] = [];
-  // Exact JSON size so far: `{}` plus entries plus commas (as the contract counts its extra fields).
-  let bytes = 2;
-  let count = 0;
-  for (const [key, value] of entries) {
-    if (Object.hasOwn(attributes, key) || value === TOO_LARGE) {
-      dropped.push(key);
-      continue;
-    }
-    const entry = Buffer.byteLength(JSON.stringify(key)) + 1 + Buffer.byteLength(JSON.stringify(value)) + (count > 0 ? 1 : 0);
-    if (bytes + entry > LIMITS.attributesBytes) {
-      dropped.push(key);
-      continue;
-    }
-    put(attributes, key, value);
-    bytes += entry;
-    count++;
-  }
-  return { attributes: count > 0 ? attributes : undefined, dropped };
+  const used = { bytes: 2, count: 0 };
+  addWhileFits(attributes, entries, dropped, used, (key, value) => {
+    if (value !== TOO_LARGE) return false;
+    dropped.push(key);
+    return true;
+  });
+  return { attributes: used.count > 0 ? attributes : undefined, dropped };
 }
 
 /** Thrown by `jsonOf` past LIMITS.nestingDepth levels (the contract's bound; it also keeps the recursion short). */
@@ -708,15 +697,10 @@ function jsonOf(value: AnyValue | undefined, levels: number): unknown {
 function objectOf(values: readonly KeyValue[], levels: number): Record<string, unknown> {
   if (levels >= LIMITS.nestingDepth) throw new TooDeep();
   const object: Record<string, unknown> = {};
-  for (const kv of values) if (!Object.hasOwn(object, kv.key)) put(object, kv.key, jsonOf(kv.value, levels + 1));
+  for (const kv of values) if (!Object.hasOwn(object, kv.key)) putOwn(object, kv.key, jsonOf(kv.value, levels + 1));
   return object;
 }
 
-/** An own, enumerable property even for `__proto__` (plain assignment would set the prototype). */
-function put(target: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
-  else target[key] = value;
-}
 
 /** A contract problem (our field names) named by the OTLP path the value came from. */
 function otlpProblem(problem: FieldProblem, at: Paths, fields: LogFields, record: LogRecord): FieldProblem {

@@ -139,7 +139,7 @@ export function normaliseLog(input: Record<string, unknown>, own: ReadonlySet<st
     const members = usedMembers.get(key);
     if (members !== undefined && isPlainObject(value)) {
       const rest: Record<string, unknown> = {};
-      for (const member of Object.keys(value)) if (!members.has(member)) put(rest, member, value[member]);
+      for (const member of Object.keys(value)) if (!members.has(member)) putOwn(rest, member, value[member]);
       if (Object.keys(rest).length > 0) extras.push([key, rest]);
       continue;
     }
@@ -163,7 +163,7 @@ function meets(input: Record<string, unknown>, path: FieldPath, value: unknown):
 /** A copy of an object without its own `__proto__` member, in the same order. */
 function withoutProto(value: Record<string, unknown>): Record<string, unknown> {
   const copy: Record<string, unknown> = {};
-  for (const key of Object.keys(value)) if (key !== '__proto__') put(copy, key, value[key]);
+  for (const key of Object.keys(value)) if (key !== '__proto__') putOwn(copy, key, value[key]);
   return copy;
 }
 
@@ -226,33 +226,55 @@ function addExtras(record: Record<string, unknown>, extras: readonly [string, un
   let count = 0;
   if (own !== undefined) {
     for (const key of Object.keys(own)) {
-      put(attributes, key, own[key]);
+      putOwn(attributes, key, own[key]);
       count++;
     }
   }
-  // Exact JSON size of `attributes` so far: `{}` plus entries plus commas.
-  let bytes = own === undefined ? 2 : Buffer.byteLength(JSON.stringify(own));
-  for (const [key, value] of extras) {
-    if (key === '__proto__' || Object.hasOwn(attributes, key)) {
-      // Named once, also when the log's own attributes had a `__proto__` too.
-      if (key !== '__proto__' || !dropped.includes(key)) dropped.push(key);
-      continue;
-    }
-    const entry = Buffer.byteLength(JSON.stringify(key)) + 1 + Buffer.byteLength(JSON.stringify(value) ?? 'null') + (count > 0 ? 1 : 0);
-    if (bytes + entry > LIMITS.attributesBytes) {
+  const used = { bytes: own === undefined ? 2 : Buffer.byteLength(JSON.stringify(own)), count };
+  addWhileFits(attributes, extras, dropped, used, (key) => {
+    if (key !== '__proto__') return false;
+    // Named once, also when the log's own attributes had a `__proto__` too.
+    if (!dropped.includes(key)) dropped.push(key);
+    return true;
+  });
+  if (used.count > 0) record.attributes = attributes;
+}
+
+/**
+ * Adds `entries` to `target` while it stays within LIMITS.attributesBytes as JSON, and names in `dropped` each
+ * entry that does not fit or whose key `target` already has. `used` is `target`'s exact JSON size (`{}` plus
+ * entries plus commas) and member count, kept up to date. An entry `skip` returns true for is passed over
+ * (`skip` names it itself if it must). The contract's extra fields and the OTLP input's attributes
+ * (functions/enrich/src/otlp/decode-otlp.ts) both fill `attributes` by this one rule.
+ */
+export function addWhileFits(
+  target: Record<string, unknown>,
+  entries: Iterable<readonly [string, unknown]>,
+  dropped: string[],
+  used: { bytes: number; count: number },
+  skip?: (key: string, value: unknown) => boolean,
+): void {
+  for (const [key, value] of entries) {
+    if (skip?.(key, value) === true) continue;
+    if (Object.hasOwn(target, key)) {
       dropped.push(key);
       continue;
     }
-    put(attributes, key, value);
-    bytes += entry;
-    count++;
+    const entry = Buffer.byteLength(JSON.stringify(key)) + 1 + Buffer.byteLength(JSON.stringify(value) ?? 'null') + (used.count > 0 ? 1 : 0);
+    if (used.bytes + entry > LIMITS.attributesBytes) {
+      dropped.push(key);
+      continue;
+    }
+    putOwn(target, key, value);
+    used.bytes += entry;
+    used.count++;
   }
-  if (count > 0) record.attributes = attributes;
 }
 
-/** An own, enumerable property even for `__proto__` (plain assignment would set the prototype). */
-function put(target: Record<string, unknown>, key: string, value: unknown): void {
-  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+/** Sets an own, enumerable property, also for `__proto__` (plain assignment would set the prototype). */
+export function putOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  else target[key] = value;
 }
 
 /**

@@ -41,6 +41,16 @@ function metadata(parts: { byIp?: Resolution<Host>; service?: Resolution<Service
 }
 const KNOWN = { byIp: fresh(host({ hostname: 'payment-api-01' })), network: fresh(network()), service: fresh(service()) };
 const UNKNOWN = {};
+/** The resource's enrichment.* attributes of a log of KNOWN's host and service, as decoded. */
+const KNOWN_ENRICHMENT = {
+  'enrichment.service.team': { stringValue: 'payments' },
+  'enrichment.service.owner': { stringValue: 'alice' },
+  'enrichment.service.tier': { stringValue: 'tier-1' },
+  'enrichment.service.cost_center': { stringValue: 'cc-9' },
+  'enrichment.host.datacenter': { stringValue: 'dc-east' },
+  'enrichment.host.cost_center': { stringValue: 'cc-1' },
+  'enrichment.status': { stringValue: 'complete' },
+};
 
 /** As the batch does it: an OTLP log's origin gives its `source.index`. */
 function enrich(log: LogEvent, parts: Parameters<typeof metadata>[0]): EnrichedLog {
@@ -167,13 +177,7 @@ describe('an OTLP log, enriched', () => {
       'process.pid': { intValue: '4242' },
       'service.version': { stringValue: '1.2.3' },
       'cloud.availability_zone': { stringValue: 'zone-a' },
-      'enrichment.service.team': { stringValue: 'payments' },
-      'enrichment.service.owner': { stringValue: 'alice' },
-      'enrichment.service.tier': { stringValue: 'tier-1' },
-      'enrichment.service.cost_center': { stringValue: 'cc-9' },
-      'enrichment.host.datacenter': { stringValue: 'dc-east' },
-      'enrichment.host.cost_center': { stringValue: 'cc-1' },
-      'enrichment.status': { stringValue: 'complete' },
+      ...KNOWN_ENRICHMENT,
     });
     expect(new Set(resourceKeys).size).toBe(resourceKeys.length);
     expect(resourceSchemaUrl).toBe('https://opentelemetry.io/schemas/1.26.0');
@@ -435,13 +439,7 @@ describe('a JSON log, enriched', () => {
       'service.version': { stringValue: '1.2.3' },
       'deployment.environment.name': { stringValue: 'prod' },
       'cloud.availability_zone': { stringValue: 'zone-a' },
-      'enrichment.service.team': { stringValue: 'payments' },
-      'enrichment.service.owner': { stringValue: 'alice' },
-      'enrichment.service.tier': { stringValue: 'tier-1' },
-      'enrichment.service.cost_center': { stringValue: 'cc-9' },
-      'enrichment.host.datacenter': { stringValue: 'dc-east' },
-      'enrichment.host.cost_center': { stringValue: 'cc-1' },
-      'enrichment.status': { stringValue: 'complete' },
+      ...KNOWN_ENRICHMENT,
     });
   });
 

@@ -76,6 +76,18 @@ export interface EnrichBatchDeps {
 }
 
 /**
+ * The Kafka header that says which attempt at a log an output is, on every output after the first attempt
+ * (the re-enricher's); absent means 1. A header, not only `enrichment.attempt`, because enriched-log v1
+ * (ENRICH_PROVENANCE=false) has no room for it, and the re-enricher reads it without parsing the value.
+ */
+export const ATTEMPT_HEADER = 'enrichment-attempt';
+
+export interface EnrichOptions {
+  /** 1 (enrich's own pass) by default. */
+  attempt?: number;
+}
+
+/**
  * Counts of one handled batch. `logs` = complete + partial + deadLettered, always: a record of an OTLP request
  * counts one log per log record (each is enriched or dead-lettered on its own), any other record one.
  */
@@ -122,6 +134,30 @@ export class EnrichBatch {
    * @throws PublishError when the outputs could not be stored and item failures are not reported.
    */
   async handle(event: KafkaEvent): Promise<KafkaBatchResponse | undefined> {
+    try {
+      await this.enrich(event);
+    } catch (failure) {
+      if (!this.#deps.reportBatchItemFailures) throw failure;
+      const items = allItems(event);
+      // A record whose offset cannot be read cannot be named in a partial response; only failing the whole
+      // invocation is sure to redeliver it (and its dead letter, which may not have been stored).
+      if (items === undefined) throw failure;
+      return { batchItemFailures: items };
+    }
+    return this.#deps.reportBatchItemFailures ? { batchItemFailures: [] } : undefined;
+  }
+
+  /**
+   * The batch enriched and published (metrics and log lines included), and its counts.
+   *
+   * @param options.attempt which attempt at these logs this is (the re-enricher's: ./reenrich/), 1 for
+   *   enrich's own; above 1 every output carries it (ATTEMPT_HEADER, and `enrichment.attempt` in v2 events).
+   * @throws PublishError when the outputs could not be stored (whatever `reportBatchItemFailures` says).
+   * @example
+   * const outcome = await enrichBatch.enrich(event, { attempt: 3 }); // { records, logs, complete, partial, deadLettered }
+   */
+  async enrich(event: KafkaEvent, options: EnrichOptions = {}): Promise<BatchOutcome> {
+    const attempt = options.attempt ?? 1;
     const started = this.#monotonic();
     const { topics, lookup, publisher } = this.#deps;
     const encoding = this.#encoding;
@@ -141,9 +177,10 @@ export class EnrichBatch {
     let deadLettered = 0;
     let complete = 0;
     let partial = 0;
-    /** An output's message, with its record's trace headers. */
+    /** An output's message, with its record's trace headers (and the attempt, after the first). */
     const push = (message: OutgoingMessage, output: Output) => {
-      messages.push(withTrace(message, forwardedTrace(output.record.headers)));
+      const traced = withTrace(message, forwardedTrace(output.record.headers));
+      messages.push(attempt === 1 ? traced : { ...traced, headers: { ...traced.headers, [ATTEMPT_HEADER]: String(attempt) } });
       held.push(output);
     };
     const deadLetter = (record: KafkaEventRecord, failure: DecodeFailure) => {
@@ -236,7 +273,7 @@ export class EnrichBatch {
     const metadata: ResolvedMetadata | undefined = logs.length > 0 ? await lookup.resolve({ ips, hostnames, services }) : undefined;
     if (metadata !== undefined) {
       const latencyMs = Math.round((this.#monotonic() - started) * 1000) / 1000;
-      const merger = new Merger(metadata, enrichedAt, latencyMs, this.#blocks);
+      const merger = new Merger(metadata, enrichedAt, latencyMs, this.#blocks, attempt);
       // The logs of one record follow one another (`accept`): each record's run is grouped on its own.
       for (let start = 0, end = 0; start < logs.length; start = end) {
         const record = sources[start] as KafkaEventRecord;
@@ -340,17 +377,13 @@ export class EnrichBatch {
       breakers: lookup.breakers(),
     });
     const span = partitionSpans(event);
+    const attempted = attempt === 1 ? {} : { attempt };
     if (failure !== undefined) {
-      this.#deps.log.error('could not publish the batch; it will be redelivered', { partitions: span, outputs: messages.length, error: failure });
-      if (!this.#deps.reportBatchItemFailures) throw failure;
-      const items = allItems(event);
-      // A record whose offset cannot be read cannot be named in a partial response; only failing the whole
-      // invocation is sure to redeliver it (and its dead letter, which may not have been stored).
-      if (items === undefined) throw failure;
-      return { batchItemFailures: items };
+      this.#deps.log.error('could not publish the batch; it will be redelivered', { partitions: span, ...attempted, outputs: messages.length, error: failure });
+      throw failure;
     }
-    this.#deps.log.info('batch enriched', { partitions: span, ...outcome, outputs: messages.length, latencyMs: Math.round(latencyMs) });
-    return this.#deps.reportBatchItemFailures ? { batchItemFailures: [] } : undefined;
+    this.#deps.log.info('batch enriched', { partitions: span, ...attempted, ...outcome, outputs: messages.length, latencyMs: Math.round(latencyMs) });
+    return outcome;
   }
 }
 

@@ -101,6 +101,11 @@ export interface Enrichment {
   dropped_attributes: readonly string[];
   enriched_at: string;
   latency_ms: number;
+  /**
+   * Schema v2 only: which attempt at this log this output is, when it is not the first (the re-enricher's,
+   * ./reenrich/); absent on enrich's own outputs. The `enrichment-attempt` header says the same in v1.
+   */
+  attempt?: number;
   /** Schema v2 only. */
   provenance?: Provenance;
 }
@@ -305,14 +310,18 @@ export class Merger {
   /** `metadata.provenanceAt`: the time ages are measured to; undefined writes v1 events. */
   readonly #provenanceAt: number | undefined;
   readonly #version: SchemaVersion;
+  /** Written (v2) when above 1. */
+  readonly #attempt: number;
 
   /**
    * @param blocks the blocks of earlier batches (one cache per EnrichBatch); a new one by default.
+   * @param attempt the attempt at these logs (the re-enricher's are above 1: `enrichment.attempt`, v2 only).
    * @example
    * const merger = new Merger(await lookup.resolve(request), new Date().toISOString(), 1.5, blocks);
    * const { status, json } = merger.serialize(log, record); // v2 (with enrichment.provenance) when the lookup reports provenance
    */
-  constructor(metadata: ResolvedMetadata, enrichedAt: string, latencyMs: number, blocks: BlockCache = new BlockCache()) {
+  constructor(metadata: ResolvedMetadata, enrichedAt: string, latencyMs: number, blocks: BlockCache = new BlockCache(), attempt = 1) {
+    this.#attempt = attempt;
     this.#metadata = metadata;
     this.#blocks = blocks;
     this.#enrichedAt = enrichedAt;
@@ -428,7 +437,7 @@ export class Merger {
 
   /** The enrichment block, in the one key order both paths write. */
   #enrichment(status: EnrichmentStatus, missing: Missing, log: LogEvent): Enrichment {
-    return {
+    const enrichment: Enrichment = {
       status,
       missing,
       derived: log.derived,
@@ -436,6 +445,9 @@ export class Merger {
       enriched_at: this.#enrichedAt,
       latency_ms: this.#latencyMs,
     };
+    // v1 has no room for it (its enrichment takes no other member): the header carries it there.
+    if (this.#attempt > 1 && this.#version === PROVENANCE_SCHEMA_VERSION) enrichment.attempt = this.#attempt;
+    return enrichment;
   }
 
   /** The block's provenance with this batch's ages, made on its first use in the batch (`merge`). */

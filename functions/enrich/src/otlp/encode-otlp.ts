@@ -167,6 +167,8 @@ export const RECORD_MAPPING: readonly MappedAttribute[] = [
   { attribute: 'enrichment.latency_ms', field: 'enrichment.latency_ms', value: (e) => ({ value: { case: 'doubleValue', value: e.enrichment.latency_ms } }) },
   { attribute: 'enrichment.derived', field: 'enrichment.derived', value: (e) => texts(e.enrichment.derived) },
   { attribute: 'enrichment.dropped_attributes', field: 'enrichment.dropped_attributes', value: (e) => texts(e.enrichment.dropped_attributes) },
+  // The re-enricher's attempts after the first (absent on enrich's own outputs, as in the v2 JSON).
+  { attribute: 'enrichment.attempt', field: 'enrichment.attempt', value: (e) => (e.enrichment.attempt === undefined ? undefined : int(e.enrichment.attempt)) },
   { attribute: 'enrichment.source.topic', field: 'source.topic', value: (e) => text(e.source.topic) },
   { attribute: 'enrichment.source.partition', field: 'source.partition', value: (e) => int(e.source.partition) },
   { attribute: 'enrichment.source.offset', field: 'source.offset', value: (e) => int(e.source.offset) },

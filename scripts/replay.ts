@@ -31,17 +31,18 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Consumer, ListOffsetTimestamps, type Message, MessagesStreamModes } from '@platformatic/kafka';
-import { type KafkaEnv, kafkaEnv, readConfig, topicsEnv } from '#shared/config.ts';
+import { kafkaEnv, readConfig, topicsEnv } from '#shared/config.ts';
 import { connectionOptions, resolveBrokers } from '#shared/kafka/connection.ts';
 import type { Log } from '#shared/log-port.ts';
 import { createEnrichDependencies } from '../functions/enrich/dependencies.ts';
+import { KafkaRecordReader } from '../functions/enrich/src/adapters/kafka-record-reader.ts';
 import type { KafkaEventRecord } from '../functions/enrich/src/kafka-event.ts';
 import type { BatchReport, EnrichMetrics } from '../functions/enrich/src/ports.ts';
-import { type Coordinates, checkWhere, plan, REPLAY_SOURCES, type ReplaySource } from '../functions/enrich/src/replay/rebuild.ts';
-import { Tally, coordinatesKey, count } from '../functions/enrich/src/replay/tally.ts';
+import { checkWhere, plan, REPLAY_SOURCES, type ReplaySource } from '../functions/enrich/src/replay/rebuild.ts';
+import { Tally, count } from '../functions/enrich/src/replay/tally.ts';
 import { parseTime } from '../functions/enrich/src/replay/time.ts';
 import { type Condition, parseWhere } from '../functions/enrich/src/replay/where.ts';
-import { kafkaEventOf, type RunnerMessage, toKafkaEvent } from './local/event-source/event.ts';
+import { kafkaEventOf, type RunnerMessage } from '../functions/enrich/src/adapters/poller-event.ts';
 
 export interface ReplayOptions {
   from: ReplaySource;
@@ -175,7 +176,8 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
 
     // 2. Records read back whole from their source topic (rare: truncated letters, logs of OTLP requests).
     if (tally.rereads.size > 0) {
-      for (const result of (await readBack(kafka, [...tally.rereads.values()], bootstrapServers)).values()) {
+      const reader = new KafkaRecordReader(kafka, { groupPrefix: 'replay-read-back-', bootstrapServers });
+      for (const result of (await reader.read([...tally.rereads.values()])).values()) {
         if (typeof result === 'string') count(summary.unrecoverable, result);
         else {
           summary.readBack++;
@@ -276,61 +278,6 @@ async function readRange(consumer: Consumer, topic: string, since: number, until
       await stream.close().catch(() => undefined);
     }
   })();
-}
-
-/**
- * The records at these coordinates, read from their topics (each as the mapping would deliver it), or why
- * not: past the topic's retention, or not there.
- */
-async function readBack(kafka: KafkaEnv, wanted: readonly Coordinates[], bootstrapServers: string): Promise<Map<string, KafkaEventRecord | string>> {
-  const results = new Map<string, KafkaEventRecord | string>();
-  const consumer = new Consumer({ ...(await connectionOptions(kafka, `replay-read-back-${randomUUID()}`)), ...PATIENT, groupId: `replay-${randomUUID()}`, maxWaitTime: 200 });
-  try {
-    for (const topic of new Set(wanted.map((each) => each.topic))) {
-      const ofTopic = wanted.filter((each) => each.topic === topic);
-      let earliest: bigint[];
-      let latest: bigint[];
-      try {
-        earliest = (await consumer.listOffsets({ topics: [topic], timestamp: ListOffsetTimestamps.EARLIEST })).get(topic) ?? [];
-        latest = (await consumer.listOffsets({ topics: [topic], timestamp: ListOffsetTimestamps.LATEST })).get(topic) ?? [];
-      } catch {
-        for (const each of ofTopic) results.set(coordinatesKey(each), `source topic ${topic} not found`);
-        continue;
-      }
-      for (const each of ofTopic) {
-        const offset = BigInt(each.offset);
-        if (offset < (earliest[each.partition] ?? 0n) || offset >= (latest[each.partition] ?? 0n)) {
-          results.set(coordinatesKey(each), `no longer on ${topic} (past its retention)`);
-          continue;
-        }
-        const message = await firstAt(consumer, each);
-        results.set(
-          coordinatesKey(each),
-          message === undefined || message.offset !== offset ? `not on ${topic} at its offset` : (toKafkaEvent([message], bootstrapServers).records[`${topic}-${each.partition}`]?.[0] as KafkaEventRecord),
-        );
-      }
-    }
-  } finally {
-    await consumer.close(true).catch(() => undefined);
-  }
-  return results;
-}
-
-/** The first record at or after these coordinates (undefined when none comes within a few seconds). */
-async function firstAt(consumer: Consumer, at: Coordinates): Promise<RunnerMessage | undefined> {
-  const stream = await consumer.consume({ topics: [at.topic], autocommit: false, mode: MessagesStreamModes.MANUAL, offsets: [{ topic: at.topic, partition: at.partition, offset: BigInt(at.offset) }] });
-  try {
-    return await new Promise<RunnerMessage | undefined>((resolve) => {
-      const timer = setTimeout(() => resolve(undefined), 5000);
-      stream.on('data', (message: Message) => {
-        if (message.partition !== at.partition) return;
-        clearTimeout(timer);
-        resolve(message as unknown as RunnerMessage);
-      });
-    });
-  } finally {
-    await stream.close().catch(() => undefined);
-  }
 }
 
 /** Enrich's own log lines, warnings and errors only (a dead-lettered record, a failed publish), on stderr. */

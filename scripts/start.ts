@@ -6,7 +6,8 @@
  *   3. one environment for the functions, this run's services filled in: each is wired from it
  *      (`create…Dependencies(env)`), never from edits to process.env
  *   4. components: each HTTP function behind the local API Gateway stand-in (`scripts/local/api-gateway/`),
- *      and enrich fed by the local event-source runner (`scripts/local/event-source/`)
+ *      enrich fed by the local event-source runner (`scripts/local/event-source/`), and the re-enricher fed
+ *      by a second runner, on `enriched-logs-partial` with its own consumer group (AWS: a second mapping)
  *
  * Ctrl-C stops the components in reverse order, closes their clients, and stops only the services this run
  * started (a broker or database that was already running is left alone).
@@ -25,6 +26,8 @@ const startEnv = z.object({
   INGEST_PORT: port(8080),
   ENRICH_PORT: port(8081),
   METADATA_PORT: port(8082),
+  /** The re-enricher's health and Prometheus metrics. */
+  REENRICH_PORT: port(8083),
   KAFKA_BROKERS: z.string().min(1).default('127.0.0.1:9092'),
   // Logical database 0 and database log_enrichment: the integration tests use /15 and log_enrichment_test,
   // so a running `npm start` and a test run never see each other's data.
@@ -168,6 +171,7 @@ function components(config: StartConfig, env: NodeJS.ProcessEnv): Component[] {
       return { handler, routes, close: dependencies.close };
     }),
     enrichRunner(config.ENRICH_PORT, functionEnv),
+    reenrichRunner(config.REENRICH_PORT, functionEnv),
   ];
 }
 
@@ -185,6 +189,23 @@ function enrichRunner(port: number, env: NodeJS.ProcessEnv): Component {
         url: enrich.health.url,
         banner: [`enrich    ${enrich.health.url}/health  ${enrich.health.url}/metrics  (runner on raw-logs)`],
         stop: () => enrich.stop(),
+      };
+    },
+  };
+}
+
+/** The re-enrich function fed from the partial topic by a second runner (scripts/local/event-source/reenrich.ts). */
+function reenrichRunner(port: number, env: NodeJS.ProcessEnv): Component {
+  return {
+    name: 'reenrich',
+    async start() {
+      const { startReenrich } = await import('./local/event-source/reenrich.ts');
+      const reenrich = await startReenrich({ port, env });
+      const topic = reenrich.dependencies.enrich.config.PARTIAL_TOPIC;
+      return {
+        url: reenrich.health.url,
+        banner: [`reenrich  ${reenrich.health.url}/health  ${reenrich.health.url}/metrics  (runner on ${topic})`],
+        stop: () => reenrich.stop(),
       };
     },
   };

@@ -111,7 +111,7 @@ export function topSelf(profile: CpuProfile, limit: number): Share[] {
  * Frames that only say "Kafka client" or "Node internals" count when nothing more specific is on the stack.
  */
 const AREAS: readonly { area: string; test: (url: string, fn: string) => boolean }[] = [
-  { area: 'runner: build the event (base64, headers)', test: (url) => url.includes('/event-source/event.ts') },
+  { area: 'runner: build the event (base64, headers)', test: (url) => url.includes('/adapters/poller-event.ts') },
   { area: 'runner: lanes, commits, bookkeeping', test: (url) => /\/event-source\/(lanes|runner|commits|offsets|stats)\.ts$/.test(url) },
   { area: 'publisher (encode, group commit)', test: (url) => url.includes('/shared/src/kafka/publisher.ts') },
   { area: 'kafka client: produce', test: (url) => /@platformatic\/kafka\/dist\/(apis|clients)\/producer\//.test(url) },

@@ -76,6 +76,30 @@ export const enrichEnv = z.object({
 });
 export type EnrichEnv = z.infer<typeof enrichEnv>;
 
+/**
+ * The re-enricher's policy (functions/enrich/src/reenrich/): it reads `enriched-logs-partial` and enriches a
+ * partial log again once the sources answer. Attempts count enrich's own first pass as 1: with the defaults,
+ * a log is tried again after 1 s, 2 s, 4 s … then every 10 min, 24 times in all, which covers an outage of
+ * about 2¾ hours; past its attempts or its age, it is counted and left on the partial topic (`npm run replay`
+ * takes it from there).
+ */
+export const reenrichEnv = z.object({
+  /** Attempts in all, enrich's first one included; a log that has had them is left (counted `exhausted`). */
+  REENRICH_MAX_ATTEMPTS: positiveInt(25),
+  /** A log received longer ago than this is left (counted `exhausted`), whatever its attempts. */
+  REENRICH_MAX_AGE_MS: positiveInt(24 * 60 * 60 * 1000),
+  /** Wait after attempt n before attempt n + 1: REENRICH_BACKOFF_MS × 2^(n−1), at most REENRICH_BACKOFF_MAX_MS, from that attempt's enriched_at. */
+  REENRICH_BACKOFF_MS: positiveInt(1_000),
+  REENRICH_BACKOFF_MAX_MS: positiveInt(10 * 60 * 1000),
+  /**
+   * How long one invocation waits for its logs to be due and its breakers to let calls through (on Lambda,
+   * also bounded by the time the invocation has left, less a margin). Logs not due by then are handed back
+   * to the event source (a partial batch response, or a failed invocation) and come again.
+   */
+  REENRICH_MAX_WAIT_MS: positiveInt(60_000),
+});
+export type ReenrichEnv = z.infer<typeof reenrichEnv>;
+
 // postgresEnv carries a refinement, which zod does not let `.extend()` keep: intersect instead.
 export const enrichConfig = topicsEnv.and(redisEnv).and(postgresEnv).and(enrichEnv);
 export type EnrichConfig = z.infer<typeof enrichConfig>;
@@ -86,4 +110,12 @@ export type EnrichConfig = z.infer<typeof enrichConfig>;
  */
 export function readEnrichConfig(env?: NodeJS.ProcessEnv): EnrichConfig {
   return readConfig(enrichConfig, env);
+}
+
+/**
+ * @example
+ * const policy = readReenrichConfig(process.env); // throws ConfigError naming every bad variable
+ */
+export function readReenrichConfig(env?: NodeJS.ProcessEnv): ReenrichEnv {
+  return readConfig(reenrichEnv, env);
 }

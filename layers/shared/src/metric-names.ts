@@ -21,6 +21,9 @@ export const METRIC = {
   /** Dimension `breaker` = redis | postgres; value 0 closed, 1 half-open, 2 open. */
   circuitBreakerState: 'CircuitBreakerState',
   enrichPublishFailures: 'EnrichPublishFailures',
+  // re-enrich (records of enriched-logs-partial): dimension `outcome` = reenriched | settled | exhausted |
+  // unreadable | unrecoverable | deferred (functions/enrich/src/reenrich/reenrich-batch.ts, ReenrichReport)
+  reenrichRecords: 'ReenrichRecords',
   // metadata
   cacheInvalidationFailures: 'CacheInvalidationFailures',
 } as const;

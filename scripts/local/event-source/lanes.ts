@@ -17,7 +17,7 @@ import type { Log } from '#shared/log-port.ts';
 import type { EnrichFunction } from '../../../functions/enrich/src/enrich-handler.ts';
 import type { KafkaBatchResponse, KafkaEvent } from '../../../functions/enrich/src/kafka-event.ts';
 import { nextBatch } from './batching.ts';
-import { type RunnerMessage, toKafkaEvent } from './event.ts';
+import { type RunnerMessage, toKafkaEvent } from '../../../functions/enrich/src/adapters/poller-event.ts';
 import { committable, PartitionProgress } from './offsets.ts';
 import type { RunnerStats } from './stats.ts';
 

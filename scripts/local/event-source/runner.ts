@@ -45,7 +45,7 @@ import { type Lane, Lanes } from './lanes.ts';
 import { diffAssignment, partitionsOf } from './offsets.ts';
 import { newRunnerStats, type RunnerStats } from './stats.ts';
 
-export { toKafkaEvent } from './event.ts';
+export { toKafkaEvent } from '../../../functions/enrich/src/adapters/poller-event.ts';
 export type { RunnerStats } from './stats.ts';
 
 export interface EnrichRunnerOptions {
@@ -66,6 +66,8 @@ export interface EnrichRunnerOptions {
   /** A ready enrich function; when absent, the runner builds its own dependencies (with Prometheus metrics). */
   enrich?: EnrichFunction;
   metrics?: PrometheusEnrichMetrics;
+  /** The dependencies behind a given `enrich` function, for GET /health (their breakers and caches); never closed by the runner. */
+  dependencies?: EnrichDependencies;
   /** The runner's own log (assignments, retries, recovery); default the Powertools logger. */
   log?: Log;
 }
@@ -73,7 +75,7 @@ export interface EnrichRunnerOptions {
 export interface EnrichRunner {
   stop(): Promise<void>;
   readonly stats: RunnerStats;
-  /** The dependencies the runner built (absent when an enrich function was given). */
+  /** The dependencies the runner built, or those given with its enrich function (absent when none were). */
   readonly dependencies: EnrichDependencies | undefined;
   readonly metrics: PrometheusEnrichMetrics;
   /** Records behind the end of each assigned partition (`<topic>-<partition>` → lag). */
@@ -103,11 +105,13 @@ export async function startEnrichRunner(options: EnrichRunnerOptions = {}): Prom
   const retryInitialMs = options.retryInitialMs ?? 100;
   const retryMaxMs = options.retryMaxMs ?? 5_000;
   const metrics = options.metrics ?? new PrometheusEnrichMetrics();
-  const dependencies =
+  // Closed by the runner only when it built them; given ones belong to the caller.
+  const built =
     options.enrich === undefined
       ? createEnrichDependencies(env, { metrics, ...(options.publisher === undefined ? {} : { publisher: options.publisher }) })
       : undefined;
-  const enrich = options.enrich ?? (dependencies as EnrichDependencies).enrich;
+  const dependencies = built ?? options.dependencies;
+  const enrich = options.enrich ?? (built as EnrichDependencies).enrich;
   const bootstrapServers = (await resolveBrokers(kafka)).join(',');
 
   const consumer = new Consumer({
@@ -298,7 +302,7 @@ export async function startEnrichRunner(options: EnrichRunnerOptions = {}): Prom
     consumer.off('consumer:group:join', onAssignment);
     consumer.off('consumer:group:rebalance', onRebalance);
     await consumer.close(true).catch(() => undefined);
-    await dependencies?.close();
+    await built?.close();
     throw error;
   }
 
@@ -318,7 +322,7 @@ export async function startEnrichRunner(options: EnrichRunnerOptions = {}): Prom
       consumer.off('consumer:group:rebalance', onRebalance);
       await stream?.close().catch(() => undefined);
       await consumer.close(true).catch(() => undefined);
-      await dependencies?.close();
+      await built?.close();
     },
     assignedPartitions() {
       return lanes.partitions().sort((a, b) => a - b).map((partition) => `${topic}-${partition}`);

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { Producer } from '@platformatic/kafka';
 import { connectionOptions } from '#shared/kafka/connection.ts';
-import type { BuiltKafkaEvent } from '../../../scripts/local/event-source/event.ts';
+import type { BuiltKafkaEvent } from '../../../functions/enrich/src/adapters/poller-event.ts';
 import { type EnrichRunner, startEnrichRunner } from '../../../scripts/local/event-source/runner.ts';
 import { CommitWatcher } from './runner-support.ts';
 import { deleteTopics, enrichTestEnv, eventually, kafka, type Topics, throwawayTopics } from './support.ts';

@@ -10,7 +10,7 @@ import { jest } from '@jest/globals';
 import { Consumer, Producer } from '@platformatic/kafka';
 import { connectionOptions } from '#shared/kafka/connection.ts';
 import { type EnrichRunner, startEnrichRunner } from '../../../scripts/local/event-source/runner.ts';
-import type { BuiltKafkaEvent } from '../../../scripts/local/event-source/event.ts';
+import type { BuiltKafkaEvent } from '../../../functions/enrich/src/adapters/poller-event.ts';
 import { CommitWatcher } from './runner-support.ts';
 import { deleteTopics, enrichTestEnv, eventually, kafka, type Topics, throwawayTopics } from './support.ts';
 

@@ -13,7 +13,7 @@ import { EnrichBatch } from '../../../functions/enrich/src/enrich-batch.ts';
 import { createEnrichFunction } from '../../../functions/enrich/src/enrich-handler.ts';
 import type { KafkaEvent, KafkaEventRecord } from '../../../functions/enrich/src/kafka-event.ts';
 import type { OutputEncoding } from '../../../functions/enrich/src/otlp/types.ts';
-import { kafkaEventOf } from '../../../scripts/local/event-source/event.ts';
+import { kafkaEventOf } from '../../../functions/enrich/src/adapters/poller-event.ts';
 import { TieredMetadataLookup } from '../../../functions/enrich/src/tiered-lookup.ts';
 import type {
   BatchReport,

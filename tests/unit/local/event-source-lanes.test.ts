@@ -7,7 +7,7 @@
 import type { MessagesStream } from '@platformatic/kafka';
 import { silentLog } from '#shared/log-port.ts';
 import type { KafkaBatchResponse } from '../../../functions/enrich/src/kafka-event.ts';
-import type { BuiltKafkaEvent } from '../../../scripts/local/event-source/event.ts';
+import type { BuiltKafkaEvent } from '../../../functions/enrich/src/adapters/poller-event.ts';
 import { Lanes } from '../../../scripts/local/event-source/lanes.ts';
 import { newRunnerStats } from '../../../scripts/local/event-source/stats.ts';
 import { eventually } from '../../support/eventually.ts';

@@ -2,7 +2,7 @@
  * The event the local runner builds must be the one the AWS poller sends, so that local runs exercise the
  * enrich function's real decoding path: signed header bytes, base64 key and value, records grouped per partition.
  */
-import { toKafkaEvent } from '../../../scripts/local/event-source/event.ts';
+import { toKafkaEvent } from '../../../functions/enrich/src/adapters/poller-event.ts';
 import { checkRecord, decodeHeaders, KafkaEvent, MalformedRecord } from '../../../functions/enrich/src/kafka-event.ts';
 import { message } from './messages.ts';
 

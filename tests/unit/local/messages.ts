@@ -1,5 +1,5 @@
 /** A typed factory for the records the runner's consumer stream delivers (no broker involved). */
-import type { RunnerMessage } from '../../../scripts/local/event-source/event.ts';
+import type { RunnerMessage } from '../../../functions/enrich/src/adapters/poller-event.ts';
 
 export interface MessageParts {
   topic?: string;

@@ -6,6 +6,7 @@
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { METRIC } from '#shared/metric-names.ts';
 import type { BatchReport, BreakerStateName, EnrichMetrics } from '../ports.ts';
+import { REENRICH_OUTCOMES, type ReenrichMetrics, type ReenrichReport } from '../reenrich/reenrich-batch.ts';
 
 export const BREAKER_STATE_VALUE: Record<BreakerStateName, number> = { closed: 0, halfOpen: 1, open: 2 };
 
@@ -40,6 +41,27 @@ export class PowertoolsEnrichMetrics implements EnrichMetrics {
       const single = metrics.singleMetric();
       single.addDimension('breaker', breaker.name);
       single.addMetric(METRIC.circuitBreakerState, MetricUnit.Count, BREAKER_STATE_VALUE[breaker.state]);
+    }
+  }
+}
+
+/**
+ * The re-enricher's counts: one `ReenrichRecords` per outcome (dimension `outcome`), zeros included, so a
+ * dashboard sums them to what was read. Its logs' outcomes are enrich's own metrics (`batch`), under the
+ * re-enrich function's service.
+ */
+export class PowertoolsReenrichMetrics implements ReenrichMetrics {
+  readonly #metrics: Metrics;
+
+  constructor(metrics: Metrics) {
+    this.#metrics = metrics;
+  }
+
+  reenrich(report: ReenrichReport): void {
+    for (const outcome of REENRICH_OUTCOMES) {
+      const single = this.#metrics.singleMetric();
+      single.addDimension('outcome', outcome);
+      single.addMetric(METRIC.reenrichRecords, MetricUnit.Count, report[outcome]);
     }
   }
 }

@@ -5,6 +5,7 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { BatchReport, EnrichMetrics } from '../ports.ts';
+import { REENRICH_OUTCOMES, type ReenrichMetrics, type ReenrichReport } from '../reenrich/reenrich-batch.ts';
 import { BREAKER_STATE_VALUE } from './powertools-metrics.ts';
 
 export class PrometheusEnrichMetrics implements EnrichMetrics {
@@ -76,5 +77,19 @@ export class CompositeEnrichMetrics implements EnrichMetrics {
   }
   batch(report: BatchReport): void {
     for (const sink of this.#sinks) sink.batch(report);
+  }
+}
+
+/** The re-enricher's counts (`reenrich_records_total{outcome}`), beside enrich's own on the same registry. */
+export class PrometheusReenrichMetrics implements ReenrichMetrics {
+  readonly #records: Counter<'outcome'>;
+
+  constructor(registry: Registry) {
+    this.#records = new Counter({ name: 'reenrich_records_total', help: 'Records of the partial topic the re-enricher read, by outcome', labelNames: ['outcome'], registers: [registry] });
+    for (const outcome of REENRICH_OUTCOMES) this.#records.inc({ outcome }, 0);
+  }
+
+  reenrich(report: ReenrichReport): void {
+    for (const outcome of REENRICH_OUTCOMES) this.#records.inc({ outcome }, report[outcome]);
   }
 }

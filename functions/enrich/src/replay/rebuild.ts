@@ -121,7 +121,7 @@ export function fromOtlpPartial(request: ExportLogsServiceRequest, where: readon
 }
 
 /** The request of an OTLP partial (by its content-type, or JSON with `resourceLogs`); undefined for our JSON. */
-function otlpRequestOf(message: ReadRecord): ExportLogsServiceRequest | undefined {
+export function otlpRequestOf(message: ReadRecord): ExportLogsServiceRequest | undefined {
   const contentType = header(message, 'content-type')?.toString('latin1').split(';')[0]?.trim().toLowerCase();
   if (message.value === null || message.value === undefined) return undefined;
   try {
@@ -136,14 +136,16 @@ function otlpRequestOf(message: ReadRecord): ExportLogsServiceRequest | undefine
   }
 }
 
-function scalar(value: AnyValue | undefined): string | number | undefined {
+/** A string or integer attribute value (an int64 as a number); undefined for any other. */
+export function scalar(value: AnyValue | undefined): string | number | undefined {
   const inner = value?.value;
   if (inner?.case === 'stringValue') return inner.value;
   if (inner?.case === 'intValue') return Number(inner.value);
   return undefined;
 }
 
-function kvlist(value: AnyValue | undefined): Record<string, unknown> {
+/** A kvlist attribute value as an object of its scalars (`enrichment.missing`: field → reason). */
+export function kvlist(value: AnyValue | undefined): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (value?.value.case !== 'kvlistValue') return out;
   for (const each of value.value.value.values as KeyValue[]) out[each.key] = scalar(each.value);

@@ -1,12 +1,14 @@
 /**
  * The Grafana dashboards query only series that exist: the AWS dashboard the series observability/
- * cloudwatch-exporter.yml makes the exporter produce, the local dashboard the metrics the enrich runner's registry
- * serves. Prometheus scrapes both sources, and Grafana loads both dashboards.
+ * cloudwatch-exporter.yml makes the exporter produce, the local dashboard the metrics the registry behind each
+ * local scrape job serves (the enrich runner's, the re-enricher's). Prometheus scrapes all of them, and Grafana
+ * loads both dashboards.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Registry } from 'prom-client';
 import { parse } from 'yaml';
-import { PrometheusEnrichMetrics } from '../../../functions/enrich/src/adapters/prometheus-metrics.ts';
+import { PrometheusEnrichMetrics, PrometheusReenrichMetrics } from '../../../functions/enrich/src/adapters/prometheus-metrics.ts';
 import { ESM_METRIC } from '../../../infra/cdk/lib/observability.ts';
 import { REPO_ROOT } from '../../../infra/cdk/lib/paths.ts';
 import { METRIC } from '../../../layers/shared/src/metric-names.ts';
@@ -59,6 +61,39 @@ const EXPORTER_SELF: [string, string[]][] = [
   ['up', []],
   ['scrape_duration_seconds', []],
 ];
+
+/**
+ * The registry behind each local scrape job of prometheus.yml, built as its runner builds it
+ * (scripts/local/event-source/index.ts, reenrich.ts); the consumer lag gets a sample as the runner gives it one
+ * per partition, so that its labels show.
+ */
+const LOCAL_REGISTRIES: Record<string, () => Registry> = {
+  'enrich-local': () => {
+    const metrics = new PrometheusEnrichMetrics();
+    metrics.consumerLag.set({ topic: 'raw-logs', partition: '0' }, 0);
+    return metrics.registry;
+  },
+  // The re-enricher runs enrich's use case: enrich's metric names and its own, on one registry.
+  'reenrich-local': () => {
+    const metrics = new PrometheusEnrichMetrics(new Registry());
+    metrics.consumerLag.set({ topic: 'enriched-logs-partial', partition: '0' }, 0);
+    new PrometheusReenrichMetrics(metrics.registry);
+    return metrics.registry;
+  },
+};
+
+/** The series a registry's /metrics serves, name → label names (histograms as _bucket, _sum and _count). */
+async function servedSeries(registry: Registry): Promise<Map<string, string[]>> {
+  const series = new Map<string, string[]>();
+  for (const { name, values } of await registry.getMetricsAsJSON()) {
+    // Histogram samples carry their exposed name (metricName), which the type does not declare.
+    for (const value of values as { metricName?: string; labels: Record<string, unknown> }[]) {
+      const exposed = value.metricName ?? name;
+      series.set(exposed, [...new Set([...(series.get(exposed) ?? []), ...Object.keys(value.labels)])]);
+    }
+  }
+  return series;
+}
 
 /** Metric names and label problems of a dashboard against the series that exist, one line per problem. */
 function unknownNames(dashboard: Dashboard, series: Map<string, string[]>, extraLabels: string[]): string[] {
@@ -123,12 +158,12 @@ describe('reading PromQL', () => {
   it('finds metric names, matcher labels and grouping labels, not functions, keywords or strings', () => {
     // Act
     const names = promqlNames(
-      'sum by (tier) (rate(cache_hits_total{tier!="memory",name=~"a|b"}[5m])) / on (tier) group_left sum(x_total offset 5m) or vector(0) > bool 1e3',
+      'sum by (tier) (rate(cache_hits_total{tier!="memory",name=~"a|b",job="enrich-local"}[5m])) / on (tier) group_left sum(x_total offset 5m) or vector(0) > bool 1e3',
     );
     // Assess
     expect(names.selectors).toEqual([
-      { metric: 'cache_hits_total', labels: ['tier', 'name'] },
-      { metric: 'x_total', labels: [] },
+      { metric: 'cache_hits_total', labels: ['tier', 'name', 'job'], equal: { job: 'enrich-local' } },
+      { metric: 'x_total', labels: [], equal: {} },
     ]);
     expect(names.groupingLabels).toEqual(['tier', 'tier']); // by (tier), on (tier)
   });
@@ -142,6 +177,22 @@ describe('the AWS dashboard', () => {
 
   it('queries only series the CloudWatch exporter configuration produces, with their labels', () => {
     expect(unknownNames(awsDashboard, series, extraLabels)).toEqual([]);
+  });
+
+  it('pins each EMF series to a service the exporter selects for that metric', () => {
+    // Prepare: a series name exists once any service exports it; {service="reenrich"} must be selected too.
+    const services = new Map(
+      exporterConfig.metrics.flatMap((rule) => [...exportedSeries(rule).keys()].map((name) => [name, rule.aws_dimension_select?.service ?? []])),
+    );
+    // Act
+    const problems = dashboardQueries(awsDashboard).flatMap(({ panel, expr }) =>
+      promqlNames(expr)
+        .selectors.filter(({ metric }) => metric.startsWith('logenrichment_'))
+        .filter(({ metric, equal }) => !(services.get(metric) ?? []).includes(equal.service ?? ''))
+        .map(({ metric, equal }) => `${panel}: ${metric}{service="${equal.service ?? ''}"}`),
+    );
+    // Assess
+    expect(problems).toEqual([]);
   });
 
   it('charts every EMF metric of #shared/metric-names.ts but the ingest rejections', () => {
@@ -228,17 +279,26 @@ describe('the CloudWatch exporter configuration', () => {
 });
 
 describe('the local dashboard', () => {
-  it('queries only metrics the enrich runner registry serves', async () => {
-    // Prepare: the registry the runner's /metrics serves; histograms expose _bucket, _sum and _count.
-    const registered = await new PrometheusEnrichMetrics().registry.getMetricsAsJSON();
-    const series = new Map<string, string[]>();
-    for (const { name, type } of registered) {
-      const names = String(type) === 'histogram' ? [`${name}_bucket`, `${name}_sum`, `${name}_count`] : [name];
-      for (const exposed of names) series.set(exposed, []);
-    }
+  /** Its queries by the one local job all their selectors pin (`job="…"`); `undefined` for any other. */
+  const byJob = Map.groupBy(dashboardQueries(localDashboard), ({ expr }) => {
+    const jobs = new Set(promqlNames(expr).selectors.map(({ equal }) => equal.job));
+    const [only] = jobs;
+    return jobs.size === 1 && only !== undefined && only in LOCAL_REGISTRIES ? only : undefined;
+  });
+
+  it('pins every selector of a query to the same local job, as two runners serve the same enrich names', () => {
+    expect(byJob.get(undefined) ?? []).toEqual([]);
+  });
+
+  it.each(Object.keys(LOCAL_REGISTRIES))('queries of job %s name only metrics its registry serves, with their labels', async (name) => {
+    // Prepare
+    const series = await servedSeries(LOCAL_REGISTRIES[name]?.() ?? new Registry());
+    const queries = byJob.get(name) ?? [];
+    const asDashboard: Dashboard = { ...localDashboard, panels: queries.map(({ panel, expr }) => ({ title: panel, type: 'timeseries', targets: [{ expr }] })) };
     // Act
-    const problems = unknownNames(localDashboard, series, ['job', 'instance', 'runtime', 'tier', 'name', 'le', 'topic', 'partition']);
+    const problems = unknownNames(asDashboard, series, targetLabels(job(name)));
     // Assess
+    expect(queries.length).toBeGreaterThan(0);
     expect(problems).toEqual([]);
   });
 });
@@ -248,9 +308,17 @@ describe('Prometheus', () => {
     expect(job('enrich-local')?.static_configs?.flatMap((group) => group.targets)).toEqual(
       expect.arrayContaining(['127.0.0.1:8081', 'host.docker.internal:8081']),
     );
+    expect(job('reenrich-local')?.static_configs?.flatMap((group) => group.targets)).toEqual(
+      expect.arrayContaining(['127.0.0.1:8083', 'host.docker.internal:8083']),
+    );
     expect(job('cloudwatch')?.static_configs?.flatMap((group) => group.targets)).toEqual(
       expect.arrayContaining(['127.0.0.1:9106', 'cloudwatch-exporter:9106']),
     );
+  });
+
+  it('has a registry above for every local job, so each job\'s queries are checked', () => {
+    const local = prometheus.scrape_configs.filter((config) => config.static_configs?.some((group) => group.labels?.runtime === 'local'));
+    expect(local.map((config) => config.job_name).sort()).toEqual(Object.keys(LOCAL_REGISTRIES).sort());
   });
 
   it('scrapes the exporter at most once a minute, within the interval', () => {

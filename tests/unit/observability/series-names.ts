@@ -90,6 +90,8 @@ export function exporterSeries(config: ExporterConfig): Map<string, string[]> {
 export interface Selector {
   readonly metric: string;
   readonly labels: string[];
+  /** The values its `=` matchers pin (`{job="enrich-local"}` → `{ job: 'enrich-local' }`), as written. */
+  readonly equal: Record<string, string>;
 }
 
 export interface ExpressionNames {
@@ -103,34 +105,40 @@ const IDENTIFIER = /(?<![\w.:])[a-zA-Z_:][a-zA-Z0-9_:]*/g;
 
 /**
  * The metric names and label names a PromQL expression uses. A small scanner, enough for dashboard queries:
- * strings and range selectors are dropped, `name{matchers}` and grouping clauses are read, and any identifier
- * left that is neither a keyword nor a function call is a metric name.
+ * strings are set aside (kept for the values of `=` matchers), range selectors dropped, `name{matchers}` and
+ * grouping clauses read, and any identifier left that is neither a keyword nor a function call is a metric name.
  *
  * @example
- * promqlNames('sum by (tier) (rate(cache_hits_total{tier!="memory"}[5m]))')
- * // { selectors: [{ metric: 'cache_hits_total', labels: ['tier'] }], groupingLabels: ['tier'] }
+ * promqlNames('sum by (tier) (rate(cache_hits_total{job="enrich-local",tier!="memory"}[5m]))')
+ * // { selectors: [{ metric: 'cache_hits_total', labels: ['job', 'tier'], equal: { job: 'enrich-local' } }],
+ * //   groupingLabels: ['tier'] }
  */
 export function promqlNames(expression: string): ExpressionNames {
   const selectors: Selector[] = [];
   const groupingLabels: string[] = [];
+  // Strings become numbered placeholders, so that nothing inside one is read as a name and `=` matchers can
+  // still give their value back.
+  const strings: string[] = [];
   let rest = expression
-    .replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`/g, '""')
+    .replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`/g, (literal) => `"${strings.push(literal.slice(1, -1)) - 1}"`)
     .replace(/\[[^\]]*\]/g, ' ');
   rest = rest.replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)/g, (_match, _keyword, labels: string) => {
     groupingLabels.push(...labels.split(',').map((label) => label.trim()).filter((label) => label !== ''));
     return ' ';
   });
   rest = rest.replace(/([a-zA-Z_:][a-zA-Z0-9_:]*)?\s*\{([^}]*)\}/g, (_match, metric: string | undefined, matchers: string) => {
-    const labels = [...matchers.matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)/g)].map((found) => found[1] ?? '');
+    const found = [...matchers.matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"(\d+)"/g)];
+    const labels = found.map((matcher) => matcher[1] ?? '');
+    const equal = Object.fromEntries(found.filter((matcher) => matcher[2] === '=').map((matcher) => [matcher[1] ?? '', strings[Number(matcher[3])] ?? '']));
     if (metric === undefined) throw new Error(`selector without a metric name in ${expression}`);
-    selectors.push({ metric, labels });
+    selectors.push({ metric, labels, equal });
     return ' ';
   });
   for (const found of rest.matchAll(IDENTIFIER)) {
     const name = found[0];
     const after = rest.slice((found.index ?? 0) + name.length);
     if (KEYWORDS.has(name.toLowerCase()) || /^\s*\(/.test(after)) continue;
-    selectors.push({ metric: name, labels: [] });
+    selectors.push({ metric: name, labels: [], equal: {} });
   }
   return { selectors, groupingLabels };
 }

@@ -6,7 +6,8 @@
  * outputs go to the normal complete, partial and dead-letter topics, through the same publisher, lookups and
  * breakers. What each record becomes is decided by functions/enrich/src/replay/rebuild.ts: every record is
  * presented at its ORIGINAL raw-logs coordinates, so the event ids (and output keys) are those of the first
- * run, however often the replay runs.
+ * run, however often the replay runs. A partial's outputs are its log's next attempt (one above the partial's,
+ * functions/enrich/src/reenrich/policy.ts), so downstream the replay wins over the partial it mends.
  *
  * The range: per partition, from the first record whose timestamp is at or after `--since` to the first at or
  * after `--until` (exclusive; default: the end of the partition when the replay starts), found with Kafka's
@@ -38,8 +39,9 @@ import { createEnrichDependencies } from '../functions/enrich/dependencies.ts';
 import { KafkaRecordReader } from '../functions/enrich/src/adapters/kafka-record-reader.ts';
 import type { KafkaEventRecord } from '../functions/enrich/src/kafka-event.ts';
 import type { BatchReport, EnrichMetrics } from '../functions/enrich/src/ports.ts';
-import { checkWhere, plan, REPLAY_SOURCES, type ReplaySource } from '../functions/enrich/src/replay/rebuild.ts';
-import { Tally, count } from '../functions/enrich/src/replay/tally.ts';
+import { checkWhere, plan, type ReadRecord, REPLAY_SOURCES, type ReplaySource } from '../functions/enrich/src/replay/rebuild.ts';
+import { Tally, coordinatesKey, count } from '../functions/enrich/src/replay/tally.ts';
+import { factsOf } from '../functions/enrich/src/reenrich/policy.ts';
 import { parseTime } from '../functions/enrich/src/replay/time.ts';
 import { type Condition, parseWhere } from '../functions/enrich/src/replay/where.ts';
 import { kafkaEventOf, type RunnerMessage } from '../functions/enrich/src/adapters/poller-event.ts';
@@ -141,26 +143,46 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
     },
   };
   const dependencies = summary.dryRun ? undefined : createEnrichDependencies(env, { metrics: counts, log: stderrLog });
-  let pending: KafkaEventRecord[] = [];
-  /** Sends the records gathered so far through enrich (in a dry run: counts them). */
+  /** Records to send, each with the attempt its outputs are (a partial's next one; 1 for the other sources). */
+  let pending: { record: KafkaEventRecord; attempt: number }[] = [];
+  /** Sends the records gathered so far through enrich, one call per attempt number (in a dry run: counts them). */
   const flush = async () => {
     if (pending.length === 0) return;
     const batch = pending;
     pending = [];
     summary.records += batch.length;
     if (dependencies === undefined) return;
-    const response = await dependencies.enrichBatch.handle(kafkaEventOf(batch, bootstrapServers));
-    if (response !== undefined && response.batchItemFailures.length > 0) throw new Error(`could not publish ${response.batchItemFailures.length} records of a batch`);
+    for (const attempt of new Set(batch.map((each) => each.attempt))) {
+      // Throws when the outputs could not be published: the replay stops there (it is idempotent).
+      await dependencies.enrichBatch.enrich(
+        kafkaEventOf(
+          batch.filter((each) => each.attempt === attempt).map((each) => each.record),
+          bootstrapServers,
+        ),
+        { attempt },
+      );
+    }
     print(`replay: enriched ${summary.records} records: complete ${summary.complete}, partial ${summary.partial}, dead-lettered ${summary.deadLettered}`);
   };
+  /** The attempt of a read-back record, by its coordinates: the highest of the partials that asked for it. */
+  const rereadAttempts = new Map<string, number>();
   try {
     // 1. The range, read, matched and sent batch by batch as it is read.
     const consumer = new Consumer({ ...(await connectionOptions(kafka, `replay-${randomUUID()}`)), ...PATIENT, groupId: `replay-${randomUUID()}`, maxWaitTime: 200 });
     try {
       for await (const message of await readRange(consumer, topic, options.since, options.until, options.idleMs ?? 10_000)) {
         const headers = message.headerEntries.map(([name, value]) => [name.toString('utf8'), value ?? undefined] as const);
-        for (const record of tally.add(plan(options.from, { value: message.value, headers }, options.where ?? []))) {
-          pending.push(record);
+        const read = { value: message.value, headers };
+        const plans = plan(options.from, read, options.where ?? []);
+        // A replayed partial is its log's next attempt (README "Re-enrichment": downstream, the latest attempt wins).
+        const attempt = options.from === 'partial' ? nextAttempt(read) : 1;
+        for (const each of plans) {
+          if (each.kind !== 'reread') continue;
+          const key = coordinatesKey(each.source);
+          rereadAttempts.set(key, Math.max(attempt, rereadAttempts.get(key) ?? 1));
+        }
+        for (const record of tally.add(plans)) {
+          pending.push({ record, attempt });
           if (pending.length >= batchSize) await flush();
         }
         summary.read = tally.read;
@@ -177,11 +199,11 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
     // 2. Records read back whole from their source topic (rare: truncated letters, logs of OTLP requests).
     if (tally.rereads.size > 0) {
       const reader = new KafkaRecordReader(kafka, { groupPrefix: 'replay-read-back-', bootstrapServers });
-      for (const result of (await reader.read([...tally.rereads.values()])).values()) {
+      for (const [key, result] of await reader.read([...tally.rereads.values()])) {
         if (typeof result === 'string') count(summary.unrecoverable, result);
         else {
           summary.readBack++;
-          pending.push(result);
+          pending.push({ record: result, attempt: rereadAttempts.get(key) ?? 1 });
           if (pending.length >= batchSize) await flush();
         }
       }
@@ -192,6 +214,12 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
   }
   if (summary.dryRun) print(`replay: dry run, ${summary.records} records would be enriched again; nothing published`);
   return summary;
+}
+
+/** The attempt a replayed partial's outputs are: the one after its own (1 when it cannot be read). */
+function nextAttempt(message: ReadRecord): number {
+  const facts = factsOf(message);
+  return typeof facts === 'string' ? 1 : facts.attempt + 1;
 }
 
 /** The summary as the CLI prints it. */

@@ -8,7 +8,7 @@
 import { kafkaEnv, readConfig } from '#shared/config.ts';
 import { logger, metrics as powertoolsMetrics } from '#shared/observability.ts';
 import { readReenrichConfig, type ReenrichEnv } from './config.ts';
-import { createEnrichDependencies, type EnrichDependencies, type EnrichOverrides } from './dependencies.ts';
+import { BREAKER_NAMES, createEnrichDependencies, type EnrichDependencies, type EnrichOverrides } from './dependencies.ts';
 import { KafkaRecordReader } from './src/adapters/kafka-record-reader.ts';
 import { PowertoolsReenrichMetrics } from './src/adapters/powertools-metrics.ts';
 import { parseKafkaEvent } from './src/enrich-handler.ts';
@@ -47,8 +47,10 @@ export function createReenrichDependencies(env: NodeJS.ProcessEnv, overrides: Re
   const reenrichBatch = new ReenrichBatch({
     enrichBatch: enrich.enrichBatch,
     reader: overrides.reader ?? new KafkaRecordReader(readConfig(kafkaEnv, env), { groupPrefix: 'reenrich-read-back-' }),
-    // A half-open breaker takes the attempt as its probe: only an open one makes the batch wait.
-    gate: { ready: () => enrich.lookup.breakers().every((breaker) => breaker.state !== 'open') },
+    // PostgreSQL is the source of truth; Redis only a cache in front of it (with Redis down, lookups go to
+    // PostgreSQL and logs come out complete). A half-open breaker takes the attempt as its probe: only an
+    // open one makes the batch wait.
+    gate: { ready: () => enrich.lookup.breakers().every((breaker) => breaker.name !== BREAKER_NAMES.postgres || breaker.state !== 'open') },
     metrics: overrides.reenrichMetrics ?? new PowertoolsReenrichMetrics(powertoolsMetrics),
     log: overrides.log ?? logger,
     policy: {

@@ -9,7 +9,8 @@
  *
  * Waiting: one invocation waits at most its budget (REENRICH_MAX_WAIT_MS, on Lambda also the time it has
  * left, less a margin) for its records to come due and, once they are, for the sources to take calls again
- * (no circuit breaker open: `SourceGate`; a half-open breaker lets the attempt through as its probe). A
+ * (`SourceGate`: the PostgreSQL breaker, the source of truth's, not open; a half-open one lets the attempt
+ * through as its probe). A
  * record not due within the budget, and every record after it in its partition, is handed back to the event
  * source: the first one per partition as a batch item failure (ReportBatchItemFailures), or, without partial
  * responses, by failing the invocation after doing NOTHING (a batch retried whole must not publish twice:
@@ -40,7 +41,7 @@ export interface RecordReader {
   read(wanted: readonly Coordinates[]): Promise<Map<string, KafkaEventRecord | string>>;
 }
 
-/** Whether the metadata sources take calls (no breaker open). */
+/** Whether the metadata sources take calls (reenrich-dependencies.ts: the PostgreSQL breaker not open). */
 export interface SourceGate {
   ready(): boolean;
 }

@@ -232,10 +232,18 @@ export class ReenrichBatch {
     const byAttempt = new Map<number, Map<string, KafkaEventRecord>>();
     const rereads = new Map<string, { source: Coordinates; attempt: number }>();
     for (const { record, decision } of due) {
-      report.reenriched++;
+      let sent = false;
       for (const step of plan('partial', readRecordOf(record), [])) {
         if (step.kind === 'replay') add(byAttempt, decision.next, step.record);
         else if (step.kind === 'reread') rereads.set(`${coordinatesKey(step.source)}#${decision.next}`, { source: step.source, attempt: decision.next });
+        else continue;
+        sent = true;
+      }
+      // Its facts read, but nothing to send (an OTLP partial without its source coordinates): unreadable.
+      if (sent) report.reenriched++;
+      else {
+        report.unreadable++;
+        this.#deps.log.warn('partial record not re-enriched: its raw record cannot be rebuilt', { record: recordId(record), eventIds: decision.facts.eventIds.slice(0, 10) });
       }
     }
     if (rereads.size > 0) {

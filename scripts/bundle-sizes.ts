@@ -75,6 +75,21 @@ const cache = (user: string) => ({
   REDIS_CACHE_NAME: 'pipeline-cache',
 });
 
+const ENRICH_ENV: Readonly<Record<string, string>> = {
+  ...lambdaEnv('enrich', 'enrich'),
+  ...MSK,
+  ...database('enrich_app'),
+  ...cache('enrich-app'),
+  RAW_TOPIC: 'raw-logs',
+  COMPLETE_TOPIC: 'enriched-logs-complete',
+  PARTIAL_TOPIC: 'enriched-logs-partial',
+  DLQ_TOPIC: 'raw-logs-dlq',
+  ENRICH_DB_CONNECT_TIMEOUT_MS: '1500',
+  ENRICH_DB_TIMEOUT_MS: '200',
+  REDIS_TIMEOUT_MS: '100',
+  ENRICH_REPORT_BATCH_ITEM_FAILURES: 'true',
+};
+
 /** The AWS target's environment of each function (infra/cdk/lib/stateless-stack.ts), with dummy values. */
 export const DEPLOYED_ENV: Readonly<Record<EntryName, Readonly<Record<string, string>>>> = {
   ingest: { ...lambdaEnv('ingest', 'ingest'), ...MSK, RAW_TOPIC: 'raw-logs' },
@@ -85,20 +100,9 @@ export const DEPLOYED_ENV: Readonly<Record<EntryName, Readonly<Record<string, st
     REDIS_TIMEOUT_MS: '500',
     DATABASE_TIMEOUT_MS: '3000',
   },
-  enrich: {
-    ...lambdaEnv('enrich', 'enrich'),
-    ...MSK,
-    ...database('enrich_app'),
-    ...cache('enrich-app'),
-    RAW_TOPIC: 'raw-logs',
-    COMPLETE_TOPIC: 'enriched-logs-complete',
-    PARTIAL_TOPIC: 'enriched-logs-partial',
-    DLQ_TOPIC: 'raw-logs-dlq',
-    ENRICH_DB_CONNECT_TIMEOUT_MS: '1500',
-    ENRICH_DB_TIMEOUT_MS: '200',
-    REDIS_TIMEOUT_MS: '100',
-    ENRICH_REPORT_BATCH_ITEM_FAILURES: 'true',
-  },
+  enrich: ENRICH_ENV,
+  // The same bindings as enrich (its lookups, topics and publisher), under its own service.
+  reenrich: { ...ENRICH_ENV, ...lambdaEnv('reenrich', 'reenrich') },
   migrate: {
     ...lambdaEnv('migrate', 'migrate'),
     ...database('postgres'),

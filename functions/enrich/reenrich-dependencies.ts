@@ -13,6 +13,7 @@ import { KafkaRecordReader } from './src/adapters/kafka-record-reader.ts';
 import { PowertoolsReenrichMetrics } from './src/adapters/powertools-metrics.ts';
 import { parseKafkaEvent } from './src/enrich-handler.ts';
 import type { KafkaBatchResponse } from './src/kafka-event.ts';
+import { REENRICH_READ_BACK_GROUP_PREFIX } from './src/reenrich/read-back.ts';
 import { ReenrichBatch, type ReenrichMetrics, type RecordReader } from './src/reenrich/reenrich-batch.ts';
 
 export interface ReenrichOverrides extends EnrichOverrides {
@@ -46,7 +47,7 @@ export function createReenrichDependencies(env: NodeJS.ProcessEnv, overrides: Re
   const enrich = createEnrichDependencies(env, overrides);
   const reenrichBatch = new ReenrichBatch({
     enrichBatch: enrich.enrichBatch,
-    reader: overrides.reader ?? new KafkaRecordReader(readConfig(kafkaEnv, env), { groupPrefix: 'reenrich-read-back-' }),
+    reader: overrides.reader ?? new KafkaRecordReader(readConfig(kafkaEnv, env), { groupPrefix: REENRICH_READ_BACK_GROUP_PREFIX }),
     // PostgreSQL is the source of truth; Redis only a cache in front of it (with Redis down, lookups go to
     // PostgreSQL and logs come out complete). A half-open breaker takes the attempt as its probe: only an
     // open one makes the batch wait.

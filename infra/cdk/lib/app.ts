@@ -6,7 +6,7 @@
  * - `LogEnrichment-<stage>-Stateful`: network and data stores (the deletion-protected database among them);
  * - `LogEnrichment-<stage>-Setup`: what prepares them and can fail on a first deploy (rotation, RDS Proxy,
  *   topic and migration triggers), all deletable, so a failure there rolls back cleanly;
- * - `LogEnrichment-<stage>-Stateless`: functions, API, event source mapping, dashboard, alarms.
+ * - `LogEnrichment-<stage>-Stateless`: functions, API, event source mappings, dashboard, alarms.
  * LocalStack target: `LogEnrichment-<stage>-Local` alone.
  */
 import { type App, Duration, type Environment, Tags, Validations } from 'aws-cdk-lib';
@@ -74,6 +74,7 @@ export function buildApp(app: App): BuiltApp {
       maxBatchingWindow: Duration.seconds(settings.enrichBatchWindowSeconds),
       retryAttempts: settings.enrichRetryAttempts,
       maximumPollers: settings.rawLogsPartitions,
+      reenrichMaximumPollers: settings.outputTopicPartitions,
       onFailureTopic: settings.onFailureTopic,
     },
     ingestThrottle: {
@@ -132,7 +133,7 @@ export function buildApp(app: App): BuiltApp {
     const stateless = new StatelessStack(app, names.stateless, {
       ...common,
       target: 'aws',
-      description: `Log enrichment functions (${settings.stage}), REST API, MSK event source mapping, dashboard and alarms`,
+      description: `Log enrichment functions (${settings.stage}), REST API, MSK event source mappings, dashboard and alarms`,
       resources: { ...stateful.resources, database: setup.database, databaseRoles: setup.databaseRoles },
       ...(settings.alarmTopicArn === undefined ? {} : { alarmTopicArn: settings.alarmTopicArn }),
     });

@@ -87,3 +87,16 @@ export const TOPICS: TopicNames = {
 };
 
 export const ENRICH_CONSUMER_GROUP = 'log-enrichment-enrich';
+
+/**
+ * The group the re-enricher's event source mapping commits its enriched-logs-partial offsets as: its own, so
+ * that it never takes partitions or offsets from another reader of that topic.
+ */
+export const REENRICH_CONSUMER_GROUP = 'log-enrichment-reenrich';
+
+/**
+ * Prefix of the throwaway groups the re-enricher reads single raw-logs records back by offset with (OTLP
+ * partials carry no raw log; `reenrich-read-back-<uuid>`, one per read-back): named at run time, so granted
+ * by prefix.
+ */
+export { REENRICH_READ_BACK_GROUP_PREFIX } from '../../../functions/enrich/src/reenrich/read-back.ts';

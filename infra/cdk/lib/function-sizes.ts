@@ -6,4 +6,7 @@ export const MEMORY_MB = {
   ingest: 512,
   metadata: 512,
   enrich: 1024,
+  // Like enrich: the same lookups and encoding per log; its batches come from the partial topic, which is
+  // small when the sources answer and as large as raw-logs' traffic while one is down.
+  reenrich: 1024,
 } as const;

@@ -16,7 +16,11 @@ export interface KafkaAccess {
   /** Network path to the brokers, broker discovery and `kafka-cluster:Connect`. */
   grantConnect(fn: IFunction): void;
   grantTopic(fn: IFunction, topic: string, access: TopicAccess): void;
-  grantGroup(fn: IFunction, group: string): void;
+  /**
+   * Describe and alter (join, commit offsets of) `group`, which may end in `*` for groups named at run time.
+   * @returns the resources granted (group ARNs; none without IAM), to acknowledge a wildcard against.
+   */
+  grantGroup(fn: IFunction, group: string): readonly string[];
 }
 
 /** The IAM port of MSK (provisioned and Serverless). */
@@ -70,13 +74,11 @@ export class MskIamAccess implements KafkaAccess, IConnectable {
     }
   }
 
-  grantGroup(fn: IFunction, group: string): void {
-    fn.addToRolePolicy(
-      new PolicyStatement({
-        actions: ['kafka-cluster:DescribeGroup', 'kafka-cluster:AlterGroup'],
-        resources: [this.arn(fn, 'group', group)],
-      }),
-    );
+  grantGroup(fn: IFunction, group: string): readonly string[] {
+    // MSK matches `*` in the resource part of a group ARN, so `<prefix>*` covers the groups of that prefix.
+    const resources = [this.arn(fn, 'group', group)];
+    fn.addToRolePolicy(new PolicyStatement({ actions: ['kafka-cluster:DescribeGroup', 'kafka-cluster:AlterGroup'], resources }));
+    return resources;
   }
 
   /** `arn:…:kafka:…:topic/<cluster-name>/<cluster-uuid>/<name>` (same for `group`), from the cluster ARN. */
@@ -96,5 +98,7 @@ export class PlainBrokers implements KafkaAccess {
 
   grantConnect(): void {}
   grantTopic(): void {}
-  grantGroup(): void {}
+  grantGroup(): readonly string[] {
+    return [];
+  }
 }

@@ -37,6 +37,11 @@ export interface PipelineObservabilityProps {
   readonly enrich: ObservedFunction;
   readonly metadata: ObservedFunction;
   /**
+   * The re-enricher: its Lambda widgets, and its error-rate alarm when `alarmOnErrors` (not where a batch
+   * that is not due yet fails its invocation on purpose, as with on-demand pollers).
+   */
+  readonly reenrich?: ObservedFunction & { readonly alarmOnErrors: boolean };
+  /**
    * The enrich event source mapping and the Kafka topic it sends failed records to. Absent with on-demand
    * pollers, which have neither the destination nor the mapping's metrics: no widgets or alarms on them then.
    */
@@ -143,7 +148,8 @@ export class PipelineObservability extends Construct {
         statistic: 'Sum',
         period,
       });
-    const functions = [ingest, enrich, metadata];
+    const { reenrich } = props;
+    const functions = [ingest, enrich, metadata, ...(reenrich === undefined ? [] : [reenrich])];
     const perFunction = (metric: (fn: IFunction) => IMetric) => functions.map(({ fn }) => metric(fn));
 
     this.dashboard = new Dashboard(this, 'Dashboard', {
@@ -232,7 +238,7 @@ export class PipelineObservability extends Construct {
       threshold: thresholds.partialRatioPercent,
       description: `More than ${thresholds.partialRatioPercent}% of enriched records are partial: a metadata source is failing or incomplete`,
     });
-    for (const observed of functions) {
+    for (const observed of functions.filter((fn) => fn !== reenrich || reenrich.alarmOnErrors)) {
       this.alarm(`${capitalise(observed.service)}ErrorRateAlarm`, {
         metric: new MathExpression({
           expression: '100 * errors / invocations',

@@ -13,6 +13,7 @@ export const ENTRIES = {
   ingest: fromRoot('functions/ingest/handler.ts'),
   metadata: fromRoot('functions/metadata/handler.ts'),
   enrich: fromRoot('functions/enrich/handler.ts'),
+  reenrich: fromRoot('functions/enrich/reenrich-handler.ts'),
   migrate: fromRoot('functions/metadata/migrate.ts'),
   createTopics: fromRoot('infra/cdk/lambda/create-topics.ts'),
 } as const;

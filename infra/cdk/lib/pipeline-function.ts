@@ -15,7 +15,7 @@ import type { Construct } from 'constructs';
 import { nodejsBundling } from './bundling.ts';
 import type { AppDatabaseRole, DatabaseEndpoint, RedisEndpoint, TopicSpec } from './endpoints.ts';
 import type { KafkaAccess, TopicAccess } from './kafka-access.ts';
-import { acknowledge } from './nag-suppressions.ts';
+import { acknowledge, acknowledgeWildcardResource } from './nag-suppressions.ts';
 import { LOCK_FILE, REPO_ROOT } from './paths.ts';
 
 /** EMF namespace of `#shared/observability.ts`; the dashboard reads the same. */
@@ -159,6 +159,21 @@ export class PipelineFunction extends NodejsFunction {
   }
 
   /**
+   * The consumer groups the function's own code joins, named at run time as `<prefix><suffix>`: the group
+   * actions on `<prefix>*`, the one wildcard of the grant, acknowledged (cdk-nag) with `reason` on that
+   * resource alone. No environment variable: the prefix is the code's.
+   *
+   * @example
+   * fn.bindConsumerGroupPrefix(kafka, 'reenrich-read-back-', 'Throwaway groups of single-record reads: reenrich-read-back-<uuid>');
+   */
+  bindConsumerGroupPrefix(kafka: KafkaAccess, prefix: string, reason: string): this {
+    if (prefix.length === 0 || prefix.includes('*')) throw new Error(`a consumer group prefix, not ${JSON.stringify(prefix)}`);
+    this.bindKafka(kafka);
+    for (const resource of kafka.grantGroup(this, `${prefix}*`)) acknowledgeWildcardResource(this.role ?? this, resource, reason);
+    return this;
+  }
+
+  /**
    * The on-failure destination of this function's MSK event source mapping, as a topic of the same cluster,
    * with the right to write it. No environment variable: the function never reads it. Lambda's pollers write
    * the failed records there as a Kafka producer using the function's execution role, so the role gets the
@@ -219,9 +234,16 @@ export class PipelineFunction extends NodejsFunction {
   }
 }
 
-/** Timeouts sized for the job: an HTTP request, a Kafka batch, a deploy step. */
+/** Timeouts sized for the job: an HTTP request, a Kafka batch, a re-enrichment batch, a deploy step. */
 export const TIMEOUTS = {
   http: Duration.seconds(10),
   batch: Duration.seconds(60),
+  /**
+   * The re-enricher holds a batch while its logs are not due yet and its breakers are open, up to
+   * REENRICH_MAX_WAIT_MS (60 s by default, functions/enrich/config.ts) and never past the time the invocation
+   * has left; then it enriches what is due, which takes as long as one of enrich's batches. 60 s would cut
+   * that wait short on every batch that has to wait; 5 minutes leaves room for both, and for a longer wait.
+   */
+  reenrichBatch: Duration.minutes(5),
   deployStep: Duration.minutes(5),
 } as const;

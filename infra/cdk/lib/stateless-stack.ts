@@ -1,6 +1,6 @@
 /**
- * Stateless stack: the three functions, the REST API in front of ingest and metadata, the MSK event source
- * mapping of enrich, and (AWS target) the dashboard and alarms. Everything it needs from the data stores
+ * Stateless stack: the four functions, the REST API in front of ingest and metadata, the MSK event source
+ * mappings of enrich and of the re-enricher, and (AWS target) the dashboard and alarms. Everything it needs from the data stores
  * arrives as typed `PipelineResources`: from the stateful and setup stacks on AWS, from the compose services
  * locally.
  */
@@ -24,7 +24,13 @@ import type { Construct } from 'constructs';
 import type { PostgresEnv, RedisEnv } from '#shared/config.ts';
 import type { EnrichEnv } from '../../../functions/enrich/config.ts';
 import type { OutputEncoding } from '../../../functions/enrich/src/otlp/types.ts';
-import { ENRICH_CONSUMER_GROUP, type PipelineResources, type TopicNames } from './endpoints.ts';
+import {
+  ENRICH_CONSUMER_GROUP,
+  type PipelineResources,
+  REENRICH_CONSUMER_GROUP,
+  REENRICH_READ_BACK_GROUP_PREFIX,
+  type TopicNames,
+} from './endpoints.ts';
 import { MEMORY_MB } from './function-sizes.ts';
 import { acknowledge } from './nag-suppressions.ts';
 import { PipelineObservability } from './observability.ts';
@@ -35,7 +41,7 @@ import { stageName } from './settings.ts';
 export type Target = 'aws' | 'local';
 
 /** POWERTOOLS_SERVICE_NAME of each function: the `service` dimension of its metrics. */
-export const SERVICES = { ingest: 'ingest', enrich: 'enrich', metadata: 'metadata' } as const;
+export const SERVICES = { ingest: 'ingest', enrich: 'enrich', metadata: 'metadata', reenrich: 'reenrich' } as const;
 
 export const API_STAGE = 'v1';
 
@@ -78,6 +84,8 @@ export interface EnrichEventSourceSettings {
   readonly retryAttempts: number;
   /** Provisioned pollers: at most one per partition of raw-logs is ever useful. */
   readonly maximumPollers: number;
+  /** The re-enricher's provisioned pollers: at most one per partition of enriched-logs-partial. */
+  readonly reenrichMaximumPollers: number;
   /** Topic (same cluster) that receives the records of batches the mapping gives up on. */
   readonly onFailureTopic: string;
 }
@@ -106,6 +114,7 @@ export class StatelessStack extends Stack {
   readonly ingest: PipelineFunction;
   readonly enrich: PipelineFunction;
   readonly metadata: PipelineFunction;
+  readonly reenrich: PipelineFunction;
   readonly api: RestApi;
 
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
@@ -160,10 +169,41 @@ export class StatelessStack extends Stack {
       .bindDatabase(databaseRoles.enrich)
       .bindValue(OUTPUT_ENCODING, props.outputEncoding);
 
+    // The re-enricher runs enrich's code on enrich's partial outputs: the same sources, so the same client
+    // budgets, cache user and database role (it reads what enrich reads, nothing more), and the same output
+    // encoding (it writes the topics enrich writes, which are read in one encoding). Its timeout is longer:
+    // it waits inside an invocation for logs to be due (TIMEOUTS.reenrichBatch).
+    this.reenrich = new PipelineFunction(this, 'ReEnrich', {
+      entry: ENTRIES.reenrich,
+      serviceName: SERVICES.reenrich,
+      description: 'enriched-logs-partial batches: enriches partial logs again once their sources answer',
+      memorySize: MEMORY_MB.reenrich,
+      timeout: TIMEOUTS.reenrichBatch,
+      environment: environmentOf(CLIENT_TIMEOUTS_MS.enrich),
+      ...network,
+    })
+      // Its event source, and (below) one of its outputs: a log still partial goes back there, one attempt on.
+      .bindTopic(kafka, 'PARTIAL_TOPIC', topics.partial, 'consume')
+      // OTLP partials carry no raw log: it reads the raw-logs record back by its offset, each time as a
+      // throwaway consumer group (REENRICH_READ_BACK_GROUP_PREFIX + a UUID).
+      .bindTopic(kafka, 'RAW_TOPIC', topics.raw, 'consume')
+      .bindTopic(kafka, 'COMPLETE_TOPIC', topics.complete, 'produce')
+      .bindTopic(kafka, 'PARTIAL_TOPIC', topics.partial, 'produce')
+      .bindTopic(kafka, 'DLQ_TOPIC', topics.dlq, 'produce')
+      .bindConsumerGroup(kafka, REENRICH_CONSUMER_GROUP)
+      .bindConsumerGroupPrefix(
+        kafka,
+        REENRICH_READ_BACK_GROUP_PREFIX,
+        'Throwaway groups of the raw-logs read-backs, named at run time (reenrich-read-back-<uuid>): granted by that prefix only',
+      )
+      .bindRedis(cache.enrich)
+      .bindDatabase(databaseRoles.enrich)
+      .bindValue(OUTPUT_ENCODING, props.outputEncoding);
+
     if (props.local !== undefined) {
       this.metadata.bindValue('ADMIN_API_KEYS', props.local.adminApiKey);
       // LocalStack's free edition has no X-Ray to send traces to.
-      for (const fn of [this.ingest, this.enrich, this.metadata]) fn.bindValue('POWERTOOLS_TRACE_ENABLED', 'false');
+      for (const fn of [this.ingest, this.enrich, this.metadata, this.reenrich]) fn.bindValue('POWERTOOLS_TRACE_ENABLED', 'false');
     }
 
     this.api = this.restApi(props);
@@ -171,6 +211,7 @@ export class StatelessStack extends Stack {
     new CfnOutput(this, 'IngestFunctionName', { value: this.ingest.functionName });
     new CfnOutput(this, 'EnrichFunctionName', { value: this.enrich.functionName });
     new CfnOutput(this, 'MetadataFunctionName', { value: this.metadata.functionName });
+    new CfnOutput(this, 'ReEnrichFunctionName', { value: this.reenrich.functionName });
 
     if (props.target === 'aws') this.awsOnly(props);
   }
@@ -288,17 +329,40 @@ export class StatelessStack extends Stack {
     this.enrich.bindValue('ENRICH_REPORT_BATCH_ITEM_FAILURES', String(options.reportBatchItemFailures === true));
     const eventSource = new ManagedKafkaEventSource(options);
     this.enrich.addEventSource(eventSource);
-    acknowledge(
-      this.enrich.role ?? this.enrich,
-      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaMSKExecutionRole]',
-      'Attached by ManagedKafkaEventSource: the network-interface and cluster-describe actions the MSK pollers need',
-    );
+
+    // The re-enricher reads the partial topic as its own group, batched like enrich. TRIM_HORIZON: the partial
+    // logs written before the mapping started are the ones it is for (those past REENRICH_MAX_AGE_MS are only
+    // counted and left).
+    const reenrichOptions: ManagedKafkaEventSourceProps = {
+      clusterArn,
+      topic: props.topics.partial,
+      consumerGroupId: REENRICH_CONSUMER_GROUP,
+      startingPosition: StartingPosition.TRIM_HORIZON,
+      batchSize: props.eventSource.batchSize,
+      maxBatchingWindow: props.eventSource.maxBatchingWindow,
+      ...(provisioned ? this.reenrichErrorHandling(props) : {}),
+    };
+    // A log not due yet is handed back: a batch item failure where the mapping reads them, else a failed
+    // invocation (either way the mapping delivers it again).
+    this.reenrich.bindValue('ENRICH_REPORT_BATCH_ITEM_FAILURES', String(reenrichOptions.reportBatchItemFailures === true));
+    this.reenrich.addEventSource(new ManagedKafkaEventSource(reenrichOptions));
+
+    for (const fn of [this.enrich, this.reenrich]) {
+      acknowledge(
+        fn.role ?? fn,
+        'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaMSKExecutionRole]',
+        'Attached by ManagedKafkaEventSource: the network-interface and cluster-describe actions the MSK pollers need',
+      );
+    }
 
     const observability = new PipelineObservability(this, 'Observability', {
       dashboardName: stageName(props.stage),
       ingest: { fn: this.ingest, service: SERVICES.ingest },
       enrich: { fn: this.enrich, service: SERVICES.enrich },
       metadata: { fn: this.metadata, service: SERVICES.metadata },
+      // On-demand pollers: a batch whose logs are not due yet fails its invocation on purpose, so errors are
+      // no sign of trouble there.
+      reenrich: { fn: this.reenrich, service: SERVICES.reenrich, alarmOnErrors: provisioned },
       ...(provisioned
         ? { onFailure: { eventSourceMappingId: eventSource.eventSourceMappingId, topic: props.eventSource.onFailureTopic } }
         : {}),
@@ -332,6 +396,24 @@ export class StatelessStack extends Stack {
       reportBatchItemFailures: true,
       onFailure: this.enrich.kafkaOnFailureDestination(props.resources.kafka, onFailureTopic),
       // EventCount carries OnFailureDestinationDeliveredEventCount and DroppedEventCount, read by the alarms.
+      metricsConfig: { metrics: [MetricType.EVENT_COUNT, MetricType.ERROR_COUNT, MetricType.KAFKA_METRICS] },
+    };
+  }
+
+  /**
+   * The re-enricher's mapping with provisioned pollers: partial batch responses, retried without end, and
+   * neither bisection nor an on-failure destination. A log not due yet comes back as a batch item failure and
+   * must be delivered again, however often: a finite retry count would end by dropping (or diverting) logs
+   * that were only early. Nothing is lost by never giving up: the records stay on enriched-logs-partial
+   * whatever the mapping does, and the re-enricher itself leaves a log once it is past its attempts or age.
+   * No on-failure topic: enrich's (raw-logs-unprocessed) is replayed as raw records, and partial outputs mixed
+   * in would break that; nothing needs a copy. No bisection: the failures are per record already.
+   */
+  private reenrichErrorHandling(props: StatelessStackProps): Partial<ManagedKafkaEventSourceProps> {
+    return {
+      provisionedPollerConfig: { minimumPollers: 1, maximumPollers: props.eventSource.reenrichMaximumPollers },
+      retryAttempts: -1,
+      reportBatchItemFailures: true,
       metricsConfig: { metrics: [MetricType.EVENT_COUNT, MetricType.ERROR_COUNT, MetricType.KAFKA_METRICS] },
     };
   }

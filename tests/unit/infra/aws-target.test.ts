@@ -10,10 +10,12 @@ import type { Stack } from 'aws-cdk-lib';
 import nag from 'cdk-nag';
 import { parse } from 'yaml';
 import { kafkaEnv, postgresEnv, redisEnv } from '#shared/config.ts';
-import { enrichEnv } from '../../../functions/enrich/config.ts';
+import { enrichEnv, reenrichEnv } from '../../../functions/enrich/config.ts';
 import { ROUTES as INGEST_ROUTES } from '../../../functions/ingest/src/http-handler.ts';
 import { REPO_ROOT } from '../../../infra/cdk/lib/paths.ts';
-import { assetDirectory, awsTemplates, removeAssembly, SYNTH_TIMEOUT_MS, type SynthesizedApp, synthApp } from './synth-app.ts';
+import { assetDirectory, awsTemplates, removeAssembly, SYNTH_TIMEOUT_MS, type SynthesizedApp, synthApp, templatesOf } from './synth-app.ts';
+import { TemplateModel, type Templates } from './template-eval.ts';
+import { allows, functions, kafkaResourceArn, mskClusters, statementsOf } from './template-match.ts';
 
 type Resource = { Type: string; Properties: Record<string, unknown>; Metadata?: Record<string, unknown> };
 
@@ -21,10 +23,13 @@ let built: SynthesizedApp;
 let stateful: Template;
 let setup: Template;
 let stateless: Template;
+/** All stacks with their cross-stack values resolved (fake ARNs), to ask what a role allows. */
+let model: TemplateModel;
 
 beforeAll(() => {
   built = synthApp();
   ({ stateful, setup, stateless } = awsTemplates(built));
+  model = new TemplateModel(templatesOf(built) as Templates);
 }, SYNTH_TIMEOUT_MS);
 
 afterAll(() => removeAssembly(built));
@@ -230,10 +235,14 @@ describe('stateful stack', () => {
   });
 });
 
+function mappingOf(topic: string): Resource {
+  return single(stateless.findResources('AWS::Lambda::EventSourceMapping', { Properties: { Topics: [topic] } }));
+}
+
 describe('stateless stack', () => {
-  it('builds the three functions from the house construct: Node 24, arm64, ESM bundle, private subnets', () => {
+  it('builds the four functions from the house construct: Node 24, arm64, ESM bundle, private subnets', () => {
     const functions = Object.values(pipelineFunctions());
-    expect(functions).toHaveLength(3);
+    expect(functions).toHaveLength(4);
     for (const fn of functions) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs24.x',
@@ -247,10 +256,20 @@ describe('stateless stack', () => {
         POWERTOOLS_METRICS_NAMESPACE: 'LogEnrichment',
       });
     }
-    stateless.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 30 }, 4);
+    stateless.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 30 }, 5);
   });
 
-  it('opens Valkey on its port to enrich and metadata only, from their security groups', () => {
+  it('gives the re-enricher 5 minutes, room to wait for its logs to be due, and enrich one', () => {
+    const timeouts = Object.fromEntries(
+      Object.values(pipelineFunctions()).map((fn) => [
+        (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables.POWERTOOLS_SERVICE_NAME,
+        fn.Properties.Timeout,
+      ]),
+    );
+    expect(timeouts).toEqual({ ingest: 10, enrich: 60, metadata: 10, reenrich: 300 });
+  });
+
+  it('opens Valkey on its port to enrich, the re-enricher and metadata only, from their security groups', () => {
     const ingress = Object.values(stateless.findResources('AWS::EC2::SecurityGroupIngress') as Record<string, Resource>);
     const toRedis = ingress.filter((rule) => JSON.stringify(rule.Properties.GroupId).includes('RedisSecurityGroup'));
     const sources = toRedis.map((rule) => {
@@ -258,15 +277,19 @@ describe('stateless stack', () => {
       expect(rule.Properties.CidrIp).toBeUndefined();
       return (rule.Properties.SourceSecurityGroupId as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
     });
-    expect(sources.sort()).toEqual([expect.stringMatching(/^EnrichSecurityGroup/), expect.stringMatching(/^MetadataSecurityGroup/)]);
+    expect(sources.sort()).toEqual([
+      expect.stringMatching(/^EnrichSecurityGroup/),
+      expect.stringMatching(/^MetadataSecurityGroup/),
+      expect.stringMatching(/^ReEnrichSecurityGroup/),
+    ]);
   });
 
-  it('gives enrich and metadata a rediss:// (TLS) URL of the primary endpoint, and ingest none', () => {
+  it('gives enrich, the re-enricher and metadata a rediss:// (TLS) URL of the primary endpoint, and ingest none', () => {
     const redisUrls = Object.values(pipelineFunctions()).flatMap((fn) => {
       const url = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables.REDIS_URL;
       return url === undefined ? [] : [url];
     });
-    expect(redisUrls).toHaveLength(2);
+    expect(redisUrls).toHaveLength(3);
     for (const url of redisUrls) {
       expect(url).toEqual({
         'Fn::Join': [
@@ -288,12 +311,18 @@ describe('stateless stack', () => {
       ENRICH_DB_TIMEOUT_MS: '200',
       REDIS_TIMEOUT_MS: '100',
     });
+    expect(variablesOf('reenrich')).toMatchObject({
+      ENRICH_DB_CONNECT_TIMEOUT_MS: '1500',
+      ENRICH_DB_TIMEOUT_MS: '200',
+      REDIS_TIMEOUT_MS: '100',
+    });
     expect(variablesOf('metadata')).toMatchObject({ REDIS_TIMEOUT_MS: '500', DATABASE_TIMEOUT_MS: '3000' });
   });
 
   it('sets only timeout variables the functions read', () => {
     const known: Record<string, string[]> = {
       enrich: [kafkaEnv, redisEnv, postgresEnv, enrichEnv].flatMap((schema) => Object.keys(schema.shape)),
+      reenrich: [kafkaEnv, redisEnv, postgresEnv, enrichEnv, reenrichEnv].flatMap((schema) => Object.keys(schema.shape)),
       metadata: [redisEnv, postgresEnv].flatMap((schema) => Object.keys(schema.shape)),
       ingest: Object.keys(kafkaEnv.shape),
     };
@@ -314,7 +343,7 @@ describe('stateless stack', () => {
   });
 
   it('maps raw-logs to enrich with batching, retries, bisection, partial responses and an on-failure topic', () => {
-    stateless.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+    stateless.resourceCountIs('AWS::Lambda::EventSourceMapping', 2);
     stateless.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       Topics: ['raw-logs'],
       StartingPosition: 'TRIM_HORIZON',
@@ -331,6 +360,62 @@ describe('stateless stack', () => {
     stateless.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'enrich', ENRICH_REPORT_BATCH_ITEM_FAILURES: 'true' }) },
     });
+  });
+
+  it('maps enriched-logs-partial to the re-enricher as its own group, with partial responses retried without end', () => {
+    const mapping = mappingOf('enriched-logs-partial');
+    expect(mapping.Properties).toMatchObject({
+      FunctionName: { Ref: expect.stringMatching(/^ReEnrich/) },
+      StartingPosition: 'TRIM_HORIZON',
+      BatchSize: 500,
+      MaximumBatchingWindowInSeconds: 1,
+      AmazonManagedKafkaEventSourceConfig: { ConsumerGroupId: 'log-enrichment-reenrich' },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      MaximumRetryAttempts: -1,
+      ProvisionedPollerConfig: { MinimumPollers: 1, MaximumPollers: 3 },
+    });
+    // Nothing to bisect (failures are per record) and nothing to divert: the records stay on the partial topic.
+    expect(mapping.Properties.BisectBatchOnFunctionError).toBeUndefined();
+    expect(mapping.Properties.DestinationConfig).toBeUndefined();
+    expect(variablesOf('reenrich')).toMatchObject({ ENRICH_REPORT_BATCH_ITEM_FAILURES: 'true' });
+  });
+
+  it('gives the re-enricher the topics it reads and writes, the output encoding, and enrich\'s cache user and database role', () => {
+    expect(variablesOf('reenrich')).toMatchObject({
+      KAFKA_AUTH: 'aws-msk-iam',
+      RAW_TOPIC: 'raw-logs',
+      PARTIAL_TOPIC: 'enriched-logs-partial',
+      COMPLETE_TOPIC: 'enriched-logs-complete',
+      DLQ_TOPIC: 'raw-logs-dlq',
+      OUTPUT_ENCODING: 'json',
+      REDIS_USER: variablesOf('enrich').REDIS_USER,
+      DATABASE_USER: 'enrich_app',
+    });
+    expect(variablesOf('reenrich').OUTPUT_ENCODING).toBe(variablesOf('enrich').OUTPUT_ENCODING);
+  });
+
+  it('lets the re-enricher\'s role read partial and raw, write complete/partial/dead-letter, and use its groups only', () => {
+    const [cluster] = mskClusters(model);
+    const reenrich = functions(model).find((fn) => fn.service === 'reenrich');
+    if (cluster === undefined || reenrich === undefined) throw new Error('no MSK cluster or no reenrich function');
+    const statements = statementsOf(model, reenrich);
+    const can = (action: string, kind: 'topic' | 'group', name: string) =>
+      allows(statements, `kafka-cluster:${action}`, kafkaResourceArn(cluster, kind, name));
+    const granted = {
+      read: ['enriched-logs-partial', 'raw-logs', 'enriched-logs-complete', 'raw-logs-dlq'].filter((t) => can('ReadData', 'topic', t)),
+      write: ['enriched-logs-complete', 'enriched-logs-partial', 'raw-logs-dlq', 'raw-logs', 'raw-logs-unprocessed'].filter((t) =>
+        can('WriteData', 'topic', t),
+      ),
+      groups: ['log-enrichment-reenrich', 'reenrich-read-back-0f1e2d3c', 'log-enrichment-enrich', 'replay-read-back-0f1e2d3c'].filter((g) =>
+        can('AlterGroup', 'group', g),
+      ),
+    };
+    expect(granted).toEqual({
+      read: ['enriched-logs-partial', 'raw-logs'],
+      write: ['enriched-logs-complete', 'enriched-logs-partial', 'raw-logs-dlq'],
+      groups: ['log-enrichment-reenrich', 'reenrich-read-back-0f1e2d3c'],
+    });
+    expect(allows(statements, 'kafka-cluster:AlterGroup', kafkaResourceArn(cluster, 'group', 'reenrich-read-back-*'))).toBe(true);
   });
 
   it('has no SQS queue: failed records stay in Kafka', () => {
@@ -351,7 +436,7 @@ describe('stateless stack', () => {
     expect(topicArn).not.toContain('*');
   });
 
-  it('grants Kafka data-plane actions per topic and group, never on a wildcard', () => {
+  it('grants Kafka data-plane actions per topic and group, with one wildcard: the re-enricher\'s read-back groups', () => {
     const policies = Object.values(stateless.findResources('AWS::IAM::Policy') as Record<string, Resource>);
     const statements = policies.flatMap(
       (policy) => (policy.Properties.PolicyDocument as { Statement: { Action: string | string[]; Resource: unknown }[] }).Statement,
@@ -364,6 +449,10 @@ describe('stateless stack', () => {
       expect([statement.Action].flat()).not.toContain('kafka-cluster:*');
       expect(statement.Resource).not.toBe('*');
     }
+    const wildcards = kafkaStatements.filter((statement) => JSON.stringify(statement.Resource).includes('*'));
+    expect(wildcards.map((statement) => [[statement.Action].flat(), JSON.stringify(statement.Resource).match(/\/[^/"]*\*/)?.[0]])).toEqual([
+      [['kafka-cluster:AlterGroup', 'kafka-cluster:DescribeGroup'], '/reenrich-read-back-*'],
+    ]);
   });
 
   it('gives ingest write access to raw-logs only', () => {
@@ -455,7 +544,13 @@ describe('stateless stack', () => {
   it('alarms on partial ratio, error rates, offset lag, dead-letter growth, failed and dropped records', () => {
     const alarms = Object.values(stateless.findResources('AWS::CloudWatch::Alarm') as Record<string, Resource>);
     const text = alarms.map((alarm) => JSON.stringify(alarm.Properties));
-    expect(alarms).toHaveLength(8);
+    expect(alarms).toHaveLength(9);
+    expect(Object.keys(stateless.findResources('AWS::CloudWatch::Alarm')).filter((id) => id.includes('ErrorRateAlarm'))).toEqual([
+      expect.stringMatching(/^ObservabilityIngest/),
+      expect.stringMatching(/^ObservabilityEnrich/),
+      expect.stringMatching(/^ObservabilityMetadata/),
+      expect.stringMatching(/^ObservabilityReenrich/),
+    ]);
     for (const needle of ['EnrichmentPartial', 'Errors', 'OffsetLag', 'EnrichmentDeadLettered']) {
       expect(text.some((alarm) => alarm.includes(needle))).toBe(true);
     }
@@ -463,7 +558,9 @@ describe('stateless stack', () => {
   });
 
   it('alarms on the first record the mapping sends to the on-failure topic, by the mapping\'s UUID', () => {
-    const mappingId = Object.keys(stateless.findResources('AWS::Lambda::EventSourceMapping'))[0];
+    const mappingId = Object.keys(
+      stateless.findResources('AWS::Lambda::EventSourceMapping', { Properties: { Topics: ['raw-logs'] } }),
+    )[0];
     for (const metricName of ['OnFailureDestinationDeliveredEventCount', 'DroppedEventCount']) {
       stateless.hasResourceProperties('AWS::CloudWatch::Alarm', {
         Namespace: 'AWS/Lambda',
@@ -479,7 +576,8 @@ describe('stateless stack', () => {
     }
   });
 
-  it('outputs the API URL, the API key id and the dashboard URL', () => {
+  it('outputs the API URL, the API key id, the function names and the dashboard URL', () => {
+    for (const name of ['Ingest', 'Enrich', 'Metadata', 'ReEnrich']) stateless.hasOutput(`${name}FunctionName`, {});
     stateless.hasOutput('ApiUrl', {});
     stateless.hasOutput('ApiKeyId', {});
     stateless.hasOutput('DashboardUrl', {});

@@ -84,19 +84,23 @@ it('has no RDS Proxy: the functions and the migration reach the writer, trusting
   }
 });
 
-it('opens the writer\'s port (5432) to enrich and metadata', () => {
+it('opens the writer\'s port (5432) to enrich, the re-enricher and metadata', () => {
   const rules = all(stateless, 'AWS::EC2::SecurityGroupIngress').filter((rule) =>
     JSON.stringify(rule.Properties.GroupId).includes('DatabaseSecurityGroup'),
   );
-  expect(rules.map((rule) => [rule.Properties.FromPort, JSON.stringify(rule.Properties.SourceSecurityGroupId).match(/(Enrich|Metadata)SecurityGroup/)?.[1]]).sort()).toEqual([
+  expect(rules.map((rule) => [rule.Properties.FromPort, JSON.stringify(rule.Properties.SourceSecurityGroupId).match(/\b(Enrich|Metadata|ReEnrich)SecurityGroup/)?.[1]]).sort()).toEqual([
     [5432, 'Enrich'],
     [5432, 'Metadata'],
+    [5432, 'ReEnrich'],
   ]);
 });
 
-it('maps raw-logs to enrich with on-demand pollers and none of the controls that need provisioned ones', () => {
-  const [mapping] = all(stateless, 'AWS::Lambda::EventSourceMapping');
-  expect(mapping?.Properties).toMatchObject({ Topics: ['raw-logs'], BatchSize: 500, StartingPosition: 'TRIM_HORIZON' });
+it.each([
+  ['raw-logs', 'enrich'],
+  ['enriched-logs-partial', 'reenrich'],
+])('maps %s to %s with on-demand pollers and none of the controls that need provisioned ones', (topic) => {
+  const mapping = all(stateless, 'AWS::Lambda::EventSourceMapping').find((m) => JSON.stringify(m.Properties.Topics) === JSON.stringify([topic]));
+  expect(mapping?.Properties).toMatchObject({ Topics: [topic], BatchSize: 500, StartingPosition: 'TRIM_HORIZON' });
   for (const property of [
     'ProvisionedPollerConfig',
     'MaximumRetryAttempts',
@@ -109,17 +113,20 @@ it('maps raw-logs to enrich with on-demand pollers and none of the controls that
   }
 });
 
-it('tells enrich to throw, not to report partial failures, since the mapping does not read them', () => {
-  const [mapping] = all(stateless, 'AWS::Lambda::EventSourceMapping');
-  const reports = ((mapping?.Properties.FunctionResponseTypes as string[] | undefined) ?? []).includes('ReportBatchItemFailures');
-  expect(variablesOf('enrich').ENRICH_REPORT_BATCH_ITEM_FAILURES).toBe(String(reports));
-  expect(reports).toBe(false);
+it('tells enrich and the re-enricher to throw, not to report partial failures, since the mappings do not read them', () => {
+  const mappings = all(stateless, 'AWS::Lambda::EventSourceMapping');
+  expect(mappings).toHaveLength(2);
+  for (const mapping of mappings) expect(mapping.Properties.FunctionResponseTypes).toBeUndefined();
+  expect(variablesOf('enrich').ENRICH_REPORT_BATCH_ITEM_FAILURES).toBe('false');
+  expect(variablesOf('reenrich').ENRICH_REPORT_BATCH_ITEM_FAILURES).toBe('false');
 });
 
-it('keeps the dashboard and the alarms that need no mapping metrics', () => {
+it('keeps the dashboard and the alarms that need no mapping metrics, and no re-enricher error-rate alarm', () => {
   const alarms = all(stateless, 'AWS::CloudWatch::Alarm');
   expect(alarms).toHaveLength(6);
   expect(JSON.stringify(alarms)).not.toContain('EventSourceMappingUUID');
+  // On-demand pollers: a batch not due yet fails its invocation on purpose.
+  expect(Object.keys(stateless.findResources('AWS::CloudWatch::Alarm')).filter((id) => id.includes('Reenrich'))).toEqual([]);
   stateless.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
 });
 

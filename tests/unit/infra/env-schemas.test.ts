@@ -8,7 +8,7 @@
 import type { z } from 'zod';
 import { kafkaEnv } from '#shared/config.ts';
 import { topicsEnv as createTopicsEnv } from '../../../infra/cdk/lambda/create-topics.ts';
-import { enrichConfig } from '../../../functions/enrich/config.ts';
+import { enrichConfig, reenrichEnv } from '../../../functions/enrich/config.ts';
 import { ingestEnv } from '../../../functions/ingest/config.ts';
 import { metadataEnv } from '../../../functions/metadata/config.ts';
 import { migrateEnv } from '../../../functions/metadata/migrate.ts';
@@ -18,11 +18,13 @@ import { removeAssembly, SYNTH_TIMEOUT_MS, synthApp, templatesOf } from './synth
 
 /**
  * The schema each function (by POWERTOOLS_SERVICE_NAME) reads. Enrich reads its config and, for its own
- * publisher, kafkaEnv (functions/enrich/dependencies.ts); the topic trigger reads kafkaEnv and KAFKA_TOPICS.
+ * publisher, kafkaEnv (functions/enrich/dependencies.ts); the re-enricher reads enrich's, plus its policy
+ * (reenrichEnv); the topic trigger reads kafkaEnv and KAFKA_TOPICS.
  */
 const SCHEMAS: Record<string, z.ZodType> = {
   ingest: ingestEnv,
   enrich: enrichConfig.and(kafkaEnv),
+  reenrich: enrichConfig.and(reenrichEnv).and(kafkaEnv),
   metadata: metadataEnv,
   migrate: migrateEnv,
   'create-topics': kafkaEnv.and(createTopicsEnv),
@@ -121,8 +123,8 @@ function houseFunction(target: 'aws' | 'local', service: string): FunctionInfo {
 }
 
 describe.each([
-  ['aws', ['create-topics', 'enrich', 'ingest', 'metadata', 'migrate']],
-  ['local', ['enrich', 'ingest', 'metadata']],
+  ['aws', ['create-topics', 'enrich', 'ingest', 'metadata', 'migrate', 'reenrich']],
+  ['local', ['enrich', 'ingest', 'metadata', 'reenrich']],
 ] as const)('%s target', (target, services) => {
   it('has a schema for every function, and every function the target should have', () => {
     expect(houseFunctions(target).map((fn) => fn.service).sort()).toEqual([...services]);

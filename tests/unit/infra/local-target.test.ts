@@ -36,9 +36,9 @@ it('builds one stack, named for its stage, and no stateful or setup stack', () =
   ]);
 });
 
-it('deploys the three functions outside any VPC, with the same runtime and bundling as on AWS', () => {
+it('deploys the four functions outside any VPC, with the same runtime and bundling as on AWS', () => {
   const functions = Object.values(template.findResources('AWS::Lambda::Function') as Record<string, Resource>);
-  expect(functions).toHaveLength(3);
+  expect(functions).toHaveLength(4);
   for (const fn of functions) {
     expect(fn.Properties).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'], Handler: 'index.handler' });
     expect(fn.Properties.VpcConfig).toBeUndefined();
@@ -73,19 +73,32 @@ it('points the functions at the compose services by their service names', () => 
     DLQ_TOPIC: 'raw-logs-dlq',
   });
   expect(variablesOf('enrich').MSK_CLUSTER_ARN).toBeUndefined();
+  expect(variablesOf('reenrich')).toMatchObject({
+    KAFKA_BROKERS: 'kafka:19092',
+    KAFKA_AUTH: 'none',
+    REDIS_URL: 'redis://redis:6379',
+    DATABASE_URL: 'postgres://postgres:postgres@postgres:5432/log_enrichment',
+    RAW_TOPIC: 'raw-logs',
+    COMPLETE_TOPIC: 'enriched-logs-complete',
+    PARTIAL_TOPIC: 'enriched-logs-partial',
+    DLQ_TOPIC: 'raw-logs-dlq',
+    OUTPUT_ENCODING: 'json',
+  });
   expect(variablesOf('metadata')).toMatchObject({ REDIS_URL: 'redis://redis:6379', ADMIN_API_KEYS: 'local-admin-key' });
 });
 
 it('turns the functions\' X-Ray tracing off and leaves the stage untraced: LocalStack\'s free edition has no X-Ray', () => {
-  for (const service of ['ingest', 'enrich', 'metadata']) {
+  for (const service of ['ingest', 'enrich', 'metadata', 'reenrich']) {
     expect(variablesOf(service)).toMatchObject({ POWERTOOLS_TRACE_ENABLED: 'false' });
   }
   const stages = Object.values(template.findResources('AWS::ApiGateway::Stage') as Record<string, Resource>);
   expect(stages.map((stage) => stage.Properties.TracingEnabled === true)).toEqual([false]);
 });
 
-it('gives enrich and metadata the same client timeouts as on AWS', () => {
-  expect(variablesOf('enrich')).toMatchObject({ ENRICH_DB_CONNECT_TIMEOUT_MS: '1500', ENRICH_DB_TIMEOUT_MS: '200', REDIS_TIMEOUT_MS: '100' });
+it('gives enrich, the re-enricher and metadata the same client timeouts as on AWS', () => {
+  for (const service of ['enrich', 'reenrich']) {
+    expect(variablesOf(service)).toMatchObject({ ENRICH_DB_CONNECT_TIMEOUT_MS: '1500', ENRICH_DB_TIMEOUT_MS: '200', REDIS_TIMEOUT_MS: '100' });
+  }
   expect(variablesOf('metadata')).toMatchObject({ REDIS_TIMEOUT_MS: '500', DATABASE_TIMEOUT_MS: '3000' });
 });
 
@@ -97,6 +110,8 @@ it('keeps the API shape: API key on /api/logs, IAM on /api/metadata, a known loc
   template.hasOutput('ApiUrl', {});
   template.hasOutput('ApiKeyId', {});
   template.hasOutput('RestApiId', {});
+  // The local runners invoke the functions by these names.
+  for (const name of ['Ingest', 'Enrich', 'Metadata', 'ReEnrich']) template.hasOutput(`${name}FunctionName`, {});
 });
 
 it('passes cdk-nag AwsSolutions and has no error annotations', () => {

@@ -1,6 +1,6 @@
 /**
- * The `outputEncoding` context reaches the enrich function as OUTPUT_ENCODING on both targets (json when
- * unset), and only enrich: the other functions' schemas do not read it (tests/unit/infra/env-schemas.test.ts
+ * The `outputEncoding` context reaches the enrich function and the re-enricher (which writes the same topics)
+ * as OUTPUT_ENCODING on both targets (json when unset), and only them: the other functions' schemas do not read it (tests/unit/infra/env-schemas.test.ts
  * checks the default synth's environments against the schemas). Bundling is skipped
  * (`aws:cdk:bundling-stacks`): only the templates matter here.
  */
@@ -25,11 +25,21 @@ function outputEncodings(context: Record<string, unknown>): Record<string, unkno
 }
 
 describe.each(['aws', 'local'])('%s target', (target) => {
-  it('sets OUTPUT_ENCODING=json on enrich when the context has no outputEncoding', () => {
-    expect(outputEncodings({ target })).toEqual({ [SERVICES.ingest]: undefined, [SERVICES.enrich]: 'json', [SERVICES.metadata]: undefined });
+  it('sets OUTPUT_ENCODING=json on enrich and the re-enricher when the context has no outputEncoding', () => {
+    expect(outputEncodings({ target })).toEqual({
+      [SERVICES.ingest]: undefined,
+      [SERVICES.enrich]: 'json',
+      [SERVICES.metadata]: undefined,
+      [SERVICES.reenrich]: 'json',
+    });
   });
 
-  it.each(['otlp_proto', 'otlp_json'])('sets OUTPUT_ENCODING=%s on enrich from the context', (outputEncoding) => {
-    expect(outputEncodings({ target, outputEncoding })).toEqual({ [SERVICES.ingest]: undefined, [SERVICES.enrich]: outputEncoding, [SERVICES.metadata]: undefined });
+  it.each(['otlp_proto', 'otlp_json'])('sets OUTPUT_ENCODING=%s on enrich and the re-enricher from the context', (outputEncoding) => {
+    expect(outputEncodings({ target, outputEncoding })).toEqual({
+      [SERVICES.ingest]: undefined,
+      [SERVICES.enrich]: outputEncoding,
+      [SERVICES.metadata]: undefined,
+      [SERVICES.reenrich]: outputEncoding,
+    });
   });
 });

@@ -150,10 +150,16 @@ function secretUsername(model: TemplateModel, secret: Located): string | undefin
 const ROLE_CLIENTS = ['enrich', 'metadata'];
 
 /**
+ * Functions that log in as another's role on purpose, by POWERTOOLS_SERVICE_NAME: the re-enricher runs
+ * enrich's lookups and needs exactly enrich's rights.
+ */
+const SHARES_ROLE_OF: Readonly<Record<string, string>> = { reenrich: 'enrich' };
+
+/**
  * Only the migration (the function given DATABASE_APP_ROLES) holds the master secret: no other function is
  * given it or may read it. Every other function with DATABASE_HOST, enrich and metadata at least, logs in as
  * a role of DATABASE_APP_ROLES, with DATABASE_USER that role and DATABASE_SECRET_ARN that role's secret (a
- * secret for that username), each function its own role. Every role's secret has a single-user rotation
+ * secret for that username), each function its own role (but those of SHARES_ROLE_OF). Every role's secret has a single-user rotation
  * schedule that CloudFormation creates only after the Custom::Trigger that runs the migration (the first
  * rotation changes the password of a role the migration creates).
  */
@@ -190,8 +196,10 @@ export const appDbRolesBound = (model: TemplateModel): number => {
       problems.push(`${who}: DATABASE_SECRET_ARN ${fn.env.DATABASE_SECRET_ARN ?? '(unset)'} is not the secret of role ${role.role}`);
     }
     const other = usedBy.get(role.role);
-    if (other !== undefined) problems.push(`${other} and ${who} both log in as ${role.role}`);
-    usedBy.set(role.role, who);
+    const shared = other !== undefined && (SHARES_ROLE_OF[who] === other || SHARES_ROLE_OF[other] === who);
+    if (other !== undefined && !shared) problems.push(`${other} and ${who} both log in as ${role.role}`);
+    // Remember the role's owner rather than a function that shares it, so a third user is told apart.
+    if (other === undefined || SHARES_ROLE_OF[other] !== undefined) usedBy.set(role.role, who);
   }
   for (const service of ROLE_CLIENTS) {
     const fn = all.find((f) => f.service === service);

@@ -153,9 +153,15 @@ export function createdTopics(model: TemplateModel): Set<string> {
 }
 
 /**
+ * The variable naming the topic each mapped function processes, by POWERTOOLS_SERVICE_NAME: enrich reads
+ * raw-logs, the re-enricher the partial outputs (it is given RAW_TOPIC too, to read raw records back).
+ */
+export const SOURCE_TOPIC_VARIABLE: Readonly<Record<string, string>> = { enrich: 'RAW_TOPIC', reenrich: 'PARTIAL_TOPIC' };
+
+/**
  * Topics line up: the mapping reads a created topic from its function's own cluster, the one the function
- * calls RAW_TOPIC; its on-failure topic is created and is not a source topic; every `*_TOPIC` a Kafka function
- * is given is created.
+ * calls its source (SOURCE_TOPIC_VARIABLE: RAW_TOPIC for enrich); its on-failure topic is created and is not
+ * a source topic; every `*_TOPIC` a Kafka function is given is created.
  */
 export const esmTopicsMatch: Check = (model) => {
   const created = createdTopics(model);
@@ -167,8 +173,10 @@ export const esmTopicsMatch: Check = (model) => {
     verified += 1;
     const { fn } = mapping;
     for (const topic of mapping.topics) if (!created.has(topic)) problems.push(`${mapping.loc.id} reads ${topic}, which is not created`);
-    if (mapping.topics[0] !== fn.env.RAW_TOPIC) {
-      problems.push(`${mapping.loc.id} reads ${mapping.topics[0]} but ${nameOf(fn)} has RAW_TOPIC=${fn.env.RAW_TOPIC}`);
+    const source = SOURCE_TOPIC_VARIABLE[fn.service ?? ''];
+    if (source === undefined) problems.push(`${mapping.loc.id}: no source topic variable is known for ${nameOf(fn)}`);
+    else if (mapping.topics[0] !== fn.env[source]) {
+      problems.push(`${mapping.loc.id} reads ${mapping.topics[0]} but ${nameOf(fn)} has ${source}=${fn.env[source]}`);
     }
     if (mapping.onFailureTopic !== undefined && !created.has(mapping.onFailureTopic)) {
       problems.push(`${mapping.loc.id}: on-failure topic ${mapping.onFailureTopic} is not created`);
@@ -187,6 +195,25 @@ export const esmTopicsMatch: Check = (model) => {
       verified += 1;
       if (!created.has(topic)) problems.push(`${nameOf(fn)}: ${name}=${topic} is not created`);
     }
+  }
+  return verdict(problems, verified);
+};
+
+/**
+ * Each mapping of a cluster commits as a consumer group of its own: two mappings in one group would take
+ * partitions from each other at every rebalance, and one would never see the records the other was given.
+ */
+export const esmConsumerGroupsDistinct: Check = (model) => {
+  const problems: string[] = [];
+  let verified = 0;
+  const seen = new Map<string, string>();
+  for (const mapping of kafkaMappings(model)) {
+    if (mapping.consumerGroupId === undefined) continue;
+    verified += 1;
+    const key = `${mapping.cluster.arn} ${mapping.consumerGroupId}`;
+    const other = seen.get(key);
+    if (other !== undefined) problems.push(`${other} and ${mapping.loc.id} both commit as consumer group ${mapping.consumerGroupId}`);
+    seen.set(key, mapping.loc.id);
   }
   return verdict(problems, verified);
 };
@@ -227,6 +254,7 @@ export const CHECKS: Record<string, { readonly check: Check; readonly targets: r
   esmPollerNetwork: { check: esmPollerNetwork, targets: ['aws'] },
   esmApiEndpoints: { check: esmApiEndpoints, targets: ['aws'] },
   esmTopicsMatch: { check: esmTopicsMatch, targets: ['aws'] },
+  esmConsumerGroupsDistinct: { check: esmConsumerGroupsDistinct, targets: ['aws'] },
   partialBatchResponseMatches: { check: partialBatchResponseMatches, targets: ['aws'] },
   kafkaAuthMatchesCluster: { check: kafkaAuthMatchesCluster, targets: ['aws', 'local'] },
   functionsInPrivateSubnets: { check: functionsInPrivateSubnets, targets: ['aws'] },

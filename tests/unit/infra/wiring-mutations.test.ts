@@ -79,10 +79,11 @@ function rawStatements(model: TemplateModel, role: Located): Record<string, unkn
     .flatMap((p) => (props(p).PolicyDocument as { Statement: Record<string, unknown>[] }).Statement);
 }
 
-function mapping(model: TemplateModel) {
-  const [first] = kafkaMappings(model);
-  if (first === undefined) throw new Error('no MSK event source mapping');
-  return first;
+/** The MSK event source mapping of a function (enrich's unless told), by its service name. */
+function mapping(model: TemplateModel, of = 'enrich') {
+  const found = kafkaMappings(model).find((m) => m.fn.service === of);
+  if (found === undefined) throw new Error(`no MSK event source mapping of ${of}`);
+  return found;
 }
 
 function service(model: TemplateModel, name: string): FunctionInfo {
@@ -325,6 +326,64 @@ describe('topics and batch responses', () => {
     const other = copy();
     variables(mapping(other).fn).ENRICH_REPORT_BATCH_ITEM_FAILURES = 'false';
     expect(() => check('partialBatchResponseMatches')(other)).toThrow(/ReportBatchItemFailures=true but enrich/);
+  });
+});
+
+describe('the re-enricher', () => {
+  /** Takes the resources whose ARN ends with `suffix` out of the re-enricher's statements that grant `action`. */
+  function dropGrant(model: TemplateModel, action: string, suffix: string): number {
+    const { role } = mapping(model, 'reenrich').fn;
+    if (role === undefined) throw new Error('the re-enricher has no role');
+    let changed = 0;
+    for (const statement of rawStatements(model, role)) {
+      if (!([statement.Action].flat() as string[]).includes(action)) continue;
+      const resources = [statement.Resource].flat();
+      const kept = resources.filter((resource) => !JSON.stringify(resource).endsWith(`${suffix}"]]}`));
+      changed += resources.length - kept.length;
+      statement.Resource = kept;
+    }
+    return changed;
+  }
+
+  it('ReadData on enriched-logs-partial dropped fails esmRolePermissions', () => {
+    const model = copy();
+    expectFailure(model, dropGrant(model, 'kafka-cluster:ReadData', '/enriched-logs-partial'), 'esmRolePermissions', /reenrich: role lacks kafka-cluster:ReadData on .*:topic\/.*\/enriched-logs-partial/);
+  });
+
+  it('its mapping committing as a group its role may not alter fails esmRolePermissions', () => {
+    const model = copy();
+    const config = props(mapping(model, 'reenrich').loc).AmazonManagedKafkaEventSourceConfig as { ConsumerGroupId: string };
+    config.ConsumerGroupId = 'reenrich-v2';
+    expectFailure(model, 1, 'esmRolePermissions', /reenrich: role lacks kafka-cluster:AlterGroup on .*:group\/.*\/reenrich-v2/);
+  });
+
+  it("its mapping in enrich's consumer group fails esmConsumerGroupsDistinct", () => {
+    const model = copy();
+    const config = props(mapping(model, 'reenrich').loc).AmazonManagedKafkaEventSourceConfig as { ConsumerGroupId: string };
+    config.ConsumerGroupId = String(mapping(model).consumerGroupId);
+    expectFailure(model, 1, 'esmConsumerGroupsDistinct', /both commit as consumer group log-enrichment-enrich/);
+  });
+
+  it('PARTIAL_TOPIC other than the topic its mapping reads fails esmTopicsMatch', () => {
+    const model = copy();
+    variables(mapping(model, 'reenrich').fn).PARTIAL_TOPIC = 'enriched-logs-complete';
+    expectFailure(model, 1, 'esmTopicsMatch', /reads enriched-logs-partial but reenrich has PARTIAL_TOPIC=enriched-logs-complete/);
+  });
+
+  it('partial batch responses its function does not return fail partialBatchResponseMatches', () => {
+    const model = copy();
+    variables(mapping(model, 'reenrich').fn).ENRICH_REPORT_BATCH_ITEM_FAILURES = 'false';
+    expectFailure(model, 1, 'partialBatchResponseMatches', /ReportBatchItemFailures=true but reenrich has ENRICH_REPORT_BATCH_ITEM_FAILURES=false/);
+  });
+
+  it("a third function on enrich's database role fails appDbRolesBound, the re-enricher alone may share it", () => {
+    const model = copy();
+    expect(check('appDbRolesBound')(model)).toBeGreaterThan(0);
+    const enrich = service(model, 'enrich');
+    const metadata = variables(service(model, 'metadata'));
+    metadata.DATABASE_USER = enrich.env.DATABASE_USER;
+    metadata.DATABASE_SECRET_ARN = structuredClone(variables(enrich).DATABASE_SECRET_ARN);
+    expectFailure(model, 1, 'appDbRolesBound', new RegExp(`(enrich and metadata|metadata and enrich) both log in as ${enrich.env.DATABASE_USER}`));
   });
 });
 

@@ -50,5 +50,5 @@ it('sees the MSK cluster, its mapping and the functions across stacks, whatever 
   const aws = model('aws');
   expect(Object.keys(aws.templates).length).toBeGreaterThan(1);
   expect(aws.resources(/^AWS::MSK::/)).toHaveLength(1);
-  expect(aws.resources('AWS::Lambda::EventSourceMapping')).toHaveLength(1);
+  expect(aws.resources('AWS::Lambda::EventSourceMapping')).toHaveLength(2);
 });

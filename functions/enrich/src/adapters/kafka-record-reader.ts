@@ -7,7 +7,8 @@
  * the group actions on `<groupPrefix>*` and ReadData on the topics read.
  */
 import { randomUUID } from 'node:crypto';
-import { Consumer, ListOffsetTimestamps, type Message, MessagesStreamModes } from '@platformatic/kafka';
+import type { Message } from '@platformatic/kafka';
+import { Consumer, ListOffsetTimestamps, MessagesStreamModes } from '#shared/kafka/consumer-client.ts';
 import type { KafkaEnv } from '#shared/config.ts';
 import { connectionOptions } from '#shared/kafka/connection.ts';
 import type { KafkaEventRecord } from '../kafka-event.ts';

@@ -1,12 +1,15 @@
 /**
  * Health and metrics of the local enrich runtime: `GET /health` (breakers, in-process cache, hit rates,
- * consumer lag, runner counters) and `GET /metrics` (Prometheus text format, prom-client).
+ * consumer lag, runner counters) and `GET /metrics` (Prometheus text format, prom-client); with a dashboard
+ * (`npm start`: scripts/local/dashboard/), also the page at `GET /` and its assets, the JSON it polls
+ * (`GET /api/dashboard`) and `POST /api/enrich/preview` (what enrich would do with one log, right now).
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Log } from '#shared/log-port.ts';
 import { logger } from '#shared/observability.ts';
 import type { TierCounts } from '../../../functions/enrich/src/ports.ts';
+import { type DashboardHandlers, PREVIEW_PATH, SNAPSHOT_PATH } from '../dashboard/index.ts';
 import type { EnrichRunner } from './runner.ts';
 
 export interface HealthServerOptions {
@@ -18,7 +21,12 @@ export interface HealthServerOptions {
   lagTimeoutMs?: number;
   /** Where failures to answer are logged; default the Powertools logger. */
   log?: Log;
+  /** The dashboard's page, data and preview; without it only /health and /metrics are served. */
+  dashboard?: DashboardHandlers;
 }
+
+/** Largest preview body read (one log; ingest takes 1 MiB for a whole batch). */
+const PREVIEW_MAX_BYTES = 1024 * 1024;
 
 export interface HealthServer {
   readonly url: string;
@@ -66,10 +74,65 @@ export async function healthReport(runner: EnrichRunner, lagTimeoutMs = 1_000): 
 export async function startHealthServer(options: HealthServerOptions): Promise<HealthServer> {
   const { runner } = options;
   const log = options.log ?? logger;
+  const { dashboard } = options;
+  const json = (response: ServerResponse, status: number, body: unknown) => {
+    response.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(body));
+  };
+  const failed = (response: ServerResponse, what: string, error: unknown) => {
+    // The detail goes to the log, never to the client (house rule for every 5xx body).
+    log.error(`${what} failed`, { error });
+    if (!response.headersSent) json(response, 500, { message: 'Internal Server Error' });
+    else response.end();
+  };
   const server: Server = createServer((request, response) => {
-    const path = (request.url ?? '/').split('?')[0];
+    const path = (request.url ?? '/').split('?')[0] ?? '/';
+    if (dashboard !== undefined && path === PREVIEW_PATH) {
+      if (request.method !== 'POST') {
+        response.writeHead(405, { allow: 'POST' }).end();
+        return;
+      }
+      readBody(request, PREVIEW_MAX_BYTES).then(
+        (body) => {
+          if (body === undefined) {
+            json(response, 413, { message: `the body is larger than ${PREVIEW_MAX_BYTES} bytes` });
+            return;
+          }
+          try {
+            JSON.parse(body.toString('utf8'));
+          } catch (error) {
+            json(response, 400, { message: `the body is not JSON: ${error instanceof Error ? error.message : String(error)}` });
+            return;
+          }
+          // The bytes, not the parsed value: enrich decodes bytes (large integers keep every digit).
+          dashboard.preview(body).then(
+            (answer) => json(response, answer.status, answer.body),
+            (error: unknown) => failed(response, 'preview', error),
+          );
+        },
+        (error: unknown) => failed(response, 'preview body', error),
+      );
+      return;
+    }
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       response.writeHead(405, { allow: 'GET, HEAD' }).end();
+      return;
+    }
+    if (dashboard !== undefined && path === SNAPSHOT_PATH) {
+      try {
+        json(response, 200, dashboard.snapshot());
+      } catch (error) {
+        failed(response, 'dashboard snapshot', error);
+      }
+      return;
+    }
+    if (dashboard !== undefined && path !== '/health' && path !== '/metrics') {
+      dashboard.asset(path).then(
+        (asset) => {
+          if (asset === undefined) json(response, 404, { message: 'Not Found' });
+          else response.writeHead(200, { 'content-type': asset.type, 'cache-control': 'no-cache' }).end(asset.body);
+        },
+        (error: unknown) => failed(response, 'dashboard page', error),
+      );
       return;
     }
     if (path === '/health') {
@@ -124,4 +187,23 @@ export async function startHealthServer(options: HealthServerOptions): Promise<H
         server.closeAllConnections();
       }),
   };
+}
+
+/** The request body, or undefined when it exceeds `maxBytes` (the rest is not read). */
+function readBody(request: IncomingMessage, maxBytes: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    request.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        resolve(undefined);
+        request.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    request.on('end', () => resolve(Buffer.concat(chunks)));
+    request.on('error', reject);
+  });
 }

@@ -31,6 +31,12 @@
  * BlockCache of ./enriched-log.ts reuses blocks by object identity). A stale answer is the in-process entry's,
  * flagged; unavailable has no tier. With `provenance` on, the answer carries `provenanceAt` (the time ages are
  * measured to) and the batch's events are enriched-log v2.
+ *
+ * Trace (opt-in, `resolve(request, { trace })`): what each tier did for each key, for the dashboard's "why is
+ * this log partial?" (scripts/local/dashboard/preview.ts). Without a trace nothing is recorded or allocated
+ * (each site is one `trace !== undefined` test). A traced lookup fetches its own keys instead of awaiting a
+ * concurrent batch's fetch of them, so that every step it reports is its own (one more remote read, for a
+ * preview only).
  */
 import type { Host, Network, Service } from '#shared/metadata/model.ts';
 import type { Log } from '#shared/log-port.ts';
@@ -75,6 +81,78 @@ const redisKey: Record<Kind, (id: string) => string> = {
   hostsByName: cacheKeys.hostByName,
   services: cacheKeys.service,
 };
+
+/**
+ * What one tier did for one key. `found` / `not_found`: the tier answered (Redis `not_found` is a stored
+ * negative entry); `miss`: it holds nothing for the key; `outdated` (memory): its entry was read under an
+ * older metadata version than Redis reported, so the key was read again; `stale` (memory): nothing else could
+ * answer and an expired entry was served. A remote call that failed: `breaker_open` (the breaker refused it:
+ * open, or half-open with its one probe out), `timeout` (the breaker's call budget, or a socket, timed out:
+ * `ETIMEDOUT`), `error` (anything else), with the error's text.
+ */
+export type TraceStep =
+  | { readonly tier: 'memory'; readonly outcome: 'found' | 'not_found' | 'miss' | 'stale' }
+  | { readonly tier: 'memory'; readonly outcome: 'outdated' }
+  | { readonly tier: 'redis'; readonly outcome: 'found' | 'not_found' | 'miss' }
+  | { readonly tier: 'postgres'; readonly outcome: 'found' | 'not_found' }
+  | { readonly tier: 'redis' | 'postgres'; readonly outcome: 'breaker_open' | 'timeout' | 'error'; readonly detail: string };
+
+/**
+ * The steps of one traced `resolve`, per key (kind and raw id), in the order they happened.
+ *
+ * @example
+ * const trace = new LookupTrace();
+ * await lookup.resolve({ ips: new Set(['10.0.0.1']), hostnames: new Set(), services: new Set(['api']) }, { trace });
+ * trace.steps('services', 'api'); // [{ tier: 'memory', outcome: 'miss' }, { tier: 'redis', outcome: 'miss' }, { tier: 'postgres', outcome: 'found' }]
+ */
+export class LookupTrace {
+  readonly #steps = new Map<string, TraceStep[]>();
+
+  add(kind: Kind, id: string, step: TraceStep): void {
+    const key = `${kind}\u0000${id}`;
+    const steps = this.#steps.get(key);
+    if (steps === undefined) this.#steps.set(key, [step]);
+    else steps.push(step);
+  }
+
+  steps(kind: Kind, id: string): readonly TraceStep[] {
+    return this.#steps.get(`${kind}\u0000${id}`) ?? [];
+  }
+}
+
+export interface ResolveOptions {
+  /** Records what each tier did per key; absent (enrich's batches), nothing is recorded. */
+  trace?: LookupTrace | undefined;
+}
+
+const MEMORY_STEPS = {
+  found: { tier: 'memory', outcome: 'found' },
+  not_found: { tier: 'memory', outcome: 'not_found' },
+  miss: { tier: 'memory', outcome: 'miss' },
+  outdated: { tier: 'memory', outcome: 'outdated' },
+  stale: { tier: 'memory', outcome: 'stale' },
+} as const satisfies Record<string, TraceStep>;
+const REDIS_STEPS = {
+  found: { tier: 'redis', outcome: 'found' },
+  not_found: { tier: 'redis', outcome: 'not_found' },
+  miss: { tier: 'redis', outcome: 'miss' },
+} as const satisfies Record<string, TraceStep>;
+const POSTGRES_STEPS = {
+  found: { tier: 'postgres', outcome: 'found' },
+  not_found: { tier: 'postgres', outcome: 'not_found' },
+} as const satisfies Record<string, TraceStep>;
+
+/** The step of a remote call that failed: refused by its breaker, timed out, or failed otherwise. */
+function failedStep(tier: 'redis' | 'postgres', error: unknown): TraceStep {
+  const detail = describe(error);
+  if (isBreakerRejection(error)) return { tier, outcome: 'breaker_open', detail };
+  return { tier, outcome: (error as { code?: unknown } | null)?.code === 'ETIMEDOUT' ? 'timeout' : 'error', detail };
+}
+
+function traceFailure(trace: LookupTrace, tier: 'redis' | 'postgres', keys: readonly Pending[], error: unknown): void {
+  const step = failedStep(tier, error);
+  for (const pending of keys) trace.add(pending.kind, pending.id, step);
+}
 
 function pendingOf(lookup: Lookup): Pending {
   return { kind: lookup.kind, id: lookup.id, key: redisKey[lookup.kind](lookup.id) };
@@ -150,7 +228,11 @@ export class TieredMetadataLookup implements MetadataLookup {
     this.#clock = deps.clock ?? Date.now;
   }
 
-  async resolve(request: MetadataRequest): Promise<ResolvedMetadata> {
+  /**
+   * @param options.trace records what each tier did per key (the dashboard's preview); enrich passes none.
+   */
+  async resolve(request: MetadataRequest, options?: ResolveOptions): Promise<ResolvedMetadata> {
+    const trace = options?.trace;
     const tally = emptyTally();
     const hostsByIp = new Map<string, Resolution<Host>>();
     const hostsByName = new Map<string, Resolution<Host>>();
@@ -168,9 +250,11 @@ export class TieredMetadataLookup implements MetadataLookup {
       const cached = this.#memory.get(kind, id);
       if (cached === undefined) {
         misses.push({ kind, id, key: redisKey[kind](id) });
+        if (trace !== undefined) trace.add(kind, id, MEMORY_STEPS.miss);
       } else {
         maps[kind].set(id, cached);
         memoryHits.push({ kind, id });
+        if (trace !== undefined) trace.add(kind, id, cached.state === 'found' ? MEMORY_STEPS.found : MEMORY_STEPS.not_found);
       }
     };
     for (const ip of request.ips) {
@@ -182,15 +266,16 @@ export class TieredMetadataLookup implements MetadataLookup {
     tally.memory.hits = memoryHits.length;
     tally.memory.misses = misses.length;
 
-    // Keys another concurrent batch is already fetching are awaited, not fetched twice.
+    // Keys another concurrent batch is already fetching are awaited, not fetched twice (a traced lookup
+    // fetches its own: the steps it reports must be its own).
     const own: Pending[] = [];
     const borrowed: { pending: Pending; fetch: Promise<Fetched> }[] = [];
     for (const pending of misses) {
-      const fetch = this.#inflight.get(pending.key);
+      const fetch = trace === undefined ? this.#inflight.get(pending.key) : undefined;
       if (fetch === undefined) own.push(pending);
       else borrowed.push({ pending, fetch });
     }
-    const fetch = this.#fetch(own, memoryHits, memoryVersion, tally, maps);
+    const fetch = this.#fetch(own, memoryHits, memoryVersion, tally, maps, trace);
     for (const pending of own) this.#inflight.set(pending.key, fetch);
     try {
       await fetch;
@@ -204,7 +289,7 @@ export class TieredMetadataLookup implements MetadataLookup {
       if (answer !== undefined && answer.version !== this.#memory.version) again.push(pending);
       else maps[pending.kind].set(pending.id, answer?.resolution ?? this.#fallback(pending, tally));
     }
-    if (again.length > 0) await this.#fetch(again, [], this.#memory.version, tally, maps);
+    if (again.length > 0) await this.#fetch(again, [], this.#memory.version, tally, maps, undefined);
     addTally(this.#totals, tally);
     if (this.#provenance) result.provenanceAt = this.#clock();
     return result;
@@ -227,6 +312,7 @@ export class TieredMetadataLookup implements MetadataLookup {
    * Redis, then PostgreSQL, then stale in-process values; never rejects. Answers go into `maps` (this batch)
    * and into the returned map (for concurrent batches waiting on the same keys). `memoryHits` were answered
    * by the in-process cache under `memoryVersion`; if Redis says the version moved, they are read again.
+   * `trace`, when given, records each tier's step per key.
    */
   async #fetch(
     own: Pending[],
@@ -234,6 +320,7 @@ export class TieredMetadataLookup implements MetadataLookup {
     memoryVersion: MetadataVersion,
     tally: TierTally,
     maps: Record<Kind, Map<string, Resolution<Entity>>>,
+    trace: LookupTrace | undefined,
   ): Promise<Fetched> {
     const out: Fetched = new Map();
     const answer = (pending: Pending, resolution: Resolution<Entity>, version: MetadataVersion): void => {
@@ -248,9 +335,11 @@ export class TieredMetadataLookup implements MetadataLookup {
         if (value === undefined) {
           misses.push(pending);
           tally.redis.misses++;
+          if (trace !== undefined) trace.add(pending.kind, pending.id, REDIS_STEPS.miss);
           continue;
         }
         tally.redis.hits++;
+        if (trace !== undefined) trace.add(pending.kind, pending.id, value === null ? REDIS_STEPS.not_found : REDIS_STEPS.found);
         const resolution = answered(value, 'redis', read.fetchedAt?.[i] ?? null);
         this.#memory.set(pending.kind, pending.id, inMemory(resolution), version);
         answer(pending, resolution, version);
@@ -258,6 +347,8 @@ export class TieredMetadataLookup implements MetadataLookup {
     };
     let missing = own;
     let redisUsable = false;
+    /** The keys of the Redis read under way (what a failure is traced against). */
+    let reading: readonly Pending[] = own;
     try {
       const asked = ++this.#readsAsked;
       // Started together on the one Redis client, so ioredis writes the MGET and the breaker's HMGET before
@@ -274,6 +365,8 @@ export class TieredMetadataLookup implements MetadataLookup {
       if (first.version !== memoryVersion && memoryHits.length > 0) {
         this.#log.debug('metadata version moved; reading the in-process answers again', { from: memoryVersion, to: first.version });
         const rereads = memoryHits.map(pendingOf);
+        if (trace !== undefined) for (const lookup of rereads) trace.add(lookup.kind, lookup.id, MEMORY_STEPS.outdated);
+        reading = rereads;
         // Should this second read fail, PostgreSQL answers them instead of the in-process cache.
         missing = misses.concat(rereads);
         const askedAgain = ++this.#readsAsked;
@@ -287,6 +380,7 @@ export class TieredMetadataLookup implements MetadataLookup {
       }
     } catch (error) {
       if (!isBreakerRejection(error)) this.#log.warn('Redis metadata lookup failed', { error: describe(error), keys: missing.length });
+      if (trace !== undefined) traceFailure(trace, 'redis', reading, error);
     }
 
     if (missing.length > 0) {
@@ -303,6 +397,7 @@ export class TieredMetadataLookup implements MetadataLookup {
           const resolution = answered(entity, 'postgres', fetchedAt);
           if (entity === undefined) tally.postgres.misses++;
           else tally.postgres.hits++;
+          if (trace !== undefined) trace.add(pending.kind, pending.id, entity === undefined ? POSTGRES_STEPS.not_found : POSTGRES_STEPS.found);
           this.#memory.set(pending.kind, pending.id, inMemory(resolution), version);
           answer(pending, resolution, version);
           writeBack.push({ key: pending.key, value: entity ?? null, fetchedAt });
@@ -310,6 +405,7 @@ export class TieredMetadataLookup implements MetadataLookup {
         missing = [];
       } catch (error) {
         if (!isBreakerRejection(error)) this.#log.warn('PostgreSQL metadata lookup failed', { error: describe(error), keys: missing.length });
+        if (trace !== undefined) traceFailure(trace, 'postgres', missing, error);
       }
       // Only under a version Redis gave: undefined (Redis never read) or null (a tier without one) is no version.
       if (writeBack.length > 0 && redisUsable && version !== undefined && version !== null) {
@@ -319,7 +415,7 @@ export class TieredMetadataLookup implements MetadataLookup {
       }
     }
 
-    for (const pending of missing) answer(pending, this.#fallback(pending, tally), this.#memory.version);
+    for (const pending of missing) answer(pending, this.#fallback(pending, tally, trace), this.#memory.version);
     return out;
   }
 
@@ -334,13 +430,14 @@ export class TieredMetadataLookup implements MetadataLookup {
   }
 
   /** Nothing could answer: the last in-process value (stale) if any, else unavailable. */
-  #fallback(lookup: Lookup, tally: TierTally): Resolution<Entity> {
+  #fallback(lookup: Lookup, tally: TierTally, trace?: LookupTrace): Resolution<Entity> {
     const stale = this.#memory.getStale(lookup.kind, lookup.id);
     if (stale === undefined || stale.state === 'unavailable') {
       tally.unavailable++;
       return UNAVAILABLE;
     }
     tally.stale++;
+    if (trace !== undefined) trace.add(lookup.kind, lookup.id, MEMORY_STEPS.stale);
     // The in-process entry (tier memory, its PostgreSQL read time), flagged.
     return { ...stale, stale: true };
   }

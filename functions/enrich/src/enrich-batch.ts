@@ -161,7 +161,8 @@ export class EnrichBatch {
     const started = this.#monotonic();
     const { topics, lookup, publisher } = this.#deps;
     const encoding = this.#encoding;
-    const enrichedAt = this.#wallClock().toISOString();
+    const wallStart = this.#wallClock();
+    const enrichedAt = wallStart.toISOString();
     const messages: OutgoingMessage[] = [];
     /** Beside each message, the output it holds; undefined for a dead letter. */
     const held: (Output | undefined)[] = [];
@@ -365,6 +366,8 @@ export class EnrichBatch {
     notes.flush(this.#deps.log);
     const outcome: BatchOutcome = { records, logs: complete + partial + deadLettered, complete, partial, deadLettered };
     const latencyMs = this.#monotonic() - started;
+    // The wall clock once per batch (at its start) plus the monotonic time since: acknowledged, in wall-clock ms.
+    const endToEndMs = failure === undefined && attempt === 1 && sources.length > 0 ? endToEnd(sources, wallStart.getTime() + latencyMs) : undefined;
     this.#deps.metrics.batch({
       // The metrics count logs: attempts = complete + partial + dead-lettered, whatever a record holds.
       records: outcome.logs,
@@ -375,6 +378,7 @@ export class EnrichBatch {
       published: failure === undefined,
       tally: metadata?.tally ?? emptyTally(),
       breakers: lookup.breakers(),
+      ...(endToEndMs === undefined ? {} : { endToEndMs }),
     });
     const span = partitionSpans(event);
     const attempted = attempt === 1 ? {} : { attempt };
@@ -385,6 +389,22 @@ export class EnrichBatch {
     this.#deps.log.info('batch enriched', { partitions: span, ...attempted, ...outcome, outputs: messages.length, latencyMs: Math.round(latencyMs) });
     return outcome;
   }
+}
+
+/**
+ * Receipt → acknowledged, per Kafka record (not per log: the logs of one record follow one another in
+ * `sources`), from the record's Kafka timestamp: one subtraction per record, no date parsing.
+ */
+function endToEnd(sources: readonly KafkaEventRecord[], now: number): number[] {
+  const out: number[] = [];
+  let previous: KafkaEventRecord | undefined;
+  for (const record of sources) {
+    if (record === previous) continue;
+    previous = record;
+    // A producer clock ahead of ours would make it negative: counted as immediate.
+    if (record.timestamp > 0) out.push(Math.max(0, now - record.timestamp));
+  }
+  return out;
 }
 
 /** Part of an OTLP output: its logs from `from` to `to` (exclusive), same record, topic and resource. */

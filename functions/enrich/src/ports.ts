@@ -220,6 +220,13 @@ export interface BatchReport {
   published: boolean;
   tally: TierTally;
   breakers: readonly BreakerHealth[];
+  /**
+   * After a successful publish of enrich's own pass (attempt 1): per Kafka record with a log enriched, the
+   * wall-clock milliseconds from the record's Kafka timestamp (ingest's produce time, i.e. receipt) to the
+   * outputs acknowledged. One number per record, none for a timestamp ≤ 0 (Kafka's "none" is -1); absent
+   * for a failed publish and for re-enrich attempts, whose records keep their original, older timestamps.
+   */
+  endToEndMs?: readonly number[];
 }
 
 export interface EnrichMetrics {

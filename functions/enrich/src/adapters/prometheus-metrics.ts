@@ -17,6 +17,7 @@ export class PrometheusEnrichMetrics implements EnrichMetrics {
   readonly #deadLettered: Counter;
   readonly #publishFailures: Counter;
   readonly #latency: Histogram;
+  readonly #endToEnd: Histogram;
   readonly #hits: Counter<'tier'>;
   readonly #misses: Counter<'tier'>;
   readonly #breakerState: Gauge<'name'>;
@@ -35,6 +36,14 @@ export class PrometheusEnrichMetrics implements EnrichMetrics {
       name: 'enrichment_latency_seconds',
       help: 'Per record: batch start to the record output being acknowledged',
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
+    // From ingest's receipt (the raw record's Kafka timestamp) to enriched: queueing, batching and retries
+    // included, so the buckets reach minutes (a backlog, a broker outage), not only enrich's own milliseconds.
+    this.#endToEnd = new Histogram({
+      name: 'enrichment_end_to_end_seconds',
+      help: 'Per raw record: its Kafka timestamp (ingest receipt) to its outputs acknowledged',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600],
       registers,
     });
     this.#hits = new Counter({ name: 'cache_hits_total', help: 'Metadata lookups answered, by tier', labelNames: ['tier'], registers });
@@ -58,6 +67,7 @@ export class PrometheusEnrichMetrics implements EnrichMetrics {
       this.#deadLettered.inc(report.deadLettered);
       const seconds = report.latencyMs / 1000;
       for (let i = 0; i < report.records; i++) this.#latency.observe(seconds);
+      if (report.endToEndMs !== undefined) for (const ms of report.endToEndMs) this.#endToEnd.observe(ms / 1000);
     } else {
       this.#publishFailures.inc();
     }

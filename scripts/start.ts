@@ -18,6 +18,7 @@ import { z } from 'zod';
 import { readConfig } from '#shared/config.ts';
 import { type ServicesHandle, ServicesError, servicesUp, stopStarted } from './services/index.ts';
 import type { ProxyHandler } from './local/api-gateway/index.ts';
+import type { DashboardTelemetry } from './local/dashboard/telemetry.ts';
 
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65_535).default(fallback);
 
@@ -154,13 +155,23 @@ function components(config: StartConfig, env: NodeJS.ProcessEnv): Component[] {
     REDIS_URL: config.REDIS_URL,
     DATABASE_URL: config.DATABASE_URL,
   };
+  // The dashboard's data (served with enrich's health, http://127.0.0.1:8081/): enrich's runner is sampled and
+  // its publisher tapped, and ingest, in this same process, reports its counts to it too.
+  let telemetry: Promise<DashboardTelemetry> | undefined;
+  const dashboardTelemetry = () => {
+    telemetry ??= import('./local/dashboard/telemetry.ts').then(({ DashboardTelemetry }) => new DashboardTelemetry({ env: functionEnv }));
+    return telemetry;
+  };
   // Imported when a component starts, not at the top: `#shared/observability.ts` reads POWERTOOLS_* from
   // process.env when it loads, after startLocalPipeline has set POWERTOOLS_METRICS_DISABLED.
   return [
     httpFunction('ingest', config.INGEST_PORT, async () => {
       const { createIngestDependencies } = await import('../functions/ingest/dependencies.ts');
       const { createIngestHandler, ROUTES } = await import('../functions/ingest/src/http-handler.ts');
-      const dependencies = createIngestDependencies(functionEnv);
+      const { CompositeIngestMetrics, PowertoolsIngestMetrics } = await import('../functions/ingest/src/adapters/powertools-metrics.ts');
+      const { metrics } = await import('#shared/observability.ts');
+      const dashboard = (await dashboardTelemetry()).ingestMetrics;
+      const dependencies = createIngestDependencies(functionEnv, { metrics: new CompositeIngestMetrics([new PowertoolsIngestMetrics(metrics), dashboard]) });
       return { handler: createIngestHandler(dependencies).handler, routes: ROUTES, close: dependencies.close };
     }),
     httpFunction('metadata', config.METADATA_PORT, async () => {
@@ -170,24 +181,29 @@ function components(config: StartConfig, env: NodeJS.ProcessEnv): Component[] {
       const { handler, routes } = createMetadataApi(dependencies);
       return { handler, routes, close: dependencies.close };
     }),
-    enrichRunner(config.ENRICH_PORT, functionEnv),
+    enrichRunner(config.ENRICH_PORT, functionEnv, dashboardTelemetry),
     reenrichRunner(config.REENRICH_PORT, functionEnv),
   ];
 }
 
 /**
  * The enrich function fed from `raw-logs` by the local event-source runner (the MSK mapping's stand-in),
- * with its health and Prometheus metrics server.
+ * with its health and Prometheus metrics server, which also serves the dashboard and the preview API.
  */
-function enrichRunner(port: number, env: NodeJS.ProcessEnv): Component {
+function enrichRunner(port: number, env: NodeJS.ProcessEnv, telemetry: () => Promise<DashboardTelemetry>): Component {
   return {
     name: 'enrich',
     async start() {
       const { start } = await import('./local/event-source/index.ts');
-      const enrich = await start({ port, env });
+      const { readConfig, topicsEnv } = await import('#shared/config.ts');
+      const enrich = await start({ port, env, telemetry: await telemetry() });
+      const url = enrich.health.url;
       return {
-        url: enrich.health.url,
-        banner: [`enrich    ${enrich.health.url}/health  ${enrich.health.url}/metrics  (runner on raw-logs)`],
+        url,
+        banner: [
+          `enrich    ${url}/health  ${url}/metrics  (runner on ${readConfig(topicsEnv, env).RAW_TOPIC})`,
+          `dashboard ${url}/  (live charts; "why is this log partial?": POST ${url}/api/enrich/preview)`,
+        ],
         stop: () => enrich.stop(),
       };
     },

@@ -25,3 +25,24 @@ export class PowertoolsIngestMetrics implements IngestMetrics {
     this.#metrics.addMetric(METRIC.ingestPublishFailures, MetricUnit.Count, 1);
   }
 }
+
+/** Fans ingest's counts out to several sinks (EMF and, under `npm start`, the local dashboard). */
+export class CompositeIngestMetrics implements IngestMetrics {
+  readonly #sinks: readonly IngestMetrics[];
+
+  constructor(sinks: readonly IngestMetrics[]) {
+    this.#sinks = sinks;
+  }
+
+  logsRejected(count: number): void {
+    for (const sink of this.#sinks) sink.logsRejected(count);
+  }
+
+  logsAccepted(count: number): void {
+    for (const sink of this.#sinks) sink.logsAccepted(count);
+  }
+
+  publishFailed(): void {
+    for (const sink of this.#sinks) sink.publishFailed();
+  }
+}

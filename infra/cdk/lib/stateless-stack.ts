@@ -151,6 +151,16 @@ export class StatelessStack extends Stack {
       .bindDatabase(databaseRoles.metadata)
       .bindRedis(cache.metadata);
 
+    /** What enrich and the re-enricher both do: write the three output topics, in one encoding, from enrich's sources. */
+    const enrichesLikeEnrich = (fn: PipelineFunction) =>
+      fn
+        .bindTopic(kafka, 'COMPLETE_TOPIC', topics.complete, 'produce')
+        .bindTopic(kafka, 'PARTIAL_TOPIC', topics.partial, 'produce')
+        .bindTopic(kafka, 'DLQ_TOPIC', topics.dlq, 'produce')
+        .bindRedis(cache.enrich)
+        .bindDatabase(databaseRoles.enrich)
+        .bindValue(OUTPUT_ENCODING, props.outputEncoding);
+
     this.enrich = new PipelineFunction(this, 'Enrich', {
       entry: ENTRIES.enrich,
       serviceName: SERVICES.enrich,
@@ -161,13 +171,8 @@ export class StatelessStack extends Stack {
       ...network,
     })
       .bindTopic(kafka, 'RAW_TOPIC', topics.raw, 'consume')
-      .bindTopic(kafka, 'COMPLETE_TOPIC', topics.complete, 'produce')
-      .bindTopic(kafka, 'PARTIAL_TOPIC', topics.partial, 'produce')
-      .bindTopic(kafka, 'DLQ_TOPIC', topics.dlq, 'produce')
-      .bindConsumerGroup(kafka, ENRICH_CONSUMER_GROUP)
-      .bindRedis(cache.enrich)
-      .bindDatabase(databaseRoles.enrich)
-      .bindValue(OUTPUT_ENCODING, props.outputEncoding);
+      .bindConsumerGroup(kafka, ENRICH_CONSUMER_GROUP);
+    enrichesLikeEnrich(this.enrich);
 
     // The re-enricher runs enrich's code on enrich's partial outputs: the same sources, so the same client
     // budgets, cache user and database role (it reads what enrich reads, nothing more), and the same output
@@ -182,23 +187,18 @@ export class StatelessStack extends Stack {
       environment: environmentOf(CLIENT_TIMEOUTS_MS.enrich),
       ...network,
     })
-      // Its event source, and (below) one of its outputs: a log still partial goes back there, one attempt on.
+      // Its event source, and (enrichesLikeEnrich) one of its outputs: a log still partial goes back there, one attempt on.
       .bindTopic(kafka, 'PARTIAL_TOPIC', topics.partial, 'consume')
       // OTLP partials carry no raw log: it reads the raw-logs record back by its offset, each time as a
       // throwaway consumer group (REENRICH_READ_BACK_GROUP_PREFIX + a UUID).
       .bindTopic(kafka, 'RAW_TOPIC', topics.raw, 'consume')
-      .bindTopic(kafka, 'COMPLETE_TOPIC', topics.complete, 'produce')
-      .bindTopic(kafka, 'PARTIAL_TOPIC', topics.partial, 'produce')
-      .bindTopic(kafka, 'DLQ_TOPIC', topics.dlq, 'produce')
       .bindConsumerGroup(kafka, REENRICH_CONSUMER_GROUP)
       .bindConsumerGroupPrefix(
         kafka,
         REENRICH_READ_BACK_GROUP_PREFIX,
         'Throwaway groups of the raw-logs read-backs, named at run time (reenrich-read-back-<uuid>): granted by that prefix only',
-      )
-      .bindRedis(cache.enrich)
-      .bindDatabase(databaseRoles.enrich)
-      .bindValue(OUTPUT_ENCODING, props.outputEncoding);
+      );
+    enrichesLikeEnrich(this.reenrich);
 
     if (props.local !== undefined) {
       this.metadata.bindValue('ADMIN_API_KEYS', props.local.adminApiKey);

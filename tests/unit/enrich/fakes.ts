@@ -23,6 +23,7 @@ import type {
   EnrichMetrics,
   Entity,
   MetadataCacheTier,
+  MetadataRequest,
   MetadataSource,
   RemoteCacheRead,
   SharedOpenReport,
@@ -230,6 +231,11 @@ export function buildLookup(
     ...(options.clock === undefined ? {} : { clock: options.clock }),
   });
   return { lookup, memory, redisBreaker, postgresBreaker };
+}
+
+/** A lookup request from lists (each a Set, as EnrichBatch builds one). */
+export function metadataRequest(parts: Partial<{ ips: string[]; hostnames: string[]; services: string[] }>): MetadataRequest {
+  return { ips: new Set(parts.ips ?? []), hostnames: new Set(parts.hostnames ?? []), services: new Set(parts.services ?? []) };
 }
 
 export const BATCH_TOPICS = { complete: 'complete', partial: 'partial', deadLetter: 'dlq' };

@@ -1,13 +1,9 @@
 /**
  * The opt-in trace of TieredMetadataLookup.resolve (what each tier did per key), over the enrich fakes.
  */
-import type { MetadataRequest } from '../../../functions/enrich/src/ports.ts';
 import { LookupTrace } from '../../../functions/enrich/src/tiered-lookup.ts';
-import { buildLookup, FakeRemoteCache, FakeSource, host, service } from './fakes.ts';
+import { buildLookup, FakeRemoteCache, FakeSource, host, service, metadataRequest as request } from './fakes.ts';
 
-function request(parts: Partial<{ ips: string[]; hostnames: string[]; services: string[] }>): MetadataRequest {
-  return { ips: new Set(parts.ips ?? []), hostnames: new Set(parts.hostnames ?? []), services: new Set(parts.services ?? []) };
-}
 
 describe('LookupTrace', () => {
   let remote: FakeRemoteCache;

@@ -1,7 +1,6 @@
 import { jest } from '@jest/globals';
 import { cacheKeys } from '#shared/metadata/cache-keys.ts';
-import type { MetadataRequest } from '../../../functions/enrich/src/ports.ts';
-import { buildLookup, FakeBreakerReports, FakeRemoteCache, FakeSource, host, network, service } from './fakes.ts';
+import { buildLookup, FakeBreakerReports, FakeRemoteCache, FakeSource, host, network, service, metadataRequest as request } from './fakes.ts';
 
 /** A gate for FakeSource: calls hold until `release()`. */
 function gate(source: FakeSource): () => void {
@@ -17,9 +16,6 @@ function gate(source: FakeSource): () => void {
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
 
-function request(parts: Partial<{ ips: string[]; hostnames: string[]; services: string[] }>): MetadataRequest {
-  return { ips: new Set(parts.ips ?? []), hostnames: new Set(parts.hostnames ?? []), services: new Set(parts.services ?? []) };
-}
 
 describe('TieredMetadataLookup', () => {
   let remote: FakeRemoteCache;

@@ -170,7 +170,7 @@ function components(config: StartConfig, env: NodeJS.ProcessEnv): Component[] {
       const { createIngestHandler, ROUTES } = await import('../functions/ingest/src/http-handler.ts');
       const { CompositeIngestMetrics, PowertoolsIngestMetrics } = await import('../functions/ingest/src/adapters/powertools-metrics.ts');
       const { metrics } = await import('#shared/observability.ts');
-      const dashboard = (await dashboardTelemetry()).ingestMetrics;
+      const dashboard = (await dashboardTelemetry()).ingestRuns();
       const dependencies = createIngestDependencies(functionEnv, { metrics: new CompositeIngestMetrics([new PowertoolsIngestMetrics(metrics), dashboard]) });
       return { handler: createIngestHandler(dependencies).handler, routes: ROUTES, close: dependencies.close };
     }),

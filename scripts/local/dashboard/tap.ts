@@ -97,6 +97,15 @@ export function previewOf(base64: string): string {
 }
 
 /**
+ * Characters that change how the text around them reads without showing themselves: zero-width ones
+ * (U+200B–U+200F) and the bidirectional controls (U+202A–U+202E, U+2066–U+2069, which turn "reversed" into
+ * "desrever"), shown escaped like control characters.
+ */
+function isInvisible(code: number): boolean {
+  return (code >= 0x200b && code <= 0x200f) || (code >= 0x202a && code <= 0x202e) || (code >= 0x2066 && code <= 0x2069) || code === 0xfeff;
+}
+
+/**
  * At most `max` characters, every control character escaped (`\n`, `\r`, `\t`, else `\xHH` / `\uHHHH`), so a
  * preview is one printable line; an escape is never cut.
  */
@@ -113,8 +122,8 @@ export function printable(text: string, max = PREVIEW_CHARS): string {
             ? '\\t'
             : code < 0x20 || (code >= 0x7f && code < 0xa0)
               ? `\\x${code.toString(16).padStart(2, '0')}`
-              : code === 0x2028 || code === 0x2029
-                ? `\\u${code.toString(16)}`
+              : code === 0x2028 || code === 0x2029 || isInvisible(code)
+                ? `\\u${code.toString(16).padStart(4, '0')}`
                 : char;
     if (out.length + piece.length > max) break;
     out += piece;

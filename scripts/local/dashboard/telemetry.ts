@@ -192,7 +192,10 @@ export class DashboardTelemetry {
   /** Newest last. */
   readonly #deadLetters: SeenDeadLetter[] = [];
 
-  /** An IngestMetrics sink for ingest in this process; until it reports, ingest series and totals are null. */
+  /**
+   * An IngestMetrics sink for ingest in this process; until it reports (or `ingestRuns()` says ingest is wired
+   * to it), ingest series and totals are null: ingest in another process is not measured here.
+   */
   readonly ingestMetrics: IngestMetrics = {
     logsAccepted: (count) => {
       this.#ingestTotals().accepted += count;
@@ -204,6 +207,12 @@ export class DashboardTelemetry {
       this.#ingestTotals();
     },
   };
+
+  /** Ingest reports to `ingestMetrics` from now on: its counts are known (0 until it accepts a log), not unknown. */
+  ingestRuns(): IngestMetrics {
+    this.#ingestTotals();
+    return this.ingestMetrics;
+  }
 
   constructor(options: DashboardTelemetryOptions = {}) {
     this.#intervalMs = options.intervalMs ?? 1_000;

@@ -86,14 +86,32 @@ export async function startHealthServer(options: HealthServerOptions): Promise<H
   };
   const server: Server = createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0] ?? '/';
+    if (dashboard !== undefined && path !== '/health' && path !== '/metrics') {
+      // The dashboard shows raw log bytes and the preview runs lookups: only for pages of this server. A
+      // page of another site cannot read it through a DNS name rebound to 127.0.0.1 (the Host is checked),
+      // nor post to the preview (a foreign Origin is refused, and a JSON content type needs a preflight,
+      // which is never granted).
+      const refused = refusal(request);
+      if (refused !== undefined) {
+        json(response, 403, { message: refused });
+        return;
+      }
+    }
     if (dashboard !== undefined && path === PREVIEW_PATH) {
       if (request.method !== 'POST') {
         response.writeHead(405, { allow: 'POST' }).end();
         return;
       }
+      const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+      if (type !== 'application/json') {
+        json(response, 415, { message: 'send the log as Content-Type: application/json' });
+        return;
+      }
       readBody(request, PREVIEW_MAX_BYTES).then(
         (body) => {
           if (body === undefined) {
+            // Answered before the rest is read; the connection is closed after it (the rest is discarded).
+            response.setHeader('connection', 'close');
             json(response, 413, { message: `the body is larger than ${PREVIEW_MAX_BYTES} bytes` });
             return;
           }
@@ -129,7 +147,7 @@ export async function startHealthServer(options: HealthServerOptions): Promise<H
       dashboard.asset(path).then(
         (asset) => {
           if (asset === undefined) json(response, 404, { message: 'Not Found' });
-          else response.writeHead(200, { 'content-type': asset.type, 'cache-control': 'no-cache' }).end(asset.body);
+          else response.writeHead(200, { 'content-type': asset.type, 'cache-control': 'no-cache', ...PAGE_HEADERS }).end(asset.body);
         },
         (error: unknown) => failed(response, 'dashboard page', error),
       );
@@ -189,21 +207,61 @@ export async function startHealthServer(options: HealthServerOptions): Promise<H
   };
 }
 
-/** The request body, or undefined when it exceeds `maxBytes` (the rest is not read). */
+/**
+ * The request body, or undefined as soon as it exceeds `maxBytes` (a declared Content-Length over it is
+ * refused before reading). What follows is drained, not kept, so the answer reaches the client: destroying
+ * the socket mid-upload made curl see a reset instead of the 413.
+ */
 function readBody(request: IncomingMessage, maxBytes: number): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
+    const declared = Number(request.headers['content-length']);
+    if (Number.isFinite(declared) && declared > maxBytes) {
+      request.resume();
+      resolve(undefined);
+      return;
+    }
     const chunks: Buffer[] = [];
     let size = 0;
+    let over = false;
     request.on('data', (chunk: Buffer) => {
+      if (over) return;
       size += chunk.length;
       if (size > maxBytes) {
+        over = true;
+        chunks.length = 0;
         resolve(undefined);
-        request.destroy();
         return;
       }
       chunks.push(chunk);
     });
-    request.on('end', () => resolve(Buffer.concat(chunks)));
+    request.on('end', () => {
+      if (!over) resolve(Buffer.concat(chunks));
+    });
     request.on('error', reject);
   });
+}
+
+/** The dashboard's page may load only its own script, style and data. */
+const PAGE_HEADERS = {
+  'content-security-policy': "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+  'x-content-type-options': 'nosniff',
+} as const;
+
+/** Loopback names this server answers to (with any port). */
+const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/** Why a dashboard request is refused: a Host or Origin that is not this machine's loopback; undefined when it is not. */
+function refusal(request: IncomingMessage): string | undefined {
+  const hostOf = (value: string) => value.replace(/:\d+$/, '').toLowerCase();
+  const host = request.headers.host;
+  if (host === undefined || !LOCAL_HOSTS.has(hostOf(host))) return `the dashboard answers on 127.0.0.1 or localhost only, not ${host ?? 'a request without Host'}`;
+  const origin = request.headers.origin;
+  if (origin === undefined || origin === 'null') return origin === 'null' ? 'an opaque origin may not use the dashboard' : undefined;
+  let originHost: string;
+  try {
+    originHost = new URL(origin).host;
+  } catch {
+    return `Origin ${origin} is not a URL`;
+  }
+  return LOCAL_HOSTS.has(hostOf(originHost)) ? undefined : `a page of ${origin} may not use the dashboard`;
 }

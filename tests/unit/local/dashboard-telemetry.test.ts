@@ -354,5 +354,7 @@ describe('dead-letter summaries', () => {
   it('cuts a preview at 200 characters without cutting an escape', () => {
     expect(printable(`${'a'.repeat(199)}\n`)).toBe('a'.repeat(199));
     expect(printable('\u2028\u0085é')).toBe('\\u2028\\x85é');
+    // Invisible and bidirectional controls are shown, not obeyed ("desrever" would read as "reversed").
+    expect(printable('a\u202Edesrever\u200Bz')).toBe('a\\u202edesrever\\u200bz');
   });
 });

@@ -49,6 +49,34 @@ export const STATE_COLORS: Record<BreakerState, string> = { open: '#c62828', hal
 
 const AXIS = { stroke: '#5b6473', grid: { stroke: '#eceff3' }, ticks: { stroke: '#d9dde3' } } satisfies uPlot.Axis;
 
+/** The indices of values with no value on either side (uPlot's points filter: those alone are drawn as points). */
+function isolated(u: uPlot, seriesIdx: number): number[] | null {
+  const values = u.data[seriesIdx] ?? [];
+  const out: number[] = [];
+  for (let i = 0; i < values.length; i++) {
+    if (values[i] === null || values[i] === undefined) continue;
+    if ((values[i - 1] ?? null) === null && (values[i + 1] ?? null) === null) out.push(i);
+  }
+  return out;
+}
+
+/**
+ * A y axis as wide as its longest label (uPlot's default width cut "120,000" to "0,000"), after uPlot's own
+ * sizing example: the ticks and gap plus the widest label in the axis font.
+ */
+function fitLabels(u: uPlot, values: string[] | null, axisIdx: number, cycleNum: number): number {
+  const axis = u.axes[axisIdx] as uPlot.Axis & { _size?: number };
+  if (cycleNum > 1 && axis._size !== undefined) return axis._size;
+  let size = (axis.ticks?.size ?? 10) + (axis.gap ?? 5);
+  const longest = (values ?? []).reduce((widest, value) => (value.length > widest.length ? value : widest), '');
+  if (longest !== '') {
+    const font = Array.isArray(axis.font) ? axis.font[0] : axis.font;
+    if (typeof font === 'string') u.ctx.font = font;
+    size += u.ctx.measureText(longest).width / devicePixelRatio;
+  }
+  return Math.ceil(size);
+}
+
 /** A y range from 0 that never collapses (all-zero or all-null data). */
 export const fromZero: uPlot.Range.Function = (_self, _min, max) => [0, max > 0 ? max * 1.1 : 1];
 
@@ -97,7 +125,10 @@ export class TimeChart {
       ...this.#size(),
       scales: { x: { time: true }, ...this.#options.scales },
       // hh:mm:ss, spaced so that the labels never run into each other on a laptop-wide panel.
-      axes: [{ ...AXIS, space: 80, values: (_u, splits) => splits.map((seconds) => clock(seconds * 1000)) }, ...(this.#options.axes ?? [{}]).map((axis) => ({ ...AXIS, ...axis }))],
+      axes: [
+        { ...AXIS, space: 80, values: (_u, splits) => splits.map((seconds) => clock(seconds * 1000)) },
+        ...(this.#options.axes ?? [{}]).map((axis) => ({ ...AXIS, size: fitLabels, ...axis })),
+      ],
       series: [
         { label: 'at', value: (u, seconds, _sidx, idx) => legendTime(idx === null ? latest(u.data[0]) : seconds) },
         ...lines.map(
@@ -108,9 +139,10 @@ export class TimeChart {
             scale: line.scale ?? 'y',
             ...(line.dash === undefined ? {} : { dash: line.dash }),
             ...(line.stepped === true && stepped !== undefined ? { paths: stepped } : {}),
-            // A gap, not a line across it: null is "unknown".
+            // A gap, not a line across it: null is "unknown". A value with unknown on both sides has no line
+            // to be part of, so it is drawn as a point (at low traffic most latency samples are such).
             spanGaps: false,
-            points: { show: false },
+            points: { show: true, size: 5, filter: isolated },
             // Away from the cursor the legend shows the latest sample.
             value: (u, value, sidx, idx) => formatValue(line, idx === null ? latest(u.data[sidx]) : value),
           }),

@@ -134,6 +134,7 @@ function answered(snapshot: DashboardSnapshot): void {
   probe.polls += 1;
   probe.lastSnapshot = snapshot;
   banner.hidden = true;
+  document.body.classList.remove('stale');
   draw(snapshot);
   for (const [name, chart] of Object.entries(charts)) probe.charts[name] = chart.plot;
   updated.textContent = `updated ${clock(snapshot.now)}, one sample every ${num(snapshot.intervalMs / 1000, 1)} s`;
@@ -144,6 +145,13 @@ function notAnswering(why: string): void {
   const last = probe.lastSnapshot === undefined ? '' : ` The charts show its last data, of ${clock(probe.lastSnapshot.now)}.`;
   banner.textContent = `The enrich runner is not answering at ${location.origin} (${why}); retrying every ${POLL_MS / 1000} s.${last}`;
   banner.hidden = false;
+  // Everything shown is the last answer's: the status and breaker states too, which may no longer hold.
+  document.body.classList.add('stale');
+  const status = document.querySelector('#totals .status-ok, #totals .status-degraded');
+  if (status !== null) {
+    status.textContent = 'unknown (not answering)';
+    status.className = 'unknown';
+  }
 }
 
 async function poll(): Promise<void> {

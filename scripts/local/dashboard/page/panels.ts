@@ -78,7 +78,11 @@ export function renderDeadLetters(snapshot: DashboardSnapshot): void {
         h('td', {}, orUnknown(letter.topic), ' / ', orUnknown(plain(letter.partition)), ' / ', orUnknown(plain(letter.offset))),
         h('td', {}, orUnknown(letter.problem)),
         // null here is "the record had no value", which the contract tells apart from unknown.
-        h('td', { class: 'mono' }, letter.preview === null ? h('span', { class: 'unknown' }, '(no value)') : letter.preview),
+        h(
+          'td',
+          { class: 'mono' },
+          letter.preview === null ? h('span', { class: 'unknown' }, '(no value)') : letter.preview === '' ? h('span', { class: 'unknown' }, '(empty)') : letter.preview,
+        ),
       ),
     ),
   );

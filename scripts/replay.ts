@@ -144,28 +144,32 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
   };
   const dependencies = summary.dryRun ? undefined : createEnrichDependencies(env, { metrics: counts, log: stderrLog });
   /** Records to send, each with the attempt its outputs are (a partial's next one; 1 for the other sources). */
-  let pending: { record: KafkaEventRecord; attempt: number }[] = [];
-  /** Sends the records gathered so far through enrich, one call per attempt number (in a dry run: counts them). */
+  let pending: { record: KafkaEventRecord; attempt: number; logs?: ReadonlySet<number> | undefined }[] = [];
+  /** Sends the records gathered so far through enrich, in one call (in a dry run: counts them). */
   const flush = async () => {
     if (pending.length === 0) return;
     const batch = pending;
     pending = [];
     summary.records += batch.length;
     if (dependencies === undefined) return;
-    for (const attempt of new Set(batch.map((each) => each.attempt))) {
-      // Throws when the outputs could not be published: the replay stops there (it is idempotent).
-      await dependencies.enrichBatch.enrich(
-        kafkaEventOf(
-          batch.filter((each) => each.attempt === attempt).map((each) => each.record),
-          bootstrapServers,
-        ),
-        { attempt },
-      );
-    }
+    const byRecord = new Map(batch.map((each) => [each.record, each]));
+    // Throws when the outputs could not be published: the replay stops there (it is idempotent).
+    await dependencies.enrichBatch.enrich(
+      kafkaEventOf(
+        batch.map((each) => each.record),
+        bootstrapServers,
+      ),
+      { attemptOf: (record) => byRecord.get(record)?.attempt, logsOf: (record) => byRecord.get(record)?.logs },
+    );
     print(`replay: enriched ${summary.records} records: complete ${summary.complete}, partial ${summary.partial}, dead-lettered ${summary.deadLettered}`);
   };
   /** The attempt of a read-back record, by its coordinates: the highest of the partials that asked for it. */
   const rereadAttempts = new Map<string, number>();
+  /**
+   * The logs of a read-back record (an OTLP request) that the records read are about, by its coordinates:
+   * only those are enriched again (a letter of one log must not republish its siblings); absent: all.
+   */
+  const rereadLogs = new Map<string, Set<number> | 'all'>();
   try {
     // 1. The range, read, matched and sent batch by batch as it is read.
     const consumer = new Consumer({ ...(await connectionOptions(kafka, `replay-${randomUUID()}`)), ...PATIENT, groupId: `replay-${randomUUID()}`, maxWaitTime: 200 });
@@ -180,6 +184,10 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
           if (each.kind !== 'reread') continue;
           const key = coordinatesKey(each.source);
           rereadAttempts.set(key, Math.max(attempt, rereadAttempts.get(key) ?? 1));
+          const logs = rereadLogs.get(key);
+          if (each.index === undefined) rereadLogs.set(key, 'all');
+          else if (logs === undefined) rereadLogs.set(key, new Set([each.index]));
+          else if (logs !== 'all') logs.add(each.index);
         }
         for (const record of tally.add(plans)) {
           pending.push({ record, attempt });
@@ -203,7 +211,8 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
         if (typeof result === 'string') count(summary.unrecoverable, result);
         else {
           summary.readBack++;
-          pending.push({ record: result, attempt: rereadAttempts.get(key) ?? 1 });
+          const logs = rereadLogs.get(key);
+          pending.push({ record: result, attempt: rereadAttempts.get(key) ?? 1, logs: logs === 'all' ? undefined : logs });
           if (pending.length >= batchSize) await flush();
         }
       }

@@ -80,7 +80,7 @@ export type EnrichEnv = z.infer<typeof enrichEnv>;
  * The re-enricher's policy (functions/enrich/src/reenrich/): it reads `enriched-logs-partial` and enriches a
  * partial log again once the sources answer. Attempts count enrich's own first pass as 1: with the defaults,
  * a log is tried again after 1 s, 2 s, 4 s … then every 10 min, 24 times in all, which covers an outage of
- * about 2¾ hours; past its attempts or its age, it is counted and left on the partial topic (`npm run replay`
+ * about 2 h 37 min; past its attempts or its age, it is counted and left on the partial topic (`npm run replay`
  * takes it from there).
  */
 export const reenrichEnv = z.object({

@@ -83,8 +83,19 @@ export interface EnrichBatchDeps {
 export const ATTEMPT_HEADER = 'enrichment-attempt';
 
 export interface EnrichOptions {
-  /** 1 (enrich's own pass) by default. */
-  attempt?: number;
+  /**
+   * Which attempt at its logs each record's outputs are (the re-enricher's and a replay's are above 1);
+   * 1, enrich's own pass, when absent or when it answers undefined. Per record, so that one batch of many
+   * attempts is ONE publish: acknowledged or failed as a whole, never half published and then redelivered.
+   */
+  attemptOf?: (record: KafkaEventRecord) => number | undefined;
+  /**
+   * Of a record holding many logs (an OTLP request), the indices of the logs to enrich; the others are
+   * left out (not published, not counted, not dead-lettered again). The re-enricher reads a request back
+   * whole to retry one of its logs: its siblings, complete or retried on their own, must not be published
+   * again (each retry would multiply them). Undefined for a record: all its logs.
+   */
+  logsOf?: (record: KafkaEventRecord) => ReadonlySet<number> | undefined;
 }
 
 /**
@@ -150,14 +161,17 @@ export class EnrichBatch {
   /**
    * The batch enriched and published (metrics and log lines included), and its counts.
    *
-   * @param options.attempt which attempt at these logs this is (the re-enricher's: ./reenrich/), 1 for
-   *   enrich's own; above 1 every output carries it (ATTEMPT_HEADER, and `enrichment.attempt` in v2 events).
+   * @param options.attemptOf which attempt at its logs a record's outputs are (the re-enricher's: ./reenrich/),
+   *   1 for enrich's own; above 1 every output carries it (ATTEMPT_HEADER, and `enrichment.attempt` in v2
+   *   events and OTLP). `options.logsOf`: the logs of a record to enrich, when not all.
    * @throws PublishError when the outputs could not be stored (whatever `reportBatchItemFailures` says).
    * @example
-   * const outcome = await enrichBatch.enrich(event, { attempt: 3 }); // { records, logs, complete, partial, deadLettered }
+   * const outcome = await enrichBatch.enrich(event, { attemptOf: () => 3 }); // { records, logs, complete, partial, deadLettered }
    */
   async enrich(event: KafkaEvent, options: EnrichOptions = {}): Promise<BatchOutcome> {
-    const attempt = options.attempt ?? 1;
+    const { attemptOf, logsOf } = options;
+    /** The attempt of each record that is not 1 (none in enrich's own batches). */
+    const attempts = new Map<KafkaEventRecord, number>();
     const started = this.#monotonic();
     const { topics, lookup, publisher } = this.#deps;
     const encoding = this.#encoding;
@@ -181,7 +195,8 @@ export class EnrichBatch {
     /** An output's message, with its record's trace headers (and the attempt, after the first). */
     const push = (message: OutgoingMessage, output: Output) => {
       const traced = withTrace(message, forwardedTrace(output.record.headers));
-      messages.push(attempt === 1 ? traced : { ...traced, headers: { ...traced.headers, [ATTEMPT_HEADER]: String(attempt) } });
+      const attempt = attempts.get(output.record);
+      messages.push(attempt === undefined ? traced : { ...traced, headers: { ...traced.headers, [ATTEMPT_HEADER]: String(attempt) } });
       held.push(output);
     };
     const deadLetter = (record: KafkaEventRecord, failure: DecodeFailure) => {
@@ -263,10 +278,20 @@ export class EnrichBatch {
           deadLettered++;
           continue;
         }
+        if (attemptOf !== undefined) {
+          const attempt = attemptOf(record);
+          if (attempt !== undefined && attempt > 1) attempts.set(record, attempt);
+        }
         const decoded = decodeRecord(record);
         if (decoded.ok === true) accept(decoded.log, record);
         else if (decoded.ok === false) deadLetter(record, decoded);
-        else for (const each of decoded.logs) each.ok ? accept(each.log, record) : deadLetter(record, each);
+        else {
+          const wanted = logsOf?.(record);
+          for (const each of decoded.logs) {
+            if (wanted !== undefined && !wanted.has((each.ok ? each.log.origin?.index : each.index) ?? -1)) continue;
+            each.ok ? accept(each.log, record) : deadLetter(record, each);
+          }
+        }
       }
     }
     notes.flush(this.#deps.log);
@@ -274,10 +299,23 @@ export class EnrichBatch {
     const metadata: ResolvedMetadata | undefined = logs.length > 0 ? await lookup.resolve({ ips, hostnames, services }) : undefined;
     if (metadata !== undefined) {
       const latencyMs = Math.round((this.#monotonic() - started) * 1000) / 1000;
-      const merger = new Merger(metadata, enrichedAt, latencyMs, this.#blocks, attempt);
+      const first = new Merger(metadata, enrichedAt, latencyMs, this.#blocks);
+      /** One merger per attempt (a merger writes one attempt); enrich's own batches have one. */
+      const mergers = new Map<number, Merger>();
+      const mergerOf = (record: KafkaEventRecord): Merger => {
+        const attempt = attempts.get(record);
+        if (attempt === undefined) return first;
+        let merger = mergers.get(attempt);
+        if (merger === undefined) {
+          merger = new Merger(metadata, enrichedAt, latencyMs, this.#blocks, attempt);
+          mergers.set(attempt, merger);
+        }
+        return merger;
+      };
       // The logs of one record follow one another (`accept`): each record's run is grouped on its own.
       for (let start = 0, end = 0; start < logs.length; start = end) {
         const record = sources[start] as KafkaEventRecord;
+        const merger = mergerOf(record);
         end = start + 1;
         while (end < logs.length && sources[end] === record) end++;
         /** This record's OTLP outputs in order of their first log, and by resource (then topic). */
@@ -367,7 +405,7 @@ export class EnrichBatch {
     const outcome: BatchOutcome = { records, logs: complete + partial + deadLettered, complete, partial, deadLettered };
     const latencyMs = this.#monotonic() - started;
     // The wall clock once per batch (at its start) plus the monotonic time since: acknowledged, in wall-clock ms.
-    const endToEndMs = failure === undefined && attempt === 1 && sources.length > 0 ? endToEnd(sources, wallStart.getTime() + latencyMs) : undefined;
+    const endToEndMs = failure === undefined && attempts.size === 0 && sources.length > 0 ? endToEnd(sources, wallStart.getTime() + latencyMs) : undefined;
     this.#deps.metrics.batch({
       // The metrics count logs: attempts = complete + partial + dead-lettered, whatever a record holds.
       records: outcome.logs,
@@ -381,7 +419,7 @@ export class EnrichBatch {
       ...(endToEndMs === undefined ? {} : { endToEndMs }),
     });
     const span = partitionSpans(event);
-    const attempted = attempt === 1 ? {} : { attempt };
+    const attempted = attempts.size === 0 ? {} : { attempts: [...new Set(attempts.values())].sort((a, b) => a - b) };
     if (failure !== undefined) {
       this.#deps.log.error('could not publish the batch; it will be redelivered', { partitions: span, ...attempted, outputs: messages.length, error: failure });
       throw failure;

@@ -41,7 +41,7 @@ describe('end-to-end latency', () => {
     const event = () => kafkaEvent([kafkaRecord(rawLog(), { timestamp: WALL_START - 10 })]);
     // Act
     await expect(failed.useCase.enrich(event())).rejects.toThrow();
-    await again.useCase.enrich(event(), { attempt: 2 });
+    await again.useCase.enrich(event(), { attemptOf: () => 2 });
     // Assess
     expect(failed.metrics.reports[0]?.endToEndMs).toBeUndefined();
     expect(again.metrics.reports[0]?.endToEndMs).toBeUndefined();

@@ -78,6 +78,11 @@ function reenricher(options: { gate?: () => boolean; reportBatchItemFailures?: b
   return { ...setup, batch, slept, reports, read, advance: (ms: number) => (now += ms), now: () => now };
 }
 
+/** The partials as their log's attempt `attempt` (the header the re-enricher reads first). */
+function atAttempt(records: KafkaEventRecord[], attempt: number): KafkaEventRecord[] {
+  return records.map((record) => ({ ...record, headers: [{ [ATTEMPT_HEADER]: toPollerHeaderBytes(Buffer.from(String(attempt))) }] }));
+}
+
 function expectAccounted(report: ReenrichReport | undefined): void {
   expect(report).toBeDefined();
   const sum = REENRICH_OUTCOMES.reduce((total, outcome) => total + (report as ReenrichReport)[outcome], 0);
@@ -177,10 +182,11 @@ describe('ReenrichBatch', () => {
   it('hands back, from the first record not due within the wait, the rest of its partition; what came before is done', async () => {
     const settledLater = onPartialTopic((await enrichOnce([rawLog({ source_ip: '10.9.9.9', service: 'nobody', received_at: new Date(START - 1000).toISOString() })])).published);
     const soon = await partialsOf([known()]);
-    const late = await partialsOf([known()], { at: START + 60_000 });
+    // Its third attempt: due 4 s after it was made, past the 3 s wait.
+    const late = atAttempt(await partialsOf([known()]), 3);
     const after = onPartialTopic((await enrichOnce([rawLog({ source_ip: '10.9.9.9', service: 'nobody', received_at: new Date(START - 1000).toISOString() })])).published);
     const records = [...settledLater, ...soon, ...late, ...after];
-    const { batch, publisher, reports } = reenricher({ maxWaitMs: 5000 });
+    const { batch, publisher, reports, slept } = reenricher({ maxWaitMs: 3000 });
 
     const response = await batch.handle(kafkaEvent(records));
 
@@ -188,6 +194,8 @@ describe('ReenrichBatch', () => {
     expect(publisher.json(BATCH_TOPICS.complete)).toHaveLength(1);
     expect(reports[0]).toMatchObject({ read: 4, settled: 1, reenriched: 1, deferred: 2 });
     expectAccounted(reports[0]);
+    // It waited its whole budget before handing back (handed back at once, it would come straight again).
+    expect(slept.reduce((sum, ms) => sum + ms, 0)).toBe(3000);
   });
 
   it('waits for the sources while a breaker is open, and hands everything due back when they stay closed to calls', async () => {
@@ -214,13 +222,36 @@ describe('ReenrichBatch', () => {
 
   it('without partial batch responses, fails a batch with anything handed back and publishes none of it', async () => {
     const soon = await partialsOf([known()]);
-    const late = await partialsOf([known()], { at: START + 60_000 });
-    const { batch, publisher, reports } = reenricher({ reportBatchItemFailures: false, maxWaitMs: 5000 });
+    // Its third attempt: due 4 s after it was made, past the 3 s wait.
+    const late = atAttempt(await partialsOf([known()]), 3);
+    const { batch, publisher, reports, slept } = reenricher({ reportBatchItemFailures: false, maxWaitMs: 3000 });
 
     await expect(batch.handle(kafkaEvent([...soon, ...late]))).rejects.toThrow(/handed back/);
 
     expect(publisher.published).toEqual([]);
     expect(reports[0]).toMatchObject({ read: 2, deferred: 2 });
+    expect(slept.reduce((sum, ms) => sum + ms, 0)).toBe(3000);
+  });
+
+  it('waits for a record due within its budget, then enriches it', async () => {
+    // Prepare: the head of the partition is due 4 s after it was made; the budget is 10 s
+    const late = atAttempt(await partialsOf([known()]), 3);
+    const { batch, publisher, slept } = reenricher({ maxWaitMs: 10_000 });
+    // Act
+    await batch.handle(kafkaEvent(late));
+    // Assess: due within the budget, so not handed back: it waits 4 s and is enriched
+    expect(slept).toEqual([4000]);
+    expect(publisher.json(BATCH_TOPICS.complete)).toHaveLength(1);
+  });
+
+  it('takes a partial written by a clock ahead of its own as made now (one backoff, not the skew on top)', async () => {
+    const ahead = await partialsOf([known()], { at: START + 6 * 3_600_000 });
+    const { batch, publisher, slept } = reenricher({ maxWaitMs: 5000 });
+
+    await batch.handle(kafkaEvent(ahead));
+
+    expect(slept[0]).toBe(1000);
+    expect(publisher.json(BATCH_TOPICS.complete)).toHaveLength(1);
   });
 
   it('hands every partition back from its first record when the outputs cannot be published', async () => {
@@ -275,6 +306,38 @@ describe('ReenrichBatch', () => {
     expect(missing.publisher.published).toEqual([]);
     expect(missing.reports[0]).toMatchObject({ read: 1, unrecoverable: 1, reenriched: 0 });
     expectAccounted(missing.reports[0]);
+  });
+
+  it('enriches again only the log of a multi-log OTLP request its partial is about, never its siblings', async () => {
+    // Prepare: one OTLP/JSON request of three logs, partial while the sources are down (our JSON output: one
+    // partial per log, each naming its index in the request)
+    const body = (text: string) => ({ timeUnixNano: String(BigInt(START - 1000) * 1_000_000n), severityText: 'ERROR', body: { stringValue: text } });
+    const request = {
+      resourceLogs: [
+        {
+          resource: { attributes: [{ key: 'service.name', value: { stringValue: 'checkout' } }, { key: 'host.name', value: { stringValue: 'api-01' } }] },
+          scopeLogs: [{ logRecords: [body('a'), body('b'), body('c')] }],
+        },
+      ],
+    };
+    const raw = kafkaRecord(Buffer.from(JSON.stringify(request)).toString('base64'), { timestamp: START - 1000 });
+    const down = enrichBatchSetup({ provenance: true, wallClock: () => new Date(START) });
+    down.source.down = true;
+    down.remote.down = true;
+    await down.useCase.enrich(kafkaEvent([raw]));
+    const partials = onPartialTopic(down.publisher.published);
+    expect(partials).toHaveLength(3);
+    const second = JSON.parse(Buffer.from(partials[1]?.value as string, 'base64').toString('utf8'));
+    expect(second.source.index).toBe(1);
+    const { batch, publisher, reports } = reenricher({ reads: new Map([[coordinatesKey(raw), raw]]) });
+
+    // Act: the re-enricher meets only the second log's partial
+    await batch.handle(kafkaEvent([partials[1] as KafkaEventRecord]));
+
+    // Assess: that log, complete at attempt 2; its siblings are neither published nor counted again
+    expect(publisher.published.map((message) => JSON.parse(String(message.value)).event_id)).toEqual([second.event_id]);
+    expect(publisher.json(BATCH_TOPICS.complete)).toMatchObject([{ event_id: second.event_id, enrichment: { attempt: 2 } }]);
+    expect(reports[0]).toMatchObject({ reenriched: 1, complete: 1, partial: 0 });
   });
 
   it('ends its waits at once on stop, handing what waited back', async () => {

@@ -68,7 +68,7 @@ describe('replay from partial', () => {
       headers: [],
     });
     expect(fromPartial(event({}), parseWhere(['missing=not_found']))).toEqual({ kind: 'unmatched' });
-    expect(fromPartial(event({ index: 3 }), [])).toEqual({ kind: 'reread', source: { topic: 'raw-logs', partition: 1, offset: 7 }, why: 'a log of an OTLP request' });
+    expect(fromPartial(event({ index: 3 }), [])).toEqual({ kind: 'reread', source: { topic: 'raw-logs', partition: 1, offset: 7 }, why: 'a log of an OTLP request', index: 3 });
     expect(fromPartial({ value: Buffer.from([0x0a, 0x01]), headers: [['content-type', Buffer.from('application/x-protobuf')]] }, [])).toEqual({ kind: 'skip', why: SKIP.otlpPartial });
     expect(fromPartial({ value: Buffer.from('{"resourceLogs":[]}'), headers: [['Content-Type', Buffer.from('application/json')]] }, [])).toEqual({ kind: 'skip', why: SKIP.otlpPartial });
     expect(fromPartial({ value: Buffer.from('{"hello":1}'), headers: [] }, [])).toEqual({ kind: 'skip', why: SKIP.notEvent });
@@ -125,8 +125,8 @@ describe('replay from the dead-letter topic', () => {
     const letter = (original: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({ reason: 'invalid', problems: [], event_id: null, source: { ...source, ...extra }, original, failed_at: 'x' });
     const at = { topic: 'raw-logs', partition: 2, offset: 9 };
     expect(fromDeadLetter(letter({ key: null, value: 'AAAA', truncated: true, value_bytes: 900_000 }), [])).toEqual({ kind: 'reread', source: at, why: 'original truncated' });
-    expect(fromDeadLetter(letter({ key: null, value: null, truncated: true, value_omitted: 'x' }, { index: 4 }), [])).toEqual({ kind: 'reread', source: at, why: 'original value omitted' });
-    expect(fromDeadLetter(letter({ key: null, value: 'CgA=', headers: [] }, { index: 4 }), [])).toEqual({ kind: 'reread', source: at, why: 'a log of an OTLP request at index > 0' });
+    expect(fromDeadLetter(letter({ key: null, value: null, truncated: true, value_omitted: 'x' }, { index: 4 }), [])).toEqual({ kind: 'reread', source: at, why: 'original value omitted', index: 4 });
+    expect(fromDeadLetter(letter({ key: null, value: 'CgA=', headers: [] }, { index: 4 }), [])).toEqual({ kind: 'reread', source: at, why: 'a log of an OTLP request at index > 0', index: 4 });
     expect(replayed(fromDeadLetter(letter({ key: null, value: 'CgA=', headers: [] }, { index: 0 }), []))).toMatchObject({ ...at, value: 'CgA=' });
     expect(fromDeadLetter(letter({ key: null, value: 'AA==', headers: [] }, { offset: null }), [])).toEqual({ kind: 'unrecoverable', why: UNRECOVERABLE.noCoordinates });
     expect(fromDeadLetter(letter({ key: null, value: 'AA==' }), parseWhere(['reason=undecodable']))).toEqual({ kind: 'unmatched' });

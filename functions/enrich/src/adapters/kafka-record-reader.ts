@@ -38,7 +38,10 @@ export class KafkaRecordReader implements RecordReader {
   }
 
   /**
-   * @returns per `coordinatesKey`: the record, or why not (past the topic's retention, not there, no such topic)
+   * @returns per `coordinatesKey`: the record, or why it is gone for good (past the topic's retention, not
+   *   there, no such topic)
+   * @throws when the brokers cannot be asked, or a record in range does not come: it may pass, so nothing is
+   *   called gone on its account (the caller retries)
    * @example
    * const found = await reader.read([{ topic: 'raw-logs', partition: 0, offset: 12 }]);
    * found.get('raw-logs/0/12'); // KafkaEventRecord | 'no longer on raw-logs (past its retention)'
@@ -56,7 +59,10 @@ export class KafkaRecordReader implements RecordReader {
         try {
           earliest = (await consumer.listOffsets({ topics: [topic], timestamp: ListOffsetTimestamps.EARLIEST })).get(topic) ?? [];
           latest = (await consumer.listOffsets({ topics: [topic], timestamp: ListOffsetTimestamps.LATEST })).get(topic) ?? [];
-        } catch {
+        } catch (error) {
+          // A topic that does not exist is an answer; anything else (brokers unreachable, a credential
+          // refused) may pass, and is the caller's to retry: nothing may be called gone on its account.
+          if (!isUnknownTopic(error)) throw error;
           for (const each of ofTopic) results.set(coordinatesKey(each), `source topic ${topic} not found`);
           continue;
         }
@@ -67,9 +73,12 @@ export class KafkaRecordReader implements RecordReader {
             continue;
           }
           const message = await firstAt(consumer, each);
+          // Within the partition's range but nothing came: the brokers did not answer in time (retry), not gone.
+          if (message === undefined) throw new Error(`${topic}-${each.partition}@${each.offset}: no record came within ${FIRST_RECORD_WAIT_MS} ms`);
           results.set(
             coordinatesKey(each),
-            message === undefined || message.offset !== offset
+            // The first record at or after it is a later one: compacted away, or a transaction marker's offset.
+            message.offset !== offset
               ? `not on ${topic} at its offset`
               : (toKafkaEvent([message], this.#options.bootstrapServers ?? '').records[`${topic}-${each.partition}`]?.[0] as KafkaEventRecord),
           );
@@ -80,6 +89,11 @@ export class KafkaRecordReader implements RecordReader {
     }
     return results;
   }
+}
+
+/** @platformatic/kafka's answer for a topic the cluster does not have (a user error, `Unknown topic <name>.`). */
+function isUnknownTopic(error: unknown): boolean {
+  return error instanceof Error && (error as Error & { code?: unknown }).code === 'PLT_KFK_USER' && error.message.startsWith('Unknown topic');
 }
 
 /** The first record at or after these coordinates (undefined when none comes within a few seconds). */

@@ -80,8 +80,10 @@ export function decide(message: ReadRecord, now: number, policy: ReenrichPolicy)
   if (facts.attempt >= policy.maxAttempts) return { kind: 'exhausted', facts, why: 'attempts' };
   const received = Number.isFinite(facts.receivedAt) ? facts.receivedAt : facts.enrichedAt;
   if (Number.isFinite(received) && now - received > policy.maxAgeMs) return { kind: 'exhausted', facts, why: 'age' };
-  // A partial that does not say when it was made is due at once (its backoff cannot be measured).
-  const dueAt = Number.isFinite(facts.enrichedAt) ? facts.enrichedAt + backoffAfter(facts.attempt, policy) : now;
+  // A partial that does not say when it was made is due at once (its backoff cannot be measured); one made
+  // "in the future" (its writer's clock ahead of ours) is taken as made now, so it waits one backoff, not
+  // its writer's skew on top (hours, holding its partition).
+  const dueAt = Number.isFinite(facts.enrichedAt) ? Math.min(facts.enrichedAt, now) + backoffAfter(facts.attempt, policy) : now;
   return { kind: 'due', facts, dueAt, next: facts.attempt + 1 };
 }
 

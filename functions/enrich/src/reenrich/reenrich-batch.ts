@@ -183,7 +183,16 @@ export class ReenrichBatch {
     // Without partial responses a handed-back record fails the invocation, and the batch comes again whole:
     // nothing of it may be published now (module comment), so all of it is handed back.
     const cut = partitions.some((taken) => taken.cut !== undefined);
+    /**
+     * Before anything is handed back, the invocation waits out its budget (what was cut is due after it):
+     * handed back at once, it would come again at once, an invocation per retry for as long as the backoff
+     * lasts.
+     */
+    const waitBeforeHandingBack = async () => {
+      if (!signal.aborted && deadline > this.#clock()) await this.#sleep(deadline - this.#clock(), signal);
+    };
     if (cut && !reportBatchItemFailures) {
+      await waitBeforeHandingBack();
       const report = emptyReport();
       report.read = report.deferred = partitions.reduce((sum, taken) => sum + taken.total, 0);
       this.#deps.metrics.reenrich(report);
@@ -215,11 +224,12 @@ export class ReenrichBatch {
       } catch (error) {
         report.published = false;
         this.#deps.metrics.reenrich(report);
-        log.error('could not publish the re-enriched batch; it will be redelivered', { error });
+        log.error('could not re-enrich the batch (a raw record could not be read back, or the outputs not published); it will be redelivered', { error });
         if (!reportBatchItemFailures) throw error;
         return { batchItemFailures: firstOfEachPartition(event) };
       }
     }
+    if (cut) await waitBeforeHandingBack();
     this.#deps.metrics.reenrich(report);
     log.info('partial batch re-enriched', { ...report });
     if (!reportBatchItemFailures) return undefined;
@@ -227,15 +237,33 @@ export class ReenrichBatch {
     return { batchItemFailures: items };
   }
 
-  /** The due records rebuilt (or read back) and enriched again, one enrich call per next attempt number. */
+  /**
+   * The due records rebuilt (or read back) and enriched again in ONE enrich call (one publish: a batch is
+   * never half published, then redelivered and published again), each at its next attempt; of a record
+   * read back whole (an OTLP request), only the logs the partials are about.
+   *
+   * @throws when a record cannot be read back for a reason that may pass (the batch is handed back)
+   */
   async #reenrich(due: readonly Due[], report: ReenrichReport, bootstrapServers: string): Promise<void> {
-    const byAttempt = new Map<number, Map<string, KafkaEventRecord>>();
-    const rereads = new Map<string, { source: Coordinates; attempt: number }>();
+    /** By raw coordinates: the record to send (undefined until read back), its attempt, the logs wanted (all: undefined). */
+    const records = new Map<string, { record: KafkaEventRecord | undefined; source: Coordinates; attempt: number; logs: Set<number> | undefined }>();
+    const take = (source: Coordinates, record: KafkaEventRecord | undefined, attempt: number, index: number | undefined) => {
+      const key = coordinatesKey(source);
+      const known = records.get(key);
+      if (known === undefined) {
+        records.set(key, { record, source, attempt, logs: index === undefined ? undefined : new Set([index]) });
+        return;
+      }
+      // One raw record met through several partials: the highest attempt, and every log they name.
+      known.attempt = Math.max(known.attempt, attempt);
+      if (index === undefined) known.logs = undefined;
+      else known.logs?.add(index);
+    };
     for (const { record, decision } of due) {
       let sent = false;
       for (const step of plan('partial', readRecordOf(record), [])) {
-        if (step.kind === 'replay') add(byAttempt, decision.next, step.record);
-        else if (step.kind === 'reread') rereads.set(`${coordinatesKey(step.source)}#${decision.next}`, { source: step.source, attempt: decision.next });
+        if (step.kind === 'replay') take(step.record, step.record, decision.next, undefined);
+        else if (step.kind === 'reread') take(step.source, undefined, decision.next, step.index);
         else continue;
         sent = true;
       }
@@ -246,35 +274,40 @@ export class ReenrichBatch {
         this.#deps.log.warn('partial record not re-enriched: its raw record cannot be rebuilt', { record: recordId(record), eventIds: decision.facts.eventIds.slice(0, 10) });
       }
     }
-    if (rereads.size > 0) {
-      const found = await this.#deps.reader.read([...new Map([...rereads.values()].map((each) => [coordinatesKey(each.source), each.source])).values()]);
-      for (const { source, attempt } of rereads.values()) {
-        const result = found.get(coordinatesKey(source));
+    const rereads = [...records.values()].filter((each) => each.record === undefined);
+    if (rereads.length > 0) {
+      const found = await this.#deps.reader.read(rereads.map((each) => each.source));
+      for (const each of rereads) {
+        const result = found.get(coordinatesKey(each.source));
         if (result === undefined || typeof result === 'string') {
+          records.delete(coordinatesKey(each.source));
           report.reenriched--;
           report.unrecoverable++;
-          this.#deps.log.warn('partial log not re-enriched: its raw record cannot be read back', { source: coordinatesKey(source), why: result ?? 'not read' });
-        } else add(byAttempt, attempt, result);
+          this.#deps.log.warn('partial log not re-enriched: its raw record cannot be read back', { source: coordinatesKey(each.source), why: result ?? 'not read' });
+        } else each.record = result;
       }
     }
-    for (const [attempt, records] of byAttempt) {
-      const outcome: BatchOutcome = await this.#deps.enrichBatch.enrich(kafkaEventOf([...records.values()], bootstrapServers), { attempt });
-      report.complete += outcome.complete;
-      report.partial += outcome.partial;
-      report.deadLettered += outcome.deadLettered;
+    if (records.size === 0) return;
+    const attempts = new Map<string, number>();
+    const logs = new Map<string, ReadonlySet<number>>();
+    for (const [key, each] of records) {
+      attempts.set(key, each.attempt);
+      if (each.logs !== undefined) logs.set(key, each.logs);
     }
+    const event = kafkaEventOf(
+      [...records.values()].map((each) => each.record as KafkaEventRecord),
+      bootstrapServers,
+    );
+    const outcome: BatchOutcome = await this.#deps.enrichBatch.enrich(event, {
+      attemptOf: (record) => attempts.get(coordinatesKey(record)),
+      logsOf: (record) => logs.get(coordinatesKey(record)),
+    });
+    report.complete += outcome.complete;
+    report.partial += outcome.partial;
+    report.deadLettered += outcome.deadLettered;
   }
 }
 
-/** A partial's raw record under its coordinates, once per attempt (a batch may hold one partial twice). */
-function add(byAttempt: Map<number, Map<string, KafkaEventRecord>>, attempt: number, record: KafkaEventRecord): void {
-  let records = byAttempt.get(attempt);
-  if (records === undefined) {
-    records = new Map();
-    byAttempt.set(attempt, records);
-  }
-  records.set(coordinatesKey(record), record);
-}
 
 /** A record of the event as the rebuild reads one: value bytes and headers in order. */
 export function readRecordOf(record: KafkaEventRecord): ReadRecord {

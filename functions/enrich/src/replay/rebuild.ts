@@ -53,8 +53,12 @@ export interface Coordinates {
 export type Plan =
   /** Present this record to enrich (it is at its original coordinates). */
   | { kind: 'replay'; record: KafkaEventRecord }
-  /** Read the record at these coordinates back from its topic and present it whole. */
-  | { kind: 'reread'; source: Coordinates; why: string }
+  /**
+   * Read the record at these coordinates back from its topic and present it whole; with `index`, the one
+   * log of it (an OTLP request) this plan is about: only that log is to be enriched again (EnrichOptions
+   * `logsOf`), not its siblings.
+   */
+  | { kind: 'reread'; source: Coordinates; why: string; index?: number }
   | { kind: 'skip'; why: string }
   | { kind: 'unrecoverable'; why: string }
   /** Read, not selected by `--where`. */
@@ -108,12 +112,13 @@ export function fromOtlpPartial(request: ExportLogsServiceRequest, where: readon
         const topic = scalar(attribute('enrichment.source.topic'));
         const partition = scalar(attribute('enrichment.source.partition'));
         const offset = scalar(attribute('enrichment.source.offset'));
+        const index = scalar(attribute('enrichment.source.index'));
         if (typeof topic !== 'string' || typeof partition !== 'number' || typeof offset !== 'number') {
           plans.push({ kind: 'skip', why: SKIP.otlpPartial });
           continue;
         }
         if (!matches(where, { missing: kvlist(attribute('enrichment.missing')) })) plans.push({ kind: 'unmatched' });
-        else plans.push({ kind: 'reread', source: { topic, partition, offset }, why: 'an OTLP partial' });
+        else plans.push({ kind: 'reread', source: { topic, partition, offset }, why: 'an OTLP partial', ...(typeof index === 'number' ? { index } : {}) });
       }
     }
   }
@@ -168,7 +173,9 @@ export function fromPartial(message: ReadRecord, where: readonly Condition[]): P
     return { kind: 'skip', why: SKIP.notEvent };
   }
   if (!matches(where, { missing: object(enrichment.missing) ?? {} })) return { kind: 'unmatched' };
-  if (src?.index !== undefined) return { kind: 'reread', source: coordinates, why: 'a log of an OTLP request' };
+  if (src?.index !== undefined) {
+    return { kind: 'reread', source: coordinates, why: 'a log of an OTLP request', ...(Number.isSafeInteger(src.index) ? { index: src.index as number } : {}) };
+  }
   const derived = new Set(Array.isArray(enrichment.derived) ? enrichment.derived : []);
   const raw: Record<string, unknown> = { level: event.level, message: event.message, service: service.name };
   if (event.source_ip !== undefined) raw.source_ip = event.source_ip;
@@ -205,8 +212,11 @@ export function fromDeadLetter(letter: Record<string, unknown>, where: readonly 
   if (!matches(where, { reason: letter.reason })) return { kind: 'unmatched' };
   const coordinates = coordinatesOf(src);
   if (coordinates === undefined) return { kind: 'unrecoverable', why: UNRECOVERABLE.noCoordinates };
-  if (original.truncated === true) return { kind: 'reread', source: coordinates, why: original.value_omitted === undefined ? 'original truncated' : 'original value omitted' };
-  if (typeof src.index === 'number' && src.index > 0) return { kind: 'reread', source: coordinates, why: 'a log of an OTLP request at index > 0' };
+  if (original.truncated === true) {
+    const index = typeof src.index === 'number' ? { index: src.index } : {};
+    return { kind: 'reread', source: coordinates, why: original.value_omitted === undefined ? 'original truncated' : 'original value omitted', ...index };
+  }
+  if (typeof src.index === 'number' && src.index > 0) return { kind: 'reread', source: coordinates, why: 'a log of an OTLP request at index > 0', index: src.index };
   const record: KafkaEventRecord = {
     ...coordinates,
     timestamp: typeof src.timestamp === 'number' ? src.timestamp : -1,

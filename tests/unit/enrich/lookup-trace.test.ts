@@ -4,7 +4,6 @@
 import { LookupTrace } from '../../../functions/enrich/src/tiered-lookup.ts';
 import { buildLookup, FakeRemoteCache, FakeSource, host, service, metadataRequest as request } from './fakes.ts';
 
-
 describe('LookupTrace', () => {
   let remote: FakeRemoteCache;
   let source: FakeSource;

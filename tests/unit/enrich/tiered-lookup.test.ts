@@ -16,7 +16,6 @@ function gate(source: FakeSource): () => void {
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
 
-
 describe('TieredMetadataLookup', () => {
   let remote: FakeRemoteCache;
   let source: FakeSource;
